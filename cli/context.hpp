@@ -1,0 +1,36 @@
+// State shared by mpctl commands: the config path, the loaded config and the chosen action.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace mp::cli {
+
+/// Output format of listing commands.
+enum class Format { kTable, kJson, kCsv };
+
+class Context {
+ public:
+  std::string configPath;
+  /// Set by the callback of the chosen subcommand; returns the exit code.
+  std::function<int()> action;
+
+  /// The validated configuration (loaded on first use); throws ConfigError.
+  const config::Config& config();
+
+ private:
+  std::optional<config::Config> config_;
+};
+
+/// Adds --format table|json|csv to a listing command.
+void addFormatOption(CLI::App& cmd, Format& format);
+
+// Each cli/commands/<noun>.cpp defines one of these and registers its subcommands.
+void registerConfigCommands(CLI::App& app, Context& ctx);
+void registerDbCommands(CLI::App& app, Context& ctx);
+
+}  // namespace mp::cli

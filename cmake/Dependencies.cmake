@@ -1,0 +1,20 @@
+# Every dependency comes from Debian's packages; see scripts/lib/deps.sh for the list.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(nlohmann_json REQUIRED)
+
+pkg_check_modules(PISTACHE REQUIRED IMPORTED_TARGET libpistache)
+pkg_check_modules(LIBEVENT REQUIRED IMPORTED_TARGET libevent_core libevent_pthreads)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)
+
+if(MP_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+endif()

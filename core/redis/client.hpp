@@ -1,0 +1,96 @@
+// A small synchronous Redis client over hiredis, shared by metricpulsed and mpctl.
+#pragma once
+
+#include <chrono>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/reply.hpp"
+#include "redis/url.hpp"
+
+struct redisContext;
+
+namespace mp::redis {
+
+/// Whether a command that failed on a connection left stale by an earlier outage is sent again.
+enum class Retry {
+  /// Never resend: the safe choice for anything that is not idempotent (INCR, XADD, LPUSH…).
+  kNever,
+  /// Resend once, on a fresh connection, when a reused connection broke (EOF, reset, broken pipe)
+  /// before any reply came back. The server may already have run the command, so only for
+  /// idempotent work (GET, SET of a fixed value, EXPIRE, PING…). Timeouts are never retried.
+  kOnceIfStale,
+};
+
+/// One connection to one Redis, connected lazily and again after a failure; not thread-safe by
+/// design (use one Client per thread, or a Pool).
+///
+/// Error replies (WRONGTYPE, NOAUTH…) come back as a Reply with isError(); failures to connect,
+/// time-outs, I/O and protocol errors throw RedisError and drop the connection, so the next call
+/// connects anew. The first Client sets SIGPIPE to ignored when it still has its default action:
+/// hiredis writes with write(2), and a reset connection must not kill the process.
+class Client {
+ public:
+  /// Keeps the address; connects on first use. `timeout` bounds connecting and each reply
+  /// (zero or less: no time-out). Never throws for an unreachable server.
+  Client(Url url, std::chrono::milliseconds timeout, Retry retry = Retry::kNever);
+  ~Client();
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Sends one command, each argument binary-safe, and returns its reply; throws RedisError on
+  /// connection, time-out or protocol failure (and std::invalid_argument for no arguments).
+  Reply command(std::initializer_list<std::string_view> args);
+  /// command() with the arguments in a vector.
+  Reply command(const std::vector<std::string>& args);
+
+  /// Sends every command, then reads every reply: one round trip. Replies are in command order;
+  /// error replies are in place. Throws RedisError as command() does (no partial result).
+  std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  /// True only when the server answers PONG, connecting (and retrying a stale connection once)
+  /// when needed; never throws. The reason for false is in lastError().
+  bool ping() noexcept;
+
+  /// Connects now if not connected; throws RedisError when the server is unreachable or refuses
+  /// AUTH or SELECT.
+  void connect();
+  /// Drops the connection, if any; the next call connects again.
+  void close() noexcept;
+  /// True while a connection is open (it may still turn out to be stale).
+  bool connected() const noexcept { return ctx_ != nullptr; }
+
+  /// The message of the latest failure (connect, I/O, time-out, a ping() without PONG); later
+  /// successes keep it. Empty when nothing has failed yet.
+  const std::string& lastError() const noexcept { return lastError_; }
+  /// The address this client connects to.
+  const Url& url() const noexcept { return url_; }
+
+ private:
+  struct ContextDeleter {
+    void operator()(redisContext* ctx) const noexcept;
+  };
+  using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+
+  struct Argv;
+  Reply run(const Argv& argv, Retry retry);
+  std::vector<Reply> runPipeline(const std::vector<Argv>& commands, Retry retry);
+  Reply sendOnce(const Argv& argv);
+  std::vector<Reply> pipelineOnce(const std::vector<Argv>& commands, std::size_t& received);
+  [[noreturn]] void failIo(std::string_view during, int savedErrno);
+
+  Url url_;
+  std::chrono::milliseconds timeout_;
+  Retry retry_;
+  ContextPtr ctx_;
+  bool reused_ = false;        ///< the open connection served an earlier call
+  bool lastWasStale_ = false;  ///< the latest I/O failure looked like a dead peer, not a time-out
+  std::string lastError_;
+};
+
+}  // namespace mp::redis

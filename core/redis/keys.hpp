@@ -1,0 +1,59 @@
+// The one place Redis key names, channel names and their TTLs are defined.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mp::redis {
+
+/// The stream every accepted event is appended to (XADD) and the writers drain (XREADGROUP).
+inline constexpr std::string_view kIngestStream = "mp:ingest";
+/// The consumer group of the writer threads of every daemon on kIngestStream.
+inline constexpr std::string_view kIngestGroup = "mp:writers";
+
+/// How long a per-minute rate-limit counter lives: its own minute plus one more, so a daemon
+/// whose clock runs a little behind another's still finds the counter, and nothing is left over.
+inline constexpr std::chrono::seconds kRateLimitTtl{120};
+
+// The login-failure counters below take their TTL from configuration (auth.login_window): the
+// key expires when its window ends, so it has no constant here.
+
+/// Pub/sub channel of one website's live events: "events:{websiteId}". The id leads so Redis
+/// Cluster can shard channels by website (sharded pub/sub).
+inline std::string eventsChannel(std::string_view websiteId) {
+  std::string key("events:");
+  key.append(websiteId);
+  return key;
+}
+
+/// Counter of failed logins for one email: "mp:login:email:{email}". The email is lower-cased
+/// (ASCII), as users.email is unique case-insensitively, so "A@x" and "a@x" share one counter.
+inline std::string loginFailEmailKey(std::string_view email) {
+  std::string key("mp:login:email:");
+  key.reserve(key.size() + email.size());
+  for (const char c : email) {
+    key.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return key;
+}
+
+/// Counter of failed logins from one client address: "mp:login:ip:{ip}".
+inline std::string loginFailIpKey(std::string_view ip) {
+  std::string key("mp:login:ip:");
+  key.append(ip);
+  return key;
+}
+
+/// Fixed-window tracking rate-limit counter of one client address for one minute:
+/// "mp:rl:{ip}:{minute}", `minute` being Unix time divided by 60; lives kRateLimitTtl.
+inline std::string rateLimitKey(std::string_view ip, std::int64_t minute) {
+  std::string key("mp:rl:");
+  key.append(ip);
+  key.push_back(':');
+  key.append(std::to_string(minute));
+  return key;
+}
+
+}  // namespace mp::redis

@@ -1,0 +1,160 @@
+// Request helpers and the one place exceptions become HTTP answers.
+#include "http/common.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "db/connection.hpp"
+#include "http/response.hpp"
+#include "log/log.hpp"
+#include "util/error.hpp"
+
+namespace mp::http {
+namespace Http = Pistache::Http;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// True when `addr` lies in `cidr` ("10.0.0.0/8", "::1", "192.0.2.7").
+bool inCidr(const std::string& addr, const std::string& cidr) {
+  const auto slash = cidr.find('/');
+  const std::string net = cidr.substr(0, slash);
+  unsigned char a[16]{}, n[16]{};
+  int family = AF_INET;
+  std::size_t bytes = 4;
+  if (inet_pton(AF_INET, addr.c_str(), a) != 1) {
+    if (inet_pton(AF_INET6, addr.c_str(), a) != 1) return false;
+    family = AF_INET6;
+    bytes = 16;
+  }
+  if (inet_pton(family, net.c_str(), n) != 1) return false;
+  int bits = slash == std::string::npos ? static_cast<int>(bytes * 8)
+                                        : std::atoi(cidr.c_str() + slash + 1);
+  for (std::size_t i = 0; i < bytes && bits > 0; ++i, bits -= 8) {
+    const int mask = bits >= 8 ? 0xFF : (0xFF << (8 - bits)) & 0xFF;
+    if ((a[i] & mask) != (n[i] & mask)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> header(const Http::Request& request, const std::string& name) {
+  const auto& headers = request.headers();
+  if (auto raw = headers.tryGetRaw(name)) return raw->value();
+  if (auto typed = headers.tryGet(name)) {
+    std::ostringstream out;
+    typed->write(out);
+    return out.str();
+  }
+  return std::nullopt;
+}
+
+nlohmann::json jsonBody(const Http::Request& request, bool allowTextPlain) {
+  if (auto type = header(request, "Content-Type")) {
+    const std::string media = lower(trim(type->substr(0, type->find(';'))));
+    const bool ok = media == "application/json" || (allowTextPlain && media == "text/plain");
+    if (!ok) {
+      throw UnsupportedMediaType("send the body as JSON with Content-Type: application/json");
+    }
+  }
+  auto body = nlohmann::json::parse(request.body(), nullptr, false);
+  if (body.is_discarded()) throw InvalidInput("body", "the body is not valid JSON");
+  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
+  return body;
+}
+
+std::string requireString(const nlohmann::json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) {
+    throw InvalidInput(field, std::string(field) + " is required");
+  }
+  if (!it->is_string()) throw InvalidInput(field, std::string(field) + " must be a string");
+  return it->get<std::string>();
+}
+
+std::string clientAddress(const Http::Request& request, const config::HttpConfig& http) {
+  std::string peer = request.address().host();
+  if (http.trustedProxies.empty()) return peer;
+  const bool trusted = std::any_of(http.trustedProxies.begin(), http.trustedProxies.end(),
+                                   [&](const std::string& cidr) { return inCidr(peer, cidr); });
+  if (!trusted) return peer;
+  auto xff = header(request, "X-Forwarded-For");
+  if (!xff) return peer;
+  // The left-most entry is the original client as the trusted proxy received it.
+  std::string first = trim(xff->substr(0, xff->find(',')));
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, first.c_str(), buf) == 1 || inet_pton(AF_INET6, first.c_str(), buf) == 1) {
+    return first;
+  }
+  return peer;
+}
+
+std::optional<std::string> bearerToken(const Http::Request& request) {
+  auto value = header(request, "Authorization");
+  if (!value) return std::nullopt;
+  std::string v = trim(*value);
+  if (v.size() < 7 || lower(v.substr(0, 7)) != "bearer ") return std::nullopt;
+  std::string token = trim(v.substr(7));
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+void sendException(Http::ResponseWriter& response, std::exception_ptr error,
+                   const std::string& context) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const InvalidInput& e) {
+    sendError(response, Http::Code::Bad_Request, "invalid_request", e.what());
+  } catch (const UnsupportedMediaType& e) {
+    sendError(response, Http::Code::Unsupported_Media_Type, "unsupported_media_type", e.what());
+  } catch (const Unauthorized& e) {
+    addHeader(response, "WWW-Authenticate", "Bearer realm=\"metricpulse\"");
+    sendError(response, Http::Code::Unauthorized, "unauthorized", e.what());
+  } catch (const Forbidden& e) {
+    sendError(response, Http::Code::Forbidden, e.code(), e.what());
+  } catch (const NotFound& e) {
+    sendError(response, Http::Code::Not_Found, "not_found", e.what());
+  } catch (const Conflict& e) {
+    sendError(response, Http::Code::Conflict, e.code(), e.what());
+  } catch (const RateLimited& e) {
+    addHeader(response, "Retry-After", std::to_string(e.retryAfter()));
+    sendError(response, Http::Code::Too_Many_Requests, "rate_limited", e.what());
+  } catch (const DbError& e) {
+    if (db::isUnavailable(e)) {
+      log::get("db")->warn("{}: database unavailable: {}", context, e.what());
+      addHeader(response, "Retry-After", "5");
+      sendError(response, Http::Code::Service_Unavailable, "unavailable",
+                "the database is unavailable; try again shortly");
+    } else {
+      log::get("db")->error("{}: {}", context, e.what());
+      sendError(response, Http::Code::Internal_Server_Error, "internal",
+                "the server failed to handle this request; see its log");
+    }
+  } catch (const RedisError& e) {
+    log::get("redis")->warn("{}: redis unavailable: {}", context, e.what());
+    addHeader(response, "Retry-After", "5");
+    sendError(response, Http::Code::Service_Unavailable, "unavailable",
+              "a backing service is unavailable; try again shortly");
+  } catch (const std::exception& e) {
+    log::get("http")->error("{}: {}", context, e.what());
+    sendError(response, Http::Code::Internal_Server_Error, "internal",
+              "the server failed to handle this request; see its log");
+  }
+}
+
+}  // namespace mp::http

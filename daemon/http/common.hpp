@@ -1,0 +1,71 @@
+// What every handler needs: header access, JSON bodies, the client address, exception mapping.
+#pragma once
+
+#include <pistache/http.h>
+
+#include <exception>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace mp::http {
+
+/// The value of a request header by name (typed or raw), or nullopt.
+std::optional<std::string> header(const Pistache::Http::Request& request, const std::string& name);
+
+/// The body as a JSON object; throws InvalidInput (400) for malformed JSON or a non-object, and
+/// UnsupportedMediaType (415) for a Content-Type that is not JSON (or text/plain when allowed).
+nlohmann::json jsonBody(const Pistache::Http::Request& request, bool allowTextPlain = false);
+
+/// A required string field of a JSON object; throws InvalidInput naming the field.
+std::string requireString(const nlohmann::json& body, const char* field);
+
+/// The client's address: the peer's, or the first hop of X-Forwarded-For when the peer is one of
+/// http.trusted_proxies.
+std::string clientAddress(const Pistache::Http::Request& request, const config::HttpConfig& http);
+
+/// The bearer token of the Authorization header, or nullopt.
+std::optional<std::string> bearerToken(const Pistache::Http::Request& request);
+
+/// Answers an exception in the API's error shape (InvalidInput 400, NotFound 404, Conflict 409,
+/// PostgreSQL/Redis out of reach 503, anything else 500 with a log line).
+void sendException(Pistache::Http::ResponseWriter& response, std::exception_ptr error,
+                   const std::string& context);
+
+/// Thrown for a body whose media type is not accepted (415 unsupported_media_type).
+class UnsupportedMediaType : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown to answer 401 unauthorized with WWW-Authenticate: Bearer.
+class Unauthorized : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Thrown to answer 403 with the given error code.
+class Forbidden : public std::runtime_error {
+ public:
+  Forbidden(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  std::string code_;
+};
+
+/// Thrown to answer 429 rate_limited with Retry-After.
+class RateLimited : public std::runtime_error {
+ public:
+  RateLimited(long retryAfterSeconds, const std::string& message)
+      : std::runtime_error(message), retryAfter_(retryAfterSeconds) {}
+  long retryAfter() const noexcept { return retryAfter_; }
+
+ private:
+  long retryAfter_;
+};
+
+}  // namespace mp::http

@@ -1,0 +1,45 @@
+// A small method + path router that answers unknown routes and wrong methods in the API's JSON
+// shape.
+#pragma once
+
+#include <pistache/http.h>
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mp::http {
+
+/// Path parameters of a matched route ({id} segments), in order.
+struct RouteParams {
+  std::vector<std::pair<std::string, std::string>> values;
+  /// The value of parameter `name`, or "" when absent.
+  std::string get(std::string_view name) const;
+};
+
+using RouteHandler = std::function<void(const Pistache::Http::Request&, const RouteParams&,
+                                        Pistache::Http::ResponseWriter&)>;
+
+class Router {
+ public:
+  /// Adds a route; `pattern` is "/fixed/{param}/fixed", `name` labels it in metrics.
+  void add(Pistache::Http::Method method, std::string pattern, RouteHandler handler);
+
+  /// Dispatches a request; 404 not_found or 405 (with Allow) when nothing matches.
+  void dispatch(const Pistache::Http::Request& request,
+                Pistache::Http::ResponseWriter& response) const;
+
+ private:
+  struct Route {
+    Pistache::Http::Method method;
+    std::vector<std::string> segments;  // "{name}" marks a parameter
+    std::string pattern;
+    RouteHandler handler;
+  };
+  static bool match(const Route& route, const std::vector<std::string_view>& path,
+                    RouteParams& params);
+  std::vector<Route> routes_;
+};
+
+}  // namespace mp::http

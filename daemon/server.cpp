@@ -1,0 +1,100 @@
+// Pistache endpoint set-up; every request goes through one handler that catches everything.
+#include "server.hpp"
+
+#include <pistache/net.h>
+
+#include "http/common.hpp"
+#include "http/health.hpp"
+#include "http/response.hpp"
+#include "log/log.hpp"
+#include "util/error.hpp"
+
+namespace mp::daemon {
+namespace {
+
+namespace Http = Pistache::Http;
+
+// Room for the request line and headers on top of the configured body limit.
+constexpr std::size_t kHeaderAllowance = 16 * 1024;
+
+class Handler : public Http::Handler {
+ public:
+  HTTP_PROTOTYPE(Handler)
+
+  explicit Handler(std::shared_ptr<http::Router> router) : router_(std::move(router)) {}
+
+  void onRequest(const Http::Request& request, Http::ResponseWriter response) override {
+    try {
+      router_->dispatch(request, response);
+    } catch (...) {
+      try {
+        http::sendException(
+            response, std::current_exception(),
+            std::string(Http::methodString(request.method())) + " " + request.resource());
+      } catch (...) {
+        // The response may already have been sent; nothing more can be said to the client.
+      }
+    }
+  }
+
+ private:
+  std::shared_ptr<http::Router> router_;
+};
+
+}  // namespace
+
+Services::Services(const config::Config& cfg)
+    : config(cfg),
+      db(cfg.database.url, static_cast<std::size_t>(cfg.database.poolSize),
+         cfg.database.connectTimeout),
+      redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
+            cfg.redis.timeout) {}
+
+Server::Server(std::shared_ptr<Services> services)
+    : services_(std::move(services)), router_(std::make_shared<http::Router>()) {
+  http::addHealthRoutes(*router_, services_);
+}
+
+Server::~Server() {
+  shutdown();
+}
+
+void Server::start() {
+  std::string host;
+  int port = 0;
+  if (!config::splitHostPort(services_->config.http.listen, host, port)) {
+    throw ConfigError("http.listen: not host:port: " + services_->config.http.listen);
+  }
+  Pistache::Address addr(host, Pistache::Port(static_cast<std::uint16_t>(port)));
+  endpoint_ = std::make_unique<Http::Endpoint>(addr);
+  const auto& cfg = services_->config.http;
+  auto opts = Http::Endpoint::options()
+                  .threads(cfg.threads)
+                  .threadsName("mp-http")
+                  .flags(Pistache::Tcp::Options::ReuseAddr)
+                  .backlog(1024)
+                  .maxRequestSize(static_cast<std::size_t>(cfg.maxBodyBytes) + kHeaderAllowance)
+                  .maxResponseSize(4 * 1024 * 1024);
+  endpoint_->init(opts);
+  endpoint_->setHandler(Http::make_handler<Handler>(router_));
+  try {
+    endpoint_->serveThreaded();
+  } catch (const std::exception& e) {
+    endpoint_.reset();
+    throw Error("cannot listen on " + cfg.listen + ": " + e.what());
+  }
+  log::get("http")->info("listening on http://{}", cfg.listen);
+}
+
+void Server::shutdown() {
+  if (!endpoint_) return;
+  endpoint_->shutdown();
+  endpoint_.reset();
+  log::get("http")->info("HTTP server stopped");
+}
+
+int Server::port() const {
+  return endpoint_ ? static_cast<int>(static_cast<std::uint16_t>(endpoint_->getPort())) : 0;
+}
+
+}  // namespace mp::daemon

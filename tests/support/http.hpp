@@ -1,0 +1,24 @@
+// A blocking HTTP client for tests (libcurl).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mp::test {
+
+struct HttpResponse {
+  long status = 0;  ///< 0 when the request could not be made
+  std::string body;
+  std::map<std::string, std::string> headers;  ///< names lower-cased
+  std::string error;                           ///< curl's message when status is 0
+  /// Header value by lower-case name, or "".
+  std::string header(const std::string& name) const;
+};
+
+/// Sends one request; `headers` are "Name: value" lines.
+HttpResponse httpRequest(const std::string& method, const std::string& url,
+                         const std::string& body = "", const std::vector<std::string>& headers = {},
+                         long timeoutMs = 10000);
+
+}  // namespace mp::test
