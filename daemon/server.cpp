@@ -3,6 +3,8 @@
 
 #include <pistache/net.h>
 
+#include "auth/jwt.hpp"
+#include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/health.hpp"
 #include "http/response.hpp"
@@ -45,14 +47,18 @@ class Handler : public Http::Handler {
 
 Services::Services(const config::Config& cfg)
     : config(cfg),
+      jwtSecret(auth::loadSecret(cfg.auth.jwtSecretFile)),
       db(cfg.database.url, static_cast<std::size_t>(cfg.database.poolSize),
          cfg.database.connectTimeout),
       redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
-            cfg.redis.timeout) {}
+            cfg.redis.timeout),
+      blocking(2, 512) {}
 
 Server::Server(std::shared_ptr<Services> services)
     : services_(std::move(services)), router_(std::make_shared<http::Router>()) {
   http::addHealthRoutes(*router_, services_);
+  http::addAccountRoutes(*router_, services_);
+  http::addWebsiteRoutes(*router_, services_);
 }
 
 Server::~Server() {

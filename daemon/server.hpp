@@ -9,16 +9,20 @@
 #include "db/pool.hpp"
 #include "http/router.hpp"
 #include "redis/pool.hpp"
+#include "util/thread_pool.hpp"
 
 namespace mp::daemon {
 
 /// Connections and settings shared by every request handler.
 struct Services {
-  /// Opens the pools (lazily connecting).
+  /// Opens the pools (lazily connecting) and loads the token secret; throws ConfigError.
   explicit Services(const config::Config& cfg);
   config::Config config;
+  std::string jwtSecret;
   db::Pool db;
   redis::Pool redis;
+  /// Threads for CPU-heavy work (bcrypt) so HTTP workers keep serving other requests.
+  util::ThreadPool blocking;
 };
 
 class Server {

@@ -42,7 +42,8 @@ struct AuthConfig {
   std::chrono::seconds tokenTtl{0};
   bool allowSignup = true;
   int bcryptCost = 0;
-  int loginMaxFailures = 0;  ///< failures per window before 429
+  int loginMaxFailures = 0;            ///< failures per window before 429
+  int loginMaxFailuresPerAddress = 0;  ///< failures per client address per window
   std::chrono::seconds loginWindow{0};
 };
 

@@ -281,7 +281,12 @@ std::vector<KeyDef> buildSchema() {
                      "bcrypt work factor for stored passwords."));
   s.push_back(intKey("auth", "login_max_failures",
                      Field<AuthConfig, int>{&C::auth, &AuthConfig::loginMaxFailures}, 10, 1, 10000,
-                     "Failed logins per email or address within login_window before 429."));
+                     "Failed logins for one email within login_window before 429."));
+  s.push_back(intKey("auth", "login_max_failures_per_address",
+                     Field<AuthConfig, int>{&C::auth, &AuthConfig::loginMaxFailuresPerAddress}, 50,
+                     1, 100000,
+                     "Failed logins from one client address (any email) within login_window "
+                     "before 429; higher than per email, as offices share an address."));
   s.push_back(
       durationKey("auth", "login_window",
                   Field<AuthConfig, std::chrono::seconds>{&C::auth, &AuthConfig::loginWindow},

@@ -17,7 +17,7 @@ void sendJson(Pistache::Http::ResponseWriter& response, Pistache::Http::Code cod
 void sendError(Pistache::Http::ResponseWriter& response, Pistache::Http::Code status,
                std::string_view code, std::string_view message);
 
-/// Adds a header by name (for headers Pistache has no type for).
+/// Adds a response header by name (for headers Pistache has no class for).
 void addHeader(Pistache::Http::ResponseWriter& response, const std::string& name,
                const std::string& value);
 

@@ -20,7 +20,8 @@ DaemonProcess::DaemonProcess(DaemonOptions options)
   if (options_.redisUrl.empty()) options_.redisUrl = redisUrl();
   const auto secretPath = dir_.write("jwt.secret", options_.jwtSecret + "\n");
   std::ostringstream toml;
-  toml << "[http]\nlisten = \"127.0.0.1:" << httpPort_ << "\"\nthreads = 2\n\n"
+  toml << "[http]\nlisten = \"127.0.0.1:" << httpPort_ << "\"\nthreads = " << options_.httpThreads
+       << "\n\n"
        << "[websocket]\nlisten = \"127.0.0.1:" << wsPort_ << "\"\n\n"
        << "[database]\nurl = \"" << options_.databaseUrl << "\"\npool_size = 4\n\n"
        << "[redis]\nurl = \"" << options_.redisUrl << "\"\ntimeout_ms = 1000\n\n"

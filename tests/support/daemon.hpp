@@ -14,6 +14,7 @@ struct DaemonOptions {
   DaemonOptions(std::string url) : databaseUrl(std::move(url)) {}  // NOLINT: implicit on purpose
   std::string databaseUrl;
   std::string redisUrl;  ///< defaults to redisUrl()
+  int httpThreads = 2;
   bool allowSignup = true;
   int bcryptCost = 4;  ///< cheap hashing keeps tests fast
   std::string jwtSecret = "test-secret-test-secret-test-secret-0123456789";

@@ -1,8 +1,10 @@
-// UUIDs, UTF-8 and base64url.
+// UUIDs, UTF-8, base64url, domain and email rules.
 #include <gtest/gtest.h>
 
 #include <set>
 
+#include "sites/sites.hpp"
+#include "users/users.hpp"
 #include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/utf8.hpp"
@@ -49,6 +51,37 @@ TEST(Base64Url, RoundTripsAndRejectsForeignAlphabet) {
   EXPECT_EQ(util::base64UrlEncode("\xfb\xff"), "-_8");
   EXPECT_FALSE(util::base64UrlDecode("+/8"));
   EXPECT_FALSE(util::base64UrlDecode("a"));
+}
+
+TEST(Domain, NormalisedAsTheApiSays) {
+  EXPECT_EQ(sites::normalizeDomain("https://WWW.Example.com:443/x"), "example.com");
+  EXPECT_EQ(sites::normalizeDomain("example.com"), "example.com");
+  EXPECT_EQ(sites::normalizeDomain("  Blog.Example.COM.  "), "blog.example.com");
+  EXPECT_EQ(sites::normalizeDomain("http://shop.example.co.uk?q=1#f"), "shop.example.co.uk");
+  EXPECT_EQ(sites::normalizeDomain("localhost:3000"), "localhost");
+  EXPECT_EQ(sites::normalizeDomain("xn--bcher-kva.example"), "xn--bcher-kva.example");
+}
+
+TEST(Domain, NonHostNamesAreRejected) {
+  for (const char* bad : {"", "   ", "https://", "exa mple.com", "example..com", "-x.com", "x-.com",
+                          "ex'ample.com", "a;b.com",
+                          "b\xc3\xbc"
+                          "cher.example",
+                          "example.com:port"}) {
+    EXPECT_THROW(sites::normalizeDomain(bad), InvalidInput) << bad;
+  }
+}
+
+TEST(Email, Checked) {
+  EXPECT_EQ(users::checkEmail("  Ann@Example.com "), "Ann@Example.com");
+  for (const char* bad : {"", "ann", "ann@", "@example.com", "ann@example", "a b@example.com",
+                          "ann@@example.com", "ann@example.com."}) {
+    EXPECT_THROW(users::checkEmail(bad), InvalidInput) << bad;
+  }
+  EXPECT_THROW(users::checkPassword("short"), InvalidInput);
+  EXPECT_THROW(users::checkPassword(std::string(73, 'x')), InvalidInput);
+  EXPECT_NO_THROW(users::checkPassword(std::string(72, 'x')));
+  EXPECT_NO_THROW(users::checkPassword("12345678"));
 }
 
 }  // namespace

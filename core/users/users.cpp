@@ -1,0 +1,138 @@
+// Account storage. Emails are unique by lower(email) (see 0001_initial.sql).
+#include "users/users.hpp"
+
+#include <algorithm>
+
+#include "auth/password.hpp"
+#include "util/error.hpp"
+#include "util/uuid.hpp"
+
+namespace mp::users {
+namespace {
+
+constexpr std::string_view kColumns =
+    "id::text, email, to_char(created_at AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+
+User rowToUser(const db::Result& r, int row) {
+  return User{std::string(r.get(row, 0)), std::string(r.get(row, 1)), std::string(r.get(row, 2))};
+}
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+constexpr std::string_view kUniqueViolation = "23505";
+
+}  // namespace
+
+std::string checkEmail(std::string_view email) {
+  std::string e = trim(email);
+  const auto at = e.find('@');
+  const bool shapeOk = !e.empty() && e.size() <= 254 && at != std::string::npos && at > 0 &&
+                       at <= 64 && e.find('@', at + 1) == std::string::npos &&
+                       e.find('.', at + 2) != std::string::npos && e.back() != '.';
+  const bool charsOk = std::none_of(e.begin(), e.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7F || c == ',' || c == ';' || c == '<' || c == '>' || c == '"';
+  });
+  if (!shapeOk || !charsOk) {
+    throw InvalidInput("email", "email must be an address such as name@example.com");
+  }
+  return e;
+}
+
+void checkPassword(std::string_view password) {
+  if (password.size() < auth::kMinPasswordBytes || password.size() > auth::kMaxPasswordBytes) {
+    throw InvalidInput("password", "password must be 8 to 72 bytes long");
+  }
+  if (password.find('\0') != std::string_view::npos) {
+    throw InvalidInput("password", "password must not contain NUL bytes");
+  }
+}
+
+User create(db::Connection& conn, std::string_view email, std::string_view password,
+            int bcryptCost) {
+  const std::string e = checkEmail(email);
+  checkPassword(password);
+  const std::string hash = auth::hashPassword(password, bcryptCost);
+  try {
+    auto r = conn.execArgs(
+        "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3) "
+        "RETURNING " +
+            std::string(kColumns),
+        util::uuidV7(), e, hash);
+    return rowToUser(r, 0);
+  } catch (const DbError& err) {
+    if (err.sqlstate() == kUniqueViolation) {
+      throw Conflict("email_taken", "an account with this email already exists");
+    }
+    throw;
+  }
+}
+
+std::optional<User> authenticate(db::Connection& conn, std::string_view email,
+                                 std::string_view password, int bcryptCost) {
+  auto r = conn.execArgs("SELECT " + std::string(kColumns) +
+                             ", password_hash FROM users WHERE lower(email) = lower($1)",
+                         trim(email));
+  if (r.rows() == 0) {
+    // Spend the time of a real check so response times do not reveal which emails exist.
+    auth::verifyPassword(password, auth::dummyHash(bcryptCost));
+    return std::nullopt;
+  }
+  if (!auth::verifyPassword(password, std::string(r.get(0, 3)))) return std::nullopt;
+  return rowToUser(r, 0);
+}
+
+std::optional<User> findById(db::Connection& conn, std::string_view id) {
+  auto r = conn.execArgs("SELECT " + std::string(kColumns) + " FROM users WHERE id::text = $1",
+                         std::string(id));
+  if (r.rows() == 0) return std::nullopt;
+  return rowToUser(r, 0);
+}
+
+std::optional<User> findByEmail(db::Connection& conn, std::string_view email) {
+  auto r = conn.execArgs(
+      "SELECT " + std::string(kColumns) + " FROM users WHERE lower(email) = lower($1)",
+      trim(email));
+  if (r.rows() == 0) return std::nullopt;
+  return rowToUser(r, 0);
+}
+
+std::vector<User> list(db::Connection& conn) {
+  auto r = conn.exec("SELECT " + std::string(kColumns) + " FROM users ORDER BY created_at, id");
+  std::vector<User> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(rowToUser(r, i));
+  return out;
+}
+
+void setPassword(db::Connection& conn, std::string_view email, std::string_view password,
+                 int bcryptCost) {
+  checkPassword(password);
+  const std::string hash = auth::hashPassword(password, bcryptCost);
+  auto r = conn.execArgs(
+      "UPDATE users SET password_hash = $2, updated_at = now() WHERE lower(email) = lower($1)",
+      trim(email), hash);
+  if (r.affected() == 0) throw NotFound("no account with email " + trim(email));
+}
+
+void remove(db::Connection& conn, std::string_view email) {
+  db::Transaction tx(conn);
+  auto user = findByEmail(conn, email);
+  if (!user) throw NotFound("no account with email " + trim(email));
+  // Events and summaries carry no foreign key (bulk COPY into partitions), so go site by site.
+  conn.execArgs(
+      "DELETE FROM events WHERE website_id IN (SELECT id FROM websites WHERE user_id = $1)",
+      user->id);
+  conn.execArgs(
+      "DELETE FROM event_summary WHERE website_id IN (SELECT id FROM websites WHERE user_id = $1)",
+      user->id);
+  conn.execArgs("DELETE FROM users WHERE id = $1", user->id);
+  tx.commit();
+}
+
+}  // namespace mp::users

@@ -1,0 +1,45 @@
+// User accounts: validation, creation, lookup, password checks. Shared by the HTTP API and mpctl.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/connection.hpp"
+
+namespace mp::users {
+
+struct User {
+  std::string id;         ///< UUID
+  std::string email;      ///< as entered (trimmed); compared case-insensitively
+  std::string createdAt;  ///< RFC 3339, UTC
+};
+
+/// Trims and checks an email address; throws InvalidInput("email").
+std::string checkEmail(std::string_view email);
+/// Checks the password length (8–72 bytes, no NUL); throws InvalidInput("password").
+void checkPassword(std::string_view password);
+
+/// Creates an account; throws InvalidInput, Conflict("email_taken") when the email exists
+/// in any letter case.
+User create(db::Connection& conn, std::string_view email, std::string_view password,
+            int bcryptCost);
+
+/// The account whose password matches, or nullopt (unknown email and wrong password alike, in
+/// about the same time).
+std::optional<User> authenticate(db::Connection& conn, std::string_view email,
+                                 std::string_view password, int bcryptCost);
+
+std::optional<User> findById(db::Connection& conn, std::string_view id);
+std::optional<User> findByEmail(db::Connection& conn, std::string_view email);
+/// Every account, oldest first.
+std::vector<User> list(db::Connection& conn);
+
+/// Replaces the password; throws InvalidInput, NotFound.
+void setPassword(db::Connection& conn, std::string_view email, std::string_view password,
+                 int bcryptCost);
+/// Deletes the account with its websites and their data; throws NotFound.
+void remove(db::Connection& conn, std::string_view email);
+
+}  // namespace mp::users
