@@ -10,6 +10,11 @@ const config::Config& Context::config() {
   return *config_;
 }
 
+db::Connection Context::connect() {
+  const auto& database = config().database;
+  return db::Connection(database.url, database.connectTimeout);
+}
+
 void addFormatOption(CLI::App& cmd, Format& format) {
   static const std::map<std::string, Format> kFormats = {
       {"table", Format::kTable}, {"json", Format::kJson}, {"csv", Format::kCsv}};

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "db/connection.hpp"
 
 namespace mp::cli {
 
@@ -21,6 +22,8 @@ class Context {
 
   /// The validated configuration (loaded on first use); throws ConfigError.
   const config::Config& config();
+  /// A PostgreSQL connection from the configuration; throws ConfigError, DbError.
+  db::Connection connect();
 
  private:
   std::optional<config::Config> config_;
@@ -32,5 +35,8 @@ void addFormatOption(CLI::App& cmd, Format& format);
 // Each cli/commands/<noun>.cpp defines one of these and registers its subcommands.
 void registerConfigCommands(CLI::App& app, Context& ctx);
 void registerDbCommands(CLI::App& app, Context& ctx);
+void registerUserCommands(CLI::App& app, Context& ctx);
+void registerWebsiteCommands(CLI::App& app, Context& ctx);
+void registerTokenCommands(CLI::App& app, Context& ctx);
 
 }  // namespace mp::cli

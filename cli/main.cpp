@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
 
   mp::cli::registerConfigCommands(app, ctx);
   mp::cli::registerDbCommands(app, ctx);
+  mp::cli::registerUserCommands(app, ctx);
+  mp::cli::registerWebsiteCommands(app, ctx);
+  mp::cli::registerTokenCommands(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -39,6 +42,15 @@ int main(int argc, char** argv) {
   if (!ctx.action) return mp::exit_code::kUsage;
   try {
     return ctx.action();
+  } catch (const mp::InvalidInput& e) {
+    std::cerr << "mpctl: " << e.what() << "\n";
+    return mp::exit_code::kUsage;
+  } catch (const mp::NotFound& e) {
+    std::cerr << "mpctl: " << e.what() << "\n";
+    return mp::exit_code::kNotFound;
+  } catch (const mp::Conflict& e) {
+    std::cerr << "mpctl: " << e.what() << "\n";
+    return mp::exit_code::kConflict;
   } catch (const mp::ConfigError& e) {
     std::cerr << "mpctl: configuration error:\n" << e.what() << "\n";
     return mp::exit_code::kConfig;

@@ -12,48 +12,14 @@
 #include "context.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
+#include "output.hpp"
 #include "util/exit_codes.hpp"
 
 namespace mp::cli {
 namespace {
 
-db::Connection connect(Context& ctx) {
-  const auto& database = ctx.config().database;
-  return db::Connection(database.url, database.connectTimeout);
-}
-
-std::string csvField(const std::string& value) {
-  if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
-  std::string out = "\"";
-  for (char c : value) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-void printTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-  }
-  auto line = [&width](const std::vector<std::string>& cells) {
-    std::string out;
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      out += cells[c];
-      // No trailing blanks after the last column.
-      if (c + 1 < cells.size()) out += std::string(width[c] - cells[c].size() + 2, ' ');
-    }
-    std::cout << out << "\n";
-  };
-  line(header);
-  for (const auto& row : rows) line(row);
-}
-
 int runMigrate(Context& ctx) {
-  auto conn = connect(ctx);
+  auto conn = ctx.connect();
   try {
     db::Migrator migrator(conn);
     const int applied = migrator.migrate([](const db::MigrationState& state) {
@@ -68,51 +34,31 @@ int runMigrate(Context& ctx) {
 }
 
 int runStatus(Context& ctx, Format format) {
-  auto conn = connect(ctx);
+  auto conn = ctx.connect();
   const auto states = db::Migrator(conn).status();
   const auto check = db::checkSchema(states);
 
-  switch (format) {
-    case Format::kJson: {
-      auto out = nlohmann::json::array();
-      for (const auto& s : states) {
-        out.push_back({{"version", s.version},
-                       {"name", s.name},
-                       {"state", std::string(db::toString(s.status()))},
-                       {"appliedAt", s.appliedAt.empty() ? nlohmann::json(nullptr)
-                                                         : nlohmann::json(s.appliedAt)}});
-      }
-      std::cout << out.dump(2) << "\n";
-      break;
-    }
-    case Format::kCsv:
-      std::cout << "version,name,state,applied_at\n";
-      for (const auto& s : states) {
-        std::cout << s.version << "," << csvField(s.name) << "," << db::toString(s.status()) << ","
-                  << s.appliedAt << "\n";
-      }
-      break;
-    case Format::kTable: {
-      std::vector<std::vector<std::string>> rows;
-      rows.reserve(states.size());
-      for (const auto& s : states) {
-        rows.push_back({fmt::format("{:04}", s.version), s.name,
-                        std::string(db::toString(s.status())),
-                        s.appliedAt.empty() ? "-" : s.appliedAt});
-      }
-      printTable({"VERSION", "NAME", "STATE", "APPLIED AT"}, rows);
-      // What to do about it goes to stderr, so stdout stays the table.
-      if (!check.ok) std::cerr << db::describe(check) << "\n";
-      break;
-    }
+  std::vector<std::vector<nlohmann::json>> rows;
+  rows.reserve(states.size());
+  for (const auto& s : states) {
+    rows.push_back({format == Format::kTable ? nlohmann::json(fmt::format("{:04}", s.version))
+                                             : nlohmann::json(s.version),
+                    s.name, std::string(db::toString(s.status())),
+                    s.appliedAt.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.appliedAt)});
   }
+  printRows(
+      std::cout, format,
+      {{"version", "VERSION"}, {"name", "NAME"}, {"state", "STATE"}, {"appliedAt", "APPLIED AT"}},
+      rows);
+  // What to do about it goes to stderr, so stdout stays parseable.
+  if (format == Format::kTable && !check.ok) std::cerr << db::describe(check) << "\n";
   if (!check.unknown.empty() || !check.mismatched.empty()) return exit_code::kSchema;
   if (!check.pending.empty()) return exit_code::kFailure;
   return exit_code::kOk;
 }
 
 int runPartitions(Context& ctx, int monthsAhead) {
-  auto conn = connect(ctx);
+  auto conn = ctx.connect();
   const auto check = db::checkSchema(conn);
   if (!check.ok) {
     std::cerr << "mpctl db partitions: " << db::describe(check) << "\n";

@@ -65,7 +65,7 @@ TEST_F(DbCliTest, StatusSpeaksJsonAndCsv) {
 
   auto csv = mpctl({"db", "status", "--format", "csv"});
   ASSERT_EQ(csv.exitCode, 0) << csv.err;
-  EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "version,name,state,applied_at");
+  EXPECT_EQ(csv.out.substr(0, csv.out.find('\n')), "version,name,state,appliedAt");
   EXPECT_THAT(csv.out, HasSubstr("\n1,initial,applied,"));
 }
 

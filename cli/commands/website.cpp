@@ -1,0 +1,100 @@
+// mpctl website: add, list, del — the same core/sites code as the HTTP API.
+#include <iostream>
+#include <map>
+
+#include "context.hpp"
+#include "db/connection.hpp"
+#include "output.hpp"
+#include "prompt.hpp"
+#include "sites/sites.hpp"
+#include "users/users.hpp"
+#include "util/error.hpp"
+#include "util/exit_codes.hpp"
+
+namespace mp::cli {
+
+void registerWebsiteCommands(CLI::App& app, Context& ctx) {
+  auto* website = app.add_subcommand("website", "Manage websites");
+  website->require_subcommand(1);
+
+  struct AddOptions {
+    std::string owner, name, domain;
+  };
+  auto add = std::make_shared<AddOptions>();
+  auto* addCmd = website->add_subcommand("add", "Register a website for an account");
+  addCmd->add_option("--owner", add->owner, "Email of the owning account")->required();
+  addCmd->add_option("--name", add->name, "Display name")->required();
+  addCmd->add_option("--domain", add->domain, "Domain (normalised: no scheme, port, path or www.)")
+      ->required();
+  addCmd->callback([&ctx, add] {
+    ctx.action = [&ctx, add] {
+      auto conn = ctx.connect();
+      auto owner = users::findByEmail(conn, add->owner);
+      if (!owner) throw NotFound("no account with email " + add->owner);
+      auto site = sites::create(conn, owner->id, add->name, add->domain);
+      std::cout << "created website " << site.domain << " (" << site.id << ")\n";
+      return exit_code::kOk;
+    };
+  });
+
+  struct ListOptions {
+    std::string owner;
+    Format format = Format::kTable;
+  };
+  auto list = std::make_shared<ListOptions>();
+  auto* listCmd = website->add_subcommand("list", "List websites, oldest first");
+  listCmd->add_option("--owner", list->owner, "Only the websites of this account");
+  addFormatOption(*listCmd, list->format);
+  listCmd->callback([&ctx, list] {
+    ctx.action = [&ctx, list] {
+      auto conn = ctx.connect();
+      std::vector<sites::Website> found;
+      std::map<std::string, std::string> ownerEmail;
+      for (const auto& u : users::list(conn)) ownerEmail[u.id] = u.email;
+      if (!list->owner.empty()) {
+        auto owner = users::findByEmail(conn, list->owner);
+        if (!owner) throw NotFound("no account with email " + list->owner);
+        found = sites::listForUser(conn, owner->id);
+      } else {
+        found = sites::listAll(conn);
+      }
+      std::vector<std::vector<nlohmann::json>> rows;
+      for (const auto& s : found)
+        rows.push_back({s.id, s.name, s.domain, ownerEmail[s.userId], s.createdAt});
+      printRows(std::cout, list->format,
+                {{"id", "ID"},
+                 {"name", "NAME"},
+                 {"domain", "DOMAIN"},
+                 {"owner", "OWNER"},
+                 {"createdAt", "CREATED"}},
+                rows);
+      return exit_code::kOk;
+    };
+  });
+
+  struct DelOptions {
+    std::string id;
+    bool yes = false;
+  };
+  auto del = std::make_shared<DelOptions>();
+  auto* delCmd =
+      website->add_subcommand("del", "Delete a website with all its events and summaries");
+  delCmd->add_option("id", del->id, "Website id")->required();
+  delCmd->add_flag("-y,--yes", del->yes, "Do not ask for confirmation");
+  delCmd->callback([&ctx, del] {
+    ctx.action = [&ctx, del] {
+      auto conn = ctx.connect();
+      auto site = sites::findById(conn, del->id);
+      if (!site) throw NotFound("no website with id " + del->id);
+      if (!del->yes && !confirm("Delete website " + site->domain + " and all its events?")) {
+        std::cerr << "mpctl: nothing deleted\n";
+        return exit_code::kFailure;
+      }
+      if (!sites::remove(conn, site->id)) throw NotFound("no website with id " + del->id);
+      std::cout << "deleted website " << site->domain << " (" << site->id << ")\n";
+      return exit_code::kOk;
+    };
+  });
+}
+
+}  // namespace mp::cli

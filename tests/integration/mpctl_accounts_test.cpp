@@ -1,0 +1,208 @@
+// mpctl user / website / token end to end, with --format json and csv parsed back.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "db/connection.hpp"
+#include "support/daemon.hpp"
+#include "support/env.hpp"
+#include "support/http.hpp"
+#include "users/users.hpp"
+
+namespace mp::test {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class Mpctl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ =
+        dir_.write("mp.toml", "[auth]\nbcrypt_cost = 4\njwt_secret_file = \"" +
+                                  dir_.write("jwt.secret", std::string(40, 's')).string() + "\"\n");
+    auto r = mpctl({"db", "migrate"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+
+  ProcessResult mpctl(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {mpctlPath(), "-c", config_.string()});
+    return runProcess(args, input, {{"MP_DATABASE_URL", db_.url()}});
+  }
+
+  json listJson(std::vector<std::string> args) {
+    args.push_back("--format");
+    args.push_back("json");
+    auto r = mpctl(args);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return json::parse(r.out);
+  }
+
+  TempDatabase db_;
+  TempDir dir_;
+  std::filesystem::path config_;
+};
+
+TEST_F(Mpctl, UserAddListPasswdDel) {
+  auto add = mpctl({"user", "add", "ann@example.com", "--password-stdin"}, "password123\n");
+  ASSERT_EQ(add.exitCode, 0) << add.err;
+  EXPECT_THAT(add.out, HasSubstr("created user ann@example.com"));
+
+  auto users = listJson({"user", "list"});
+  ASSERT_EQ(users.size(), 1u);
+  EXPECT_EQ(users[0]["email"], "ann@example.com");
+  EXPECT_EQ(users[0]["id"].get<std::string>().size(), 36u);
+  EXPECT_TRUE(users[0]["createdAt"].is_string());
+
+  auto csv = mpctl({"user", "list", "--format", "csv"});
+  EXPECT_EQ(csv.out, "id,email,createdAt\n" + users[0]["id"].get<std::string>() +
+                         ",ann@example.com," + users[0]["createdAt"].get<std::string>() + "\n");
+  auto table = mpctl({"user", "list"});
+  EXPECT_THAT(table.out, HasSubstr("EMAIL"));
+  EXPECT_THAT(table.out, HasSubstr("ann@example.com"));
+
+  auto passwd = mpctl({"user", "passwd", "ANN@example.com", "--password-stdin"}, "new-password\n");
+  EXPECT_EQ(passwd.exitCode, 0) << passwd.err;
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  EXPECT_TRUE(users::authenticate(conn, "ann@example.com", "new-password", 4));
+  EXPECT_FALSE(users::authenticate(conn, "ann@example.com", "password123", 4));
+
+  auto del = mpctl({"user", "del", "ann@example.com", "--yes"});
+  EXPECT_EQ(del.exitCode, 0) << del.err;
+  EXPECT_EQ(listJson({"user", "list"}).size(), 0u);
+}
+
+TEST_F(Mpctl, UserErrorsHaveDocumentedExitCodes) {
+  ASSERT_EQ(mpctl({"user", "add", "ann@example.com", "--password-stdin"}, "password123\n").exitCode,
+            0);
+  auto dup = mpctl({"user", "add", "Ann@Example.com", "--password-stdin"}, "password123\n");
+  EXPECT_EQ(dup.exitCode, 7);
+  EXPECT_THAT(dup.err, HasSubstr("already exists"));
+  auto bad = mpctl({"user", "add", "not-an-email", "--password-stdin"}, "password123\n");
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_THAT(bad.err, HasSubstr("email"));
+  auto shortPw = mpctl({"user", "add", "bob@example.com", "--password-stdin"}, "short\n");
+  EXPECT_EQ(shortPw.exitCode, 2);
+  EXPECT_THAT(shortPw.err, HasSubstr("8 to 72 bytes"));
+  // No terminal and no --password-stdin: refuse rather than hang or read a script's input.
+  auto noTty = mpctl({"user", "add", "bob@example.com"});
+  EXPECT_EQ(noTty.exitCode, 2);
+  EXPECT_THAT(noTty.err, HasSubstr("--password-stdin"));
+  EXPECT_EQ(
+      mpctl({"user", "passwd", "nobody@example.com", "--password-stdin"}, "password123\n").exitCode,
+      6);
+  EXPECT_EQ(mpctl({"user", "del", "nobody@example.com", "--yes"}).exitCode, 6);
+  auto noYes = mpctl({"user", "del", "ann@example.com"});
+  EXPECT_EQ(noYes.exitCode, 2);
+  EXPECT_THAT(noYes.err, HasSubstr("--yes"));
+  EXPECT_EQ(listJson({"user", "list"}).size(), 1u) << "nothing was deleted";
+  EXPECT_EQ(mpctl({"user"}).exitCode, 2);
+  EXPECT_EQ(mpctl({"user", "add", "--help"}).exitCode, 0);
+}
+
+TEST_F(Mpctl, WebsiteAddListDelShareTheApiRules) {
+  ASSERT_EQ(mpctl({"user", "add", "ann@example.com", "--password-stdin"}, "password123\n").exitCode,
+            0);
+  ASSERT_EQ(mpctl({"user", "add", "bob@example.com", "--password-stdin"}, "password123\n").exitCode,
+            0);
+  auto add = mpctl({"website", "add", "--owner", "ann@example.com", "--name", "Ann's \"blog\"; é",
+                    "--domain", "https://WWW.Ann.Example:443/x"});
+  ASSERT_EQ(add.exitCode, 0) << add.err;
+  ASSERT_EQ(mpctl({"website", "add", "--owner", "bob@example.com", "--name", "Bob", "--domain",
+                   "bob.example"})
+                .exitCode,
+            0);
+
+  auto all = listJson({"website", "list"});
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0]["domain"], "ann.example");
+  EXPECT_EQ(all[0]["name"], "Ann's \"blog\"; é");
+  EXPECT_EQ(all[0]["owner"], "ann@example.com");
+  auto annOnly = listJson({"website", "list", "--owner", "ann@example.com"});
+  ASSERT_EQ(annOnly.size(), 1u);
+  EXPECT_EQ(annOnly[0]["id"], all[0]["id"]);
+
+  auto csv = mpctl({"website", "list", "--owner", "ann@example.com", "--format", "csv"});
+  EXPECT_THAT(csv.out, HasSubstr("\"Ann's \"\"blog\"\"; é\""));
+
+  EXPECT_EQ(mpctl({"website", "add", "--owner", "bob@example.com", "--name", "Dup", "--domain",
+                   "ann.example"})
+                .exitCode,
+            7);
+  EXPECT_EQ(mpctl({"website", "add", "--owner", "bob@example.com", "--name", "Bad", "--domain",
+                   "not a domain"})
+                .exitCode,
+            2);
+  EXPECT_EQ(mpctl({"website", "add", "--owner", "nobody@example.com", "--name", "X", "--domain",
+                   "x.example"})
+                .exitCode,
+            6);
+  EXPECT_EQ(mpctl({"website", "list", "--owner", "nobody@example.com"}).exitCode, 6);
+
+  const std::string id = all[0]["id"];
+  EXPECT_EQ(mpctl({"website", "del", id}).exitCode, 2) << "no terminal, no --yes";
+  auto del = mpctl({"website", "del", id, "--yes"});
+  EXPECT_EQ(del.exitCode, 0) << del.err;
+  EXPECT_EQ(mpctl({"website", "del", id, "--yes"}).exitCode, 6);
+  EXPECT_EQ(mpctl({"website", "del", "not-a-uuid", "--yes"}).exitCode, 6);
+  EXPECT_EQ(listJson({"website", "list"}).size(), 1u);
+
+  // Deleting a user takes its websites along.
+  ASSERT_EQ(mpctl({"user", "del", "bob@example.com", "--yes"}).exitCode, 0);
+  EXPECT_EQ(listJson({"website", "list"}).size(), 0u);
+}
+
+TEST_F(Mpctl, TokenIssueGivesATokenTheDaemonAccepts) {
+  ASSERT_EQ(mpctl({"user", "add", "ann@example.com", "--password-stdin"}, "password123\n").exitCode,
+            0);
+  DaemonOptions options(db_.url());
+  RedisProcess redis;
+  options.redisUrl = redis.url();
+  DaemonProcess daemon(options);
+  ASSERT_TRUE(daemon.start()) << daemon.output();
+  // The daemon's own config names its secret; mpctl signs with the same one.
+  auto token = runProcess({mpctlPath(), "-c", daemon.configPath().string(), "token", "issue",
+                           "ann@example.com", "--ttl", "1h"});
+  ASSERT_EQ(token.exitCode, 0) << token.err;
+  std::string jwt = token.out.substr(0, token.out.find('\n'));
+  auto me = httpRequest("GET", daemon.baseUrl() + "/auth/me", "", {"Authorization: Bearer " + jwt});
+  EXPECT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(json::parse(me.body)["email"], "ann@example.com");
+  EXPECT_EQ(runProcess({mpctlPath(), "-c", daemon.configPath().string(), "token", "issue",
+                        "nobody@example.com"})
+                .exitCode,
+            6);
+  EXPECT_EQ(runProcess({mpctlPath(), "-c", daemon.configPath().string(), "token", "issue",
+                        "ann@example.com", "--ttl", "soon"})
+                .exitCode,
+            2);
+}
+
+TEST_F(Mpctl, TokenIssueRefusesAShortSecret) {
+  ASSERT_EQ(mpctl({"user", "add", "ann@example.com", "--password-stdin"}, "password123\n").exitCode,
+            0);
+  auto cfg = dir_.write("short.toml", "[auth]\njwt_secret_file = \"" +
+                                          dir_.write("short.secret", "tooshort").string() + "\"\n");
+  auto r = runProcess({mpctlPath(), "-c", cfg.string(), "token", "issue", "ann@example.com"}, "",
+                      {{"MP_DATABASE_URL", db_.url()}});
+  EXPECT_EQ(r.exitCode, 3);
+  EXPECT_THAT(r.err, HasSubstr("at least 32"));
+}
+
+TEST(DaemonSecret, RefusesToStartWithoutAUsableSecret) {
+  TempDatabase db;
+  ASSERT_EQ(runProcess({mpctlPath(), "-c", "/dev/null", "db", "migrate"}, "",
+                       {{"MP_DATABASE_URL", db.url()}})
+                .exitCode,
+            0);
+  DaemonOptions options(db.url());
+  options.jwtSecret = "short";
+  DaemonProcess daemon(options);
+  EXPECT_FALSE(daemon.start());
+  EXPECT_EQ(daemon.exitCode(), 3);
+  EXPECT_THAT(daemon.output(), HasSubstr("at least 32 are needed"));
+}
+
+}  // namespace
+}  // namespace mp::test
