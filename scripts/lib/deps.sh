@@ -8,7 +8,7 @@ MP_PACKAGES=(
   # libraries (rapidjson-dev: libpistache.pc requires RapidJSON)
   libpistache-dev rapidjson-dev libevent-dev libpq-dev libhiredis-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev libcrypt-dev libjwt-dev
-  libcurl4-openssl-dev uap-core libmaxminddb-dev libre2-dev
+  libcurl4-openssl-dev uap-core libmaxminddb-dev libre2-dev libyaml-cpp-dev
   # tests and formatting
   libgtest-dev libgmock-dev clang-format
   # services

@@ -81,6 +81,10 @@ std::string mpctlPath() {
 std::filesystem::path sourcePath(const std::string& relative) {
   return std::filesystem::path(MP_SOURCE_DIR) / relative;
 }
+// The test data is read in place from shared/, never copied into the repository.
+std::filesystem::path testdataPath(const std::string& relative) {
+  return std::filesystem::path(MP_TESTDATA_DIR) / relative;
+}
 
 int freePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -184,6 +188,79 @@ void RedisProcess::stop() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+namespace {
+
+constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin/";
+
+// initdb and the server refuse to run as root: run them as postgres then.
+std::vector<std::string> asPostgres(std::vector<std::string> argv) {
+  if (geteuid() != 0) return argv;
+  argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+  return argv;
+}
+
+}  // namespace
+
+PostgresProcess::PostgresProcess() : port_(freePort()) {
+  const auto data = dir_.path() / "data";
+  if (geteuid() == 0) {
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms::all);
+    runProcess({"/bin/chown", "postgres:postgres", dir_.path().string()});
+  }
+  auto r =
+      runProcess(asPostgres({std::string(kPgBin) + "initdb", "-D", data.string(), "-A", "trust",
+                             "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}));
+  if (r.exitCode != 0) throw std::runtime_error("initdb failed: " + r.err);
+  start();
+}
+
+PostgresProcess::~PostgresProcess() {
+  try {
+    stop();
+  } catch (...) {
+    // Nothing useful to do in a destructor; the temp dir goes anyway.
+  }
+}
+
+void PostgresProcess::pgCtl(const std::string& action) {
+  const auto data = (dir_.path() / "data").string();
+  const std::string opts =
+      "-p " + std::to_string(port_) +
+      " -c listen_addresses=127.0.0.1 -c unix_socket_directories=" + dir_.path().string() +
+      " -c fsync=off -c max_connections=50";
+  std::vector<std::string> argv = {std::string(kPgBin) + "pg_ctl", "-D", data, "-w", "-l",
+                                   (dir_.path() / "log").string()};
+  if (action == "start") {
+    argv.insert(argv.end(), {"-o", opts, "start"});
+  } else {
+    argv.insert(argv.end(), {"-m", "fast", "stop"});
+  }
+  auto r = runProcess(asPostgres(argv));
+  if (r.exitCode != 0) throw std::runtime_error("pg_ctl " + action + " failed: " + r.err + r.out);
+}
+
+void PostgresProcess::start() {
+  if (running_) return;
+  pgCtl("start");
+  running_ = true;
+}
+
+void PostgresProcess::stop() {
+  if (!running_) return;
+  pgCtl("stop");
+  running_ = false;
+}
+
+std::string PostgresProcess::url(const std::string& name) const {
+  return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/" + name;
+}
+
+std::string PostgresProcess::createDatabase(const std::string& name) {
+  db::Connection conn(url(), std::chrono::seconds(10));
+  conn.exec("CREATE DATABASE " + name);
+  return url(name);
 }
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const std::string& input,

@@ -19,6 +19,8 @@ std::string metricpulsedPath();
 std::string mpctlPath();
 /// Path of a file in the source tree, e.g. sourcePath("etc/metricpulse.toml").
 std::filesystem::path sourcePath(const std::string& relative);
+/// Path of a file in shared/testdata beside the checkout, e.g. testdataPath("geoip/README.md").
+std::filesystem::path testdataPath(const std::string& relative);
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 int freePort();
@@ -70,6 +72,30 @@ class RedisProcess {
   TempDir dir_;
   int port_;
   int pid_ = -1;
+};
+
+/// A private PostgreSQL 15 cluster on a free loopback port (initdb'd once per object), which a
+/// test may stop and start again; for outage tests the shared cluster cannot serve.
+class PostgresProcess {
+ public:
+  PostgresProcess();  ///< initdb + start
+  ~PostgresProcess();
+  PostgresProcess(const PostgresProcess&) = delete;
+  PostgresProcess& operator=(const PostgresProcess&) = delete;
+  void start();
+  /// Fast shutdown (pg_ctl -m fast), as an outage.
+  void stop();
+  int port() const { return port_; }
+  /// URL of database `name` (created by createDatabase()) on this cluster.
+  std::string url(const std::string& name = "postgres") const;
+  /// Creates a database and returns its URL.
+  std::string createDatabase(const std::string& name);
+
+ private:
+  void pgCtl(const std::string& action);
+  TempDir dir_;
+  int port_;
+  bool running_ = false;
 };
 
 /// What a finished child process left behind.
