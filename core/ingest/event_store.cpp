@@ -1,0 +1,326 @@
+// The hot write path: a batch goes to PostgreSQL in three round trips whatever its size.
+#include "ingest/event_store.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <memory>
+#include <string_view>
+
+#include "util/time.hpp"
+
+namespace mp::ingest {
+namespace {
+
+// A session-local table without indexes to COPY into: COPY cannot skip rows that are already
+// stored, INSERT … SELECT … ON CONFLICT DO NOTHING can. CREATE … IF NOT EXISTS in the same round
+// trip as BEGIN and COPY makes it once per session without remembering which connection has it
+// (a pooled connection may have been reset), and works under transaction pooling too.
+// ON COMMIT DELETE ROWS empties it at every commit, so it never grows or needs vacuuming.
+// client_min_messages hides the "already exists, skipping" notice every later batch would get.
+constexpr std::string_view kStagingTable = "mp_events_staging";
+
+std::string beginAndCopySql() {
+  std::string sql =
+      "BEGIN; SET LOCAL client_min_messages = warning; "
+      "CREATE TEMP TABLE IF NOT EXISTS ";
+  sql.append(kStagingTable);
+  sql.append(" (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; COPY ");
+  sql.append(kStagingTable);
+  sql.append(" (");
+  sql.append(EventStore::kColumns);
+  sql.append(") FROM STDIN");
+  return sql;
+}
+
+std::string insertAndCommitSql() {
+  std::string sql = "INSERT INTO events (";
+  sql.append(EventStore::kColumns);
+  sql.append(") SELECT ");
+  sql.append(EventStore::kColumns);
+  sql.append(" FROM ");
+  sql.append(kStagingTable);
+  sql.append(" ON CONFLICT DO NOTHING; COMMIT");
+  return sql;
+}
+
+// Flushing the COPY buffer at this size streams a large batch instead of holding all of it.
+constexpr std::size_t kCopyChunkBytes = std::size_t{256} * 1024;
+
+struct ResultDeleter {
+  void operator()(PGresult* res) const noexcept { PQclear(res); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::string oneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+// Ends whatever transaction a failure left behind, so the connection goes back to its pool
+// clean; a broken connection has nothing to roll back.
+void rollbackQuietly(PGconn* conn) noexcept {
+  if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) == PQTRANS_IDLE) return;
+  // A failure in the middle of COPY leaves the connection in COPY IN state: end it first.
+  // (Bounded: libpq turns a lost connection into an error result, but never spin on a surprise.)
+  for (int i = 0; i < 16; ++i) {
+    const ResultPtr pending(PQgetResult(conn));
+    if (!pending) break;
+    if (PQresultStatus(pending.get()) == PGRES_COPY_IN) PQputCopyEnd(conn, "batch abandoned");
+  }
+  PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+// The DbError for a failed step, with PostgreSQL's SQLSTATE (or 08006 when the connection is
+// gone and the server could not say), after rolling back.
+[[noreturn]] void fail(PGconn* conn, const PGresult* res, std::string_view during) {
+  std::string message = "writing events: " + std::string(during) + " failed: ";
+  std::string sqlstate;
+  if (res != nullptr) {
+    if (const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE)) sqlstate = state;
+    const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    message += primary != nullptr ? std::string(primary) : oneLine(PQresultErrorMessage(res));
+    if (const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)) {
+      message += std::string("; ") + detail;
+    }
+    if (const char* context = PQresultErrorField(res, PG_DIAG_CONTEXT)) {
+      message += "; " + oneLine(context);
+    }
+  } else {
+    message += oneLine(PQerrorMessage(conn));
+  }
+  if (sqlstate.empty() && PQstatus(conn) != CONNECTION_OK) {
+    sqlstate = db::kSqlstateConnectionFailure;
+  }
+  rollbackQuietly(conn);
+  throw DbError(message, sqlstate);
+}
+
+// One COPY text-format field: the escapes COPY's text format requires (backslash, and the
+// delimiter and line ends, which would otherwise split the row); NUL cannot be stored at all.
+void appendField(std::string& out, std::string_view value) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    const char* escape = nullptr;
+    switch (c) {
+      case '\\':
+        escape = "\\\\";
+        break;
+      case '\t':
+        escape = "\\t";
+        break;
+      case '\n':
+        escape = "\\n";
+        break;
+      case '\r':
+        escape = "\\r";
+        break;
+      case '\0':
+        escape = "";
+        break;
+      default:
+        continue;
+    }
+    out.append(value.substr(start, i - start));
+    out.append(escape);
+    start = i + 1;
+  }
+  out.append(value.substr(start));
+}
+
+void appendOptional(std::string& out, std::string_view value) {
+  if (value.empty()) {
+    out.append("\\N");
+  } else {
+    appendField(out, value);
+  }
+}
+
+void appendLine(std::string& out, const events::Event& e) {
+  appendField(out, e.websiteId);
+  out.push_back('\t');
+  // RFC 3339 with an explicit Z and milliseconds: exact, and independent of the session's
+  // TimeZone and DateStyle.
+  out.append(util::formatRfc3339Millis(e.tsMillis));
+  out.push_back('\t');
+  appendField(out, e.id);
+  out.push_back('\t');
+  // The API's default; the column's own default does not apply to a value COPY supplies.
+  appendField(out, e.eventType.empty() ? std::string_view("pageview") : e.eventType);
+  out.push_back('\t');
+  appendField(out, e.page);
+  out.push_back('\t');
+  appendField(out, e.url);
+  out.push_back('\t');
+  appendField(out, e.hostname);
+  out.push_back('\t');
+  appendOptional(out, e.referrer);
+  out.push_back('\t');
+  appendOptional(out, e.referrerHost);
+  out.push_back('\t');
+  appendField(out, e.sessionId);
+  out.push_back('\t');
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, e.visitorId).ptr;
+  out.append(digits, end);
+  out.push_back('\t');
+  appendField(out, e.userAgent);
+  out.push_back('\t');
+  appendField(out, e.browser);
+  out.push_back('\t');
+  appendField(out, e.os);
+  out.push_back('\t');
+  appendField(out, e.device);
+  out.push_back('\t');
+  appendOptional(out, e.country);
+  out.push_back('\t');
+  appendOptional(out, e.ip);
+  out.push_back('\t');
+  appendOptional(out, e.props);
+  out.push_back('\n');
+}
+
+void putCopyData(PGconn* conn, std::string& buffer) {
+  if (buffer.empty()) return;
+  if (PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) {
+    fail(conn, nullptr, "sending COPY data");
+  }
+  buffer.clear();
+}
+
+// Reads every result of the statement(s) sent last; returns the first failure, if any, and the
+// row count of the first statement.
+struct Drained {
+  ResultPtr error;
+  std::int64_t firstAffected = 0;
+  bool commitRolledBack = false;
+};
+
+Drained drain(PGconn* conn) {
+  Drained out;
+  bool first = true;
+  while (ResultPtr res{PQgetResult(conn)}) {
+    const ExecStatusType status = PQresultStatus(res.get());
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      if (first) {
+        const std::string_view tuples = PQcmdTuples(res.get());
+        std::from_chars(tuples.data(), tuples.data() + tuples.size(), out.firstAffected);
+      }
+      // PostgreSQL answers COMMIT of a failed transaction with success and the tag ROLLBACK.
+      if (std::string_view(PQcmdStatus(res.get())) == "ROLLBACK") out.commitRolledBack = true;
+    } else if (!out.error) {
+      out.error = std::move(res);
+    }
+    first = false;
+  }
+  return out;
+}
+
+void isolate(db::Connection& conn, std::span<const events::Event> events, std::size_t offset,
+             IsolatedInsert& out) {
+  if (events.empty()) return;
+  try {
+    out.inserted += EventStore::insertBatch(conn, events);
+  } catch (const DbError& e) {
+    if (!isDataError(e)) throw;
+    if (events.size() == 1) {
+      if (out.rejected.empty()) out.firstRejection = e.what();
+      out.rejected.push_back(offset);
+      return;
+    }
+    // Halving finds k bad events among n in about 2·k·log2(n) transactions.
+    const std::size_t half = events.size() / 2;
+    isolate(conn, events.first(half), offset, out);
+    isolate(conn, events.subspan(half), offset + half, out);
+  }
+}
+
+}  // namespace
+
+std::size_t EventStore::insertBatch(db::Connection& conn,
+                                    const std::vector<events::Event>& events) {
+  return insertBatch(conn, std::span<const events::Event>(events));
+}
+
+std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events::Event> events) {
+  if (events.empty()) return 0;
+  PGconn* pg = conn.native();
+  if (pg == nullptr) {
+    throw DbError("writing events: the connection is closed",
+                  std::string(db::kSqlstateConnectionFailure));
+  }
+  if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+    // BEGIN inside a transaction would only warn, and the batch would commit the caller's work.
+    throw DbError("writing events: the connection is inside a transaction", "25001");
+  }
+
+  static const std::string kBeginAndCopy = beginAndCopySql();
+  static const std::string kInsertAndCommit = insertAndCommitSql();
+
+  // 1: BEGIN, staging table, COPY start (libpq's PQexec stops at the COPY).
+  {
+    const ResultPtr res(PQexec(pg, kBeginAndCopy.c_str()));
+    if (!res || PQresultStatus(res.get()) != PGRES_COPY_IN) fail(pg, res.get(), "starting COPY");
+  }
+
+  // 2: the rows, streamed in chunks.
+  std::string buffer;
+  buffer.reserve(kCopyChunkBytes + 4096);
+  for (const events::Event& e : events) {
+    appendLine(buffer, e);
+    if (buffer.size() >= kCopyChunkBytes) putCopyData(pg, buffer);
+  }
+  putCopyData(pg, buffer);
+  if (PQputCopyEnd(pg, nullptr) != 1) fail(pg, nullptr, "ending COPY");
+  {
+    Drained copied = drain(pg);
+    if (copied.error) fail(pg, copied.error.get(), "COPY into the staging table");
+  }
+
+  // 3: move the new rows over and commit, in one round trip.
+  if (PQsendQuery(pg, kInsertAndCommit.c_str()) != 1) fail(pg, nullptr, "sending INSERT");
+  Drained inserted = drain(pg);
+  if (inserted.error) fail(pg, inserted.error.get(), "INSERT into events");
+  if (inserted.commitRolledBack) {
+    throw DbError("writing events: the transaction was rolled back", "25P02");
+  }
+  return static_cast<std::size_t>(inserted.firstAffected);
+}
+
+IsolatedInsert EventStore::insertIsolating(db::Connection& conn,
+                                           std::span<const events::Event> events) {
+  IsolatedInsert out;
+  isolate(conn, events, 0, out);
+  return out;
+}
+
+std::string EventStore::copyLine(const events::Event& event) {
+  std::string line;
+  appendLine(line, event);
+  return line;
+}
+
+bool isDataError(const DbError& e) noexcept {
+  const std::string& s = e.sqlstate();
+  return s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0 || s == "54000";
+}
+
+void WriterStats::recordBatch(std::size_t events, const IsolatedInsert& outcome,
+                              std::chrono::steady_clock::duration elapsed) noexcept {
+  const std::size_t rejectedCount = outcome.rejected.size();
+  const std::size_t duplicates =
+      events >= outcome.inserted + rejectedCount ? events - outcome.inserted - rejectedCount : 0;
+  batchesWritten.fetch_add(1, std::memory_order_relaxed);
+  eventsWritten.fetch_add(outcome.inserted, std::memory_order_relaxed);
+  eventsDuplicated.fetch_add(duplicates, std::memory_order_relaxed);
+  rejected.fetch_add(rejectedCount, std::memory_order_relaxed);
+  lastBatchSize.store(events, std::memory_order_relaxed);
+  batchLatencyMs.observe(std::chrono::duration<double, std::milli>(elapsed).count());
+  batchSize.observe(static_cast<double>(events));
+}
+
+}  // namespace mp::ingest
