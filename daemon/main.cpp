@@ -92,8 +92,10 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<mp::daemon::Server> server;
+  std::shared_ptr<mp::daemon::Services> services;
   try {
-    auto services = std::make_shared<mp::daemon::Services>(cfg);
+    services = std::make_shared<mp::daemon::Services>(cfg);
+    services->start();
     server = std::make_unique<mp::daemon::Server>(services);
     server->start();
   } catch (const mp::ConfigError& e) {
@@ -115,7 +117,9 @@ int main(int argc, char** argv) {
     logger->info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  // Stop taking requests first, then let the writers finish their batch.
   server->shutdown();
+  services->stop();
   logger->info("stopped");
   return mp::exit_code::kOk;
 }

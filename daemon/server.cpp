@@ -4,10 +4,17 @@
 #include <pistache/net.h>
 
 #include "auth/jwt.hpp"
+#include "events/geoip.hpp"
+#include "events/user_agent.hpp"
 #include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/health.hpp"
+#include "http/metrics_route.hpp"
 #include "http/response.hpp"
+#include "http/track.hpp"
+#include "ingest/direct_writer.hpp"
+#include "ingest/queue_writer.hpp"
+#include "ingest/tracker.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
 
@@ -23,9 +30,22 @@ class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
 
-  explicit Handler(std::shared_ptr<http::Router> router) : router_(std::move(router)) {}
+  Handler(std::shared_ptr<http::Router> router, std::shared_ptr<Services> services)
+      : router_(std::move(router)), services_(std::move(services)) {}
 
   void onRequest(const Http::Request& request, Http::ResponseWriter response) override {
+    const auto started = std::chrono::steady_clock::now();
+    handle(request, response);
+    // A deferred request is counted by whoever answers it.
+    if (!http::takeDeferred()) {
+      services_->httpMetrics.record(
+          http::Router::currentRoute(), static_cast<int>(response.getResponseCode()),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+  }
+
+ private:
+  void handle(const Http::Request& request, Http::ResponseWriter& response) {
     try {
       router_->dispatch(request, response);
     } catch (...) {
@@ -39,8 +59,8 @@ class Handler : public Http::Handler {
     }
   }
 
- private:
   std::shared_ptr<http::Router> router_;
+  std::shared_ptr<Services> services_;
 };
 
 }  // namespace
@@ -52,13 +72,42 @@ Services::Services(const config::Config& cfg)
          cfg.database.connectTimeout),
       redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
             cfg.redis.timeout),
-      blocking(2, 512) {}
+      blocking(2, 512),
+      sites(db, std::chrono::seconds(2)),
+      salts(db),
+      userAgents(std::make_unique<events::UserAgentParser>()),
+      geoip(cfg.geoip.database.empty() ? nullptr
+                                       : std::make_unique<events::GeoIp>(cfg.geoip.database)),
+      direct(std::make_unique<ingest::DirectWriter>(cfg, db)),
+      writer(std::make_unique<ingest::QueueWriter>(
+          cfg, db, redis::Url::parse(cfg.redis.url), "metricpulsed",
+          ingest::QueueWriterOptions{.claimIdle = cfg.ingest.claimIdle})),
+      tracker(std::make_unique<ingest::Tracker>(
+          ingest::TrackerDeps{config, sites, *userAgents, geoip.get(), salts, redis, *direct})) {}
+
+Services::~Services() {
+  stop();
+}
+
+void Services::start() {
+  sites.start();
+  salts.current();
+  writer->start();
+}
+
+void Services::stop() {
+  if (writer) writer->stop();
+  if (direct) direct->stop();
+  sites.stop();
+}
 
 Server::Server(std::shared_ptr<Services> services)
     : services_(std::move(services)), router_(std::make_shared<http::Router>()) {
   http::addHealthRoutes(*router_, services_);
   http::addAccountRoutes(*router_, services_);
   http::addWebsiteRoutes(*router_, services_);
+  http::addTrackRoutes(*router_, services_);
+  http::addMetricsRoute(*router_, services_);
 }
 
 Server::~Server() {
@@ -82,7 +131,7 @@ void Server::start() {
                   .maxRequestSize(static_cast<std::size_t>(cfg.maxBodyBytes) + kHeaderAllowance)
                   .maxResponseSize(4 * 1024 * 1024);
   endpoint_->init(opts);
-  endpoint_->setHandler(Http::make_handler<Handler>(router_));
+  endpoint_->setHandler(Http::make_handler<Handler>(router_, services_));
   try {
     endpoint_->serveThreaded();
   } catch (const std::exception& e) {

@@ -7,22 +7,53 @@
 
 #include "config/config.hpp"
 #include "db/pool.hpp"
+#include "events/salts.hpp"
 #include "http/router.hpp"
+#include "metrics.hpp"
 #include "redis/pool.hpp"
+#include "sites/site_cache.hpp"
 #include "util/thread_pool.hpp"
+
+namespace mp::events {
+class UserAgentParser;
+class GeoIp;
+}  // namespace mp::events
+namespace mp::ingest {
+class DirectWriter;
+class QueueWriter;
+class Tracker;
+}  // namespace mp::ingest
 
 namespace mp::daemon {
 
-/// Connections and settings shared by every request handler.
+/// Connections, caches and workers shared by every request handler.
 struct Services {
-  /// Opens the pools (lazily connecting) and loads the token secret; throws ConfigError.
+  /// Opens the pools (lazily connecting), loads the token secret, the user-agent regexes and the
+  /// GeoIP database; throws ConfigError.
   explicit Services(const config::Config& cfg);
+  ~Services();
+  Services(const Services&) = delete;
+  Services& operator=(const Services&) = delete;
+
+  /// Loads the website cache and today's salt, starts the queue writers; throws DbError.
+  void start();
+  /// Stops the writers (finishing their batch) and background reloads.
+  void stop();
+
   config::Config config;
   std::string jwtSecret;
   db::Pool db;
   redis::Pool redis;
   /// Threads for CPU-heavy work (bcrypt) so HTTP workers keep serving other requests.
   util::ThreadPool blocking;
+  HttpMetrics httpMetrics;
+  sites::SiteCache sites;
+  events::SaltStore salts;
+  std::unique_ptr<events::UserAgentParser> userAgents;
+  std::unique_ptr<events::GeoIp> geoip;  ///< null when geoip.database is empty
+  std::unique_ptr<ingest::DirectWriter> direct;
+  std::unique_ptr<ingest::QueueWriter> writer;
+  std::unique_ptr<ingest::Tracker> tracker;
 };
 
 class Server {

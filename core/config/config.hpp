@@ -53,6 +53,8 @@ struct IngestConfig {
   int batchSize = 0;  ///< events per PostgreSQL write
   std::chrono::milliseconds flushInterval{0};
   int writers = 0;  ///< writer threads per daemon
+  std::chrono::seconds claimIdle{
+      0};  ///< pending entries of a silent consumer are taken over after this
 };
 
 struct AggregationConfig {

@@ -308,6 +308,11 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(intKey("ingest", "writers",
                      Field<IngestConfig, int>{&C::ingest, &IngestConfig::writers}, 1, 1, 64,
                      "Queue writer threads per daemon."));
+  s.push_back(durationKey(
+      "ingest", "claim_idle",
+      Field<IngestConfig, std::chrono::seconds>{&C::ingest, &IngestConfig::claimIdle}, 30, 1, kHour,
+      "Queued events a crashed daemon had taken are written by another after "
+      "being idle this long."));
   // [aggregation]
   s.push_back(boolKey("aggregation", "enabled",
                       Field<AggregationConfig, bool>{&C::aggregation, &AggregationConfig::enabled},

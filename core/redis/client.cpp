@@ -177,6 +177,17 @@ Reply Client::sendOnce(const Argv& argv) {
   return detail::fromHiredis(*reply);
 }
 
+Reply Client::readReply() {
+  if (!ctx_) throw RedisError("readReply on a closed connection");
+  void* raw = nullptr;
+  if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
+    const int savedErrno = errno;
+    failIo("reading a reply", savedErrno);
+  }
+  const ReplyPtr reply(static_cast<redisReply*>(raw));
+  return detail::fromHiredis(*reply);
+}
+
 Reply Client::run(const Argv& argv, Retry retry) {
   for (int attempt = 0;; ++attempt) {
     connect();

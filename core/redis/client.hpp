@@ -53,6 +53,10 @@ class Client {
   /// error replies are in place. Throws RedisError as command() does (no partial result).
   std::vector<Reply> pipeline(const std::vector<std::vector<std::string>>& commands);
 
+  /// Waits (up to the timeout) for the next reply the server sends unasked, such as a message
+  /// after SUBSCRIBE; throws RedisError on time-out or I/O failure.
+  Reply readReply();
+
   /// True only when the server answers PONG, connecting (and retrying a stale connection once)
   /// when needed; never throws. The reason for false is in lastError().
   bool ping() noexcept;

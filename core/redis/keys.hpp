@@ -56,4 +56,18 @@ inline std::string rateLimitKey(std::string_view ip, std::int64_t minute) {
   return key;
 }
 
+/// Sessions count as active this long after their last event (GET /stats/{id}/realtime).
+inline constexpr std::chrono::seconds kRealtimeWindow{300};
+/// A session with no event for this long is over; its realtime entry is dropped.
+inline constexpr std::chrono::seconds kSessionTimeout{1800};
+
+/// Sorted set of one website's sessions scored by their last event time (Unix seconds):
+/// "mp:rt:{websiteId}". Active sessions = ZCOUNT over the last kRealtimeWindow; members older
+/// than kSessionTimeout are trimmed on every write, and the key expires with its last session.
+inline std::string realtimeKey(std::string_view websiteId) {
+  std::string key("mp:rt:");
+  key.append(websiteId);
+  return key;
+}
+
 }  // namespace mp::redis

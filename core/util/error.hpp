@@ -66,4 +66,20 @@ class NotFound : public Error {
   using Error::Error;
 };
 
+/// A request refused with a specific HTTP status and API error code (tracking: unknown_website,
+/// domain_mismatch, rate_limited, unavailable…); retryAfter > 0 adds a Retry-After header.
+class Rejected : public Error {
+ public:
+  Rejected(int status, std::string code, const std::string& message, long retryAfter = 0)
+      : Error(message), status_(status), code_(std::move(code)), retryAfter_(retryAfter) {}
+  int status() const noexcept { return status_; }
+  const std::string& code() const noexcept { return code_; }
+  long retryAfter() const noexcept { return retryAfter_; }
+
+ private:
+  int status_;
+  std::string code_;
+  long retryAfter_;
+};
+
 }  // namespace mp

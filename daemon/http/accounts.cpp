@@ -108,17 +108,25 @@ void offload(daemon::Services& services, Http::ResponseWriter& response, std::st
              std::function<void(Http::ResponseWriter&)> work) {
   // ResponseWriter is move-only and std::function needs a copyable callable: share it.
   auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-  const bool queued = services.blocking.submit([writer, work = std::move(work), context] {
-    try {
-      work(*writer);
-    } catch (...) {
-      sendException(*writer, std::current_exception(), context);
-    }
-  });
+  markDeferred();
+  const std::string route = Router::currentRoute();
+  const auto started = std::chrono::steady_clock::now();
+  const bool queued = services.blocking.submit(
+      [&services, writer, work = std::move(work), context, route, started] {
+        try {
+          work(*writer);
+        } catch (...) {
+          sendException(*writer, std::current_exception(), context);
+        }
+        services.httpMetrics.record(
+            route, static_cast<int>(writer->getResponseCode()),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      });
   if (!queued) {
     addHeader(*writer, "Retry-After", "1");
     sendError(*writer, Http::Code::Service_Unavailable, "unavailable",
               "the server is busy; try again shortly");
+    services.httpMetrics.record(route, 503, 0);
   }
 }
 

@@ -51,7 +51,19 @@ bool inCidr(const std::string& addr, const std::string& cidr) {
   return true;
 }
 
+thread_local bool tDeferred = false;
+
 }  // namespace
+
+void markDeferred() {
+  tDeferred = true;
+}
+
+bool takeDeferred() {
+  const bool deferred = tDeferred;
+  tDeferred = false;
+  return deferred;
+}
 
 std::optional<std::string> header(const Http::Request& request, const std::string& name) {
   const auto& headers = request.headers();
@@ -131,6 +143,9 @@ void sendException(Http::ResponseWriter& response, std::exception_ptr error,
     sendError(response, Http::Code::Not_Found, "not_found", e.what());
   } catch (const Conflict& e) {
     sendError(response, Http::Code::Conflict, e.code(), e.what());
+  } catch (const Rejected& e) {
+    if (e.retryAfter() > 0) addHeader(response, "Retry-After", std::to_string(e.retryAfter()));
+    sendError(response, static_cast<Http::Code>(e.status()), e.code(), e.what());
   } catch (const RateLimited& e) {
     addHeader(response, "Retry-After", std::to_string(e.retryAfter()));
     sendError(response, Http::Code::Too_Many_Requests, "rate_limited", e.what());

@@ -34,6 +34,11 @@ std::optional<std::string> bearerToken(const Pistache::Http::Request& request);
 void sendException(Pistache::Http::ResponseWriter& response, std::exception_ptr error,
                    const std::string& context);
 
+/// Marks the request being handled on this thread as answered later from another thread.
+void markDeferred();
+/// True (once) when the request just handled on this thread was deferred.
+bool takeDeferred();
+
 /// Thrown for a body whose media type is not accepted (415 unsupported_media_type).
 class UnsupportedMediaType : public std::runtime_error {
  public:

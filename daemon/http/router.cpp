@@ -6,6 +6,9 @@
 namespace mp::http {
 namespace {
 
+thread_local const std::string* tCurrentRoute = nullptr;
+const std::string kUnmatched = "unmatched";
+
 std::vector<std::string_view> splitPath(std::string_view path) {
   std::vector<std::string_view> out;
   std::size_t pos = 0;
@@ -49,23 +52,29 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& path
   return true;
 }
 
-void Router::dispatch(const Pistache::Http::Request& request,
-                      Pistache::Http::ResponseWriter& response) const {
+const std::string& Router::currentRoute() {
+  return tCurrentRoute ? *tCurrentRoute : kUnmatched;
+}
+
+const std::string& Router::dispatch(const Pistache::Http::Request& request,
+                                    Pistache::Http::ResponseWriter& response) const {
+  tCurrentRoute = nullptr;
   const auto path = splitPath(request.resource());
   RouteParams params;
   std::vector<Pistache::Http::Method> allowed;
   for (const auto& route : routes_) {
     if (!match(route, path, params)) continue;
     if (route.method == request.method()) {
+      tCurrentRoute = &route.pattern;
       route.handler(request, params, response);
-      return;
+      return route.pattern;
     }
     allowed.push_back(route.method);
   }
   if (allowed.empty()) {
     sendError(response, Pistache::Http::Code::Not_Found, "not_found",
               "no such endpoint: " + request.resource());
-    return;
+    return kUnmatched;
   }
   std::string allow;
   for (auto m : allowed)
@@ -74,6 +83,7 @@ void Router::dispatch(const Pistache::Http::Request& request,
   sendError(response, Pistache::Http::Code::Method_Not_Allowed, "method_not_allowed",
             std::string(Pistache::Http::methodString(request.method())) + " is not allowed on " +
                 request.resource() + " (allowed: " + allow + ")");
+  return kUnmatched;
 }
 
 }  // namespace mp::http

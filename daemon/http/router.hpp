@@ -23,12 +23,17 @@ using RouteHandler = std::function<void(const Pistache::Http::Request&, const Ro
 
 class Router {
  public:
-  /// Adds a route; `pattern` is "/fixed/{param}/fixed", `name` labels it in metrics.
+  /// Adds a route; `pattern` is "/fixed/{param}/fixed" and labels the route in metrics.
   void add(Pistache::Http::Method method, std::string pattern, RouteHandler handler);
 
-  /// Dispatches a request; 404 not_found or 405 (with Allow) when nothing matches.
-  void dispatch(const Pistache::Http::Request& request,
-                Pistache::Http::ResponseWriter& response) const;
+  /// Dispatches a request; 404 not_found or 405 (with Allow) when nothing matches. Returns the
+  /// matched route's pattern, or "unmatched" (the label metrics use).
+  const std::string& dispatch(const Pistache::Http::Request& request,
+                              Pistache::Http::ResponseWriter& response) const;
+
+  /// The pattern of the route last dispatched on this thread, or "unmatched" (set before the
+  /// handler runs, so it is right even when the handler throws or defers its answer).
+  static const std::string& currentRoute();
 
  private:
   struct Route {

@@ -21,7 +21,8 @@ DaemonProcess::DaemonProcess(DaemonOptions options)
   const auto secretPath = dir_.write("jwt.secret", options_.jwtSecret + "\n");
   std::ostringstream toml;
   toml << "[http]\nlisten = \"127.0.0.1:" << httpPort_ << "\"\nthreads = " << options_.httpThreads
-       << "\n\n"
+       << "\n"
+       << options_.httpToml << "\n"
        << "[websocket]\nlisten = \"127.0.0.1:" << wsPort_ << "\"\n\n"
        << "[database]\nurl = \"" << options_.databaseUrl << "\"\npool_size = 4\n\n"
        << "[redis]\nurl = \"" << options_.redisUrl << "\"\ntimeout_ms = 1000\n\n"

@@ -15,6 +15,7 @@ struct DaemonOptions {
   std::string databaseUrl;
   std::string redisUrl;  ///< defaults to redisUrl()
   int httpThreads = 2;
+  std::string httpToml;  ///< extra lines inside [http]
   bool allowSignup = true;
   int bcryptCost = 4;  ///< cheap hashing keeps tests fast
   std::string jwtSecret = "test-secret-test-secret-test-secret-0123456789";

@@ -1,0 +1,300 @@
+// The tracking path. Everything before the Redis call is in-process (site cache, regexes,
+// GeoIP mmap, cached salt); the queueing is one round trip: a Lua script that checks the
+// rate limit, appends to the stream, publishes the live frame and records the session.
+#include "ingest/tracker.hpp"
+
+#include <openssl/sha.h>
+
+#include <array>
+#include <cstdio>
+
+#include "events/geoip.hpp"
+#include "events/privacy.hpp"
+#include "events/salts.hpp"
+#include "events/user_agent.hpp"
+#include "ingest/direct_writer.hpp"
+#include "log/log.hpp"
+#include "redis/keys.hpp"
+#include "redis/pool.hpp"
+#include "sites/site_cache.hpp"
+#include "util/error.hpp"
+#include "util/time.hpp"
+#include "util/url.hpp"
+#include "util/utf8.hpp"
+#include "util/uuid.hpp"
+
+namespace mp::ingest {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxUrl = 2048;
+constexpr std::size_t kMaxEventType = 64;
+constexpr std::size_t kMaxSessionId = 128;
+constexpr std::size_t kMaxProps = 30;
+constexpr std::int64_t kDayMillis = 24LL * 3600 * 1000;
+constexpr std::int64_t kAheadMillis = 5LL * 60 * 1000;
+constexpr std::int64_t kServerSideBackMillis = 30 * kDayMillis;
+constexpr std::chrono::milliseconds kDirectWriteTimeout{5000};
+
+// KEYS: stream, rate-limit counter, realtime set.
+// ARGV: limit (0 = off), counter ttl, queued event, channel, live frame, session, now (s),
+//       session timeout (s).
+// Returns 1 when queued, 0 when over the rate limit (nothing written).
+constexpr std::string_view kTrackScript = R"lua(
+local limit = tonumber(ARGV[1])
+if limit > 0 then
+  local n = redis.call('INCR', KEYS[2])
+  if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+  if n > limit then return 0 end
+end
+redis.call('XADD', KEYS[1], '*', 'e', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+local now = tonumber(ARGV[7])
+local timeout = tonumber(ARGV[8])
+redis.call('ZADD', KEYS[3], now, ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - timeout)
+redis.call('EXPIRE', KEYS[3], timeout)
+return 1
+)lua";
+
+std::string sha1Hex(std::string_view text) {
+  std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  std::string hex;
+  char buf[3];
+  for (unsigned char b : digest) {
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    hex += buf;
+  }
+  return hex;
+}
+
+// An optional string field: absent or null gives nullopt; another type is a 400.
+std::optional<std::string> optString(const json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw InvalidInput(field, std::string(field) + " must be a string");
+  return it->get<std::string>();
+}
+
+void checkLength(const std::string& value, const char* field, std::size_t min, std::size_t max) {
+  const std::size_t n = util::utf8Length(value);
+  if (n < min || n > max) {
+    throw InvalidInput(field, std::string(field) + " must be " + std::to_string(min) + " to " +
+                                  std::to_string(max) + " characters long");
+  }
+}
+
+std::int64_t parseTimestamp(const json& value, std::int64_t now, std::int64_t maxBack) {
+  std::optional<std::int64_t> ms;
+  if (value.is_string()) {
+    ms = util::parseRfc3339(value.get<std::string>());
+  } else if (value.is_number_integer()) {
+    ms = value.get<std::int64_t>();
+  } else if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (d > -1e15 && d < 1e15) ms = static_cast<std::int64_t>(d);
+  }
+  if (!ms) {
+    throw InvalidInput("timestamp", "timestamp must be an RFC 3339 time or epoch milliseconds");
+  }
+  if (*ms < now - maxBack || *ms > now + kAheadMillis) {
+    throw InvalidInput("timestamp", maxBack > kDayMillis
+                                        ? "timestamp must lie within the last 30 days and at most "
+                                          "5 minutes ahead"
+                                        : "timestamp must lie within the last 24 hours and at most "
+                                          "5 minutes ahead");
+  }
+  return *ms;
+}
+
+std::string checkedProps(const json& props) {
+  if (!props.is_object()) throw InvalidInput("props", "props must be an object");
+  if (props.size() > kMaxProps) {
+    throw InvalidInput("props", "props may hold at most 30 keys");
+  }
+  for (const auto& [key, value] : props.items()) {
+    if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
+      throw InvalidInput("props", "props." + key + " must be a string, number or boolean");
+    }
+  }
+  return props.dump();
+}
+
+std::string referrerHostOf(const std::string& referrer, const std::string& siteDomain) {
+  auto url = util::parseHttpUrl(referrer);
+  if (!url) return {};
+  if (util::hostMatchesDomain(url->host, siteDomain)) return {};  // internal navigation
+  std::string host = url->host;
+  if (host.rfind("www.", 0) == 0) host = host.substr(4);
+  return host;
+}
+
+}  // namespace
+
+Tracker::Tracker(TrackerDeps deps) : deps_(deps), scriptSha_(sha1Hex(kTrackScript)) {}
+
+events::Event Tracker::buildEvent(const TrackRequest& request) {
+  auto body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded()) {
+    throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
+  }
+  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
+
+  events::Event e;
+  auto websiteId = optString(body, "websiteId");
+  if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
+  if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
+  for (char& c : *websiteId) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  e.websiteId = *websiteId;
+
+  e.eventType = optString(body, "eventType").value_or("pageview");
+  checkLength(e.eventType, "eventType", 1, kMaxEventType);
+
+  auto url = optString(body, "url");
+  if (!url) throw InvalidInput("url", "url is required");
+  if (url->size() > kMaxUrl || util::utf8Length(*url) > kMaxUrl) {
+    throw InvalidInput("url", "url must be at most 2048 characters long");
+  }
+  auto parsedUrl = util::parseHttpUrl(*url);
+  if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
+  e.url = *url;
+  e.page = parsedUrl->path;
+  e.hostname = parsedUrl->host;
+
+  e.referrer = optString(body, "referrer").value_or("");
+  checkLength(e.referrer, "referrer", 0, kMaxUrl);
+  auto sessionId = optString(body, "sessionId");
+  if (sessionId) checkLength(*sessionId, "sessionId", 0, kMaxSessionId);
+
+  const bool serverSide = request.tokenUserId.has_value();
+  std::string ip = request.clientIp;
+  e.userAgent = request.userAgent;
+  if (serverSide) {
+    if (auto bodyIp = optString(body, "ip")) ip = *bodyIp;
+    if (auto bodyUa = optString(body, "userAgent")) e.userAgent = *bodyUa;
+  }
+  e.tsMillis = request.nowMillis;
+  if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
+    e.tsMillis =
+        parseTimestamp(*ts, request.nowMillis, serverSide ? kServerSideBackMillis : kDayMillis);
+  }
+  if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
+    e.props = checkedProps(*props);
+  }
+
+  // The website and the hosts it may be tracked from.
+  auto site = deps_.sites.find(e.websiteId);
+  if (!site) {
+    throw Rejected(404, "unknown_website", "no website with this websiteId");
+  }
+  if (serverSide && *request.tokenUserId != site->userId) {
+    throw Rejected(403, "forbidden", "the token does not belong to this website's owner");
+  }
+  if (!util::hostMatchesDomain(e.hostname, site->domain)) {
+    throw Rejected(403, "domain_mismatch",
+                   "the url's host is not " + site->domain + " or a sub-domain of it");
+  }
+  if (request.origin) {
+    auto host = util::originHost(*request.origin);
+    if (!host || !util::hostMatchesDomain(*host, site->domain)) {
+      throw Rejected(403, "domain_mismatch",
+                     "the Origin is not " + site->domain + " or a sub-domain of it");
+    }
+  }
+  e.referrerHost = referrerHostOf(e.referrer, site->domain);
+
+  const auto agent = deps_.userAgents.parse(e.userAgent);
+  e.browser = agent.browser;
+  e.os = agent.os;
+  e.device = agent.device;
+  if (deps_.geoip != nullptr) e.country = deps_.geoip->country(ip);
+
+  const auto salts = deps_.salts.current();
+  e.visitorId = events::visitorId(salts.today, e.websiteId, ip, e.userAgent);
+  e.sessionId =
+      sessionId && !sessionId->empty() ? *sessionId : events::sessionIdFromVisitor(e.visitorId);
+  e.ip = events::storedIp(ip, events::parseIpStorage(deps_.config.privacy.ipStorage));
+  e.id = util::uuidV7();
+  return e;
+}
+
+TrackOutcome Tracker::track(const TrackRequest& request) {
+  events::Event event;
+  try {
+    event = buildEvent(request);
+  } catch (const InvalidInput&) {
+    ++stats_.rejectedInvalid;
+    throw;
+  } catch (const Rejected& e) {
+    if (e.code() == "unknown_website") ++stats_.rejectedUnknownWebsite;
+    if (e.code() == "domain_mismatch") ++stats_.rejectedDomainMismatch;
+    if (e.code() == "forbidden") ++stats_.rejectedForbidden;
+    throw;
+  }
+  if (event.device == "bot" && deps_.config.ingest.filterBots) {
+    ++stats_.bots;
+    return TrackOutcome::kBot;
+  }
+  if (request.doNotTrack && deps_.config.privacy.respectDoNotTrack) {
+    ++stats_.ignoredDnt;
+    return TrackOutcome::kIgnored;
+  }
+  return enqueue(event, request.clientIp, request.nowMillis);
+}
+
+TrackOutcome Tracker::enqueue(const events::Event& event, const std::string& clientIp,
+                              std::int64_t nowMillis) {
+  const std::int64_t nowSeconds = nowMillis / 1000;
+  const int limit = deps_.config.ingest.rateLimitPerMinute;
+  try {
+    auto lease = deps_.redis.acquire();
+    std::vector<std::string> args = {
+        "EVALSHA",
+        scriptSha_,
+        "3",
+        std::string(redis::kIngestStream),
+        redis::rateLimitKey(clientIp, nowSeconds / 60),
+        redis::realtimeKey(event.websiteId),
+        std::to_string(limit),
+        std::to_string(redis::kRateLimitTtl.count()),
+        events::toQueueJson(event),
+        redis::eventsChannel(event.websiteId),
+        events::liveFeedJson(event).dump(-1, ' ', false, json::error_handler_t::replace),
+        event.sessionId,
+        std::to_string(nowSeconds),
+        std::to_string(redis::kSessionTimeout.count())};
+    auto reply = lease->command(args);
+    if (reply.isError() && reply.str().rfind("NOSCRIPT", 0) == 0) {
+      // After a Redis restart the script cache is empty: send the body once (EVAL caches it).
+      args[0] = "EVAL";
+      args[1] = std::string(kTrackScript);
+      reply = lease->command(args);
+    }
+    reply.throwIfError();
+    if (reply.integer() == 0) {
+      ++stats_.rejectedRateLimited;
+      throw Rejected(429, "rate_limited", "too many events from this address; slow down",
+                     60 - nowSeconds % 60);
+    }
+    ++stats_.queued;
+    if (redisDown_.exchange(false))
+      log::get("ingest")->info("redis is back; queueing events again");
+    return TrackOutcome::kQueued;
+  } catch (const RedisError& e) {
+    // The queue is out of reach: write straight to PostgreSQL, answering only after COMMIT.
+    if (!redisDown_.exchange(true)) {
+      log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
+                               e.what());
+    }
+  }
+  if (deps_.direct.write(event, kDirectWriteTimeout)) {
+    ++stats_.storedDirect;
+    return TrackOutcome::kStored;
+  }
+  ++stats_.rejectedUnavailable;
+  throw Rejected(503, "unavailable", "neither the queue nor the database can take events now", 5);
+}
+
+}  // namespace mp::ingest

@@ -1,0 +1,101 @@
+// GET /metrics: counters kept by the daemon's parts, and gauges read from Redis at scrape time.
+#include "http/metrics_route.hpp"
+
+#include <fmt/format.h>
+
+#include "ingest/direct_writer.hpp"
+#include "ingest/queue_writer.hpp"
+#include "ingest/tracker.hpp"
+#include "redis/keys.hpp"
+#include "server.hpp"
+
+namespace mp::http {
+namespace Http = Pistache::Http;
+
+namespace {
+
+void help(std::string& out, const char* name, const char* type, const char* text) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, text, name, type);
+}
+
+void writerMetrics(std::string& out, const char* writer, const ingest::WriterStats& s) {
+  const std::string l = fmt::format("writer=\"{}\"", writer);
+  out += fmt::format("mp_writer_batches_total{{{}}} {}\n", l, s.batchesWritten.load());
+  out += fmt::format("mp_writer_events_written_total{{{}}} {}\n", l, s.eventsWritten.load());
+  out += fmt::format("mp_writer_events_duplicated_total{{{}}} {}\n", l, s.eventsDuplicated.load());
+  out += fmt::format("mp_writer_events_rejected_total{{{}}} {}\n", l, s.rejected.load());
+  out += fmt::format("mp_writer_undecodable_total{{{}}} {}\n", l, s.undecodable.load());
+  out += fmt::format("mp_writer_errors_total{{{}}} {}\n", l, s.writeErrors.load());
+  out += fmt::format("mp_writer_claimed_total{{{}}} {}\n", l, s.claimed.load());
+  util::renderHistogram(out, "mp_writer_batch_duration_ms", l, s.batchLatencyMs);
+  util::renderHistogram(out, "mp_writer_batch_size", l, s.batchSize);
+}
+
+std::string render(daemon::Services& services) {
+  std::string out;
+  services.httpMetrics.render(out);
+
+  const auto& t = services.tracker->stats();
+  help(out, "mp_events_accepted_total", "counter", "Events answered 202 and kept, by path.");
+  out += fmt::format("mp_events_accepted_total{{path=\"queue\"}} {}\n", t.queued.load());
+  out += fmt::format("mp_events_accepted_total{{path=\"direct\"}} {}\n", t.storedDirect.load());
+  help(out, "mp_events_dropped_total", "counter", "Events answered 202 and deliberately not kept.");
+  out += fmt::format("mp_events_dropped_total{{reason=\"bot\"}} {}\n", t.bots.load());
+  out +=
+      fmt::format("mp_events_dropped_total{{reason=\"do_not_track\"}} {}\n", t.ignoredDnt.load());
+  help(out, "mp_events_rejected_total", "counter", "Tracking requests refused, by reason.");
+  const std::pair<const char*, std::uint64_t> rejected[] = {
+      {"invalid_request", t.rejectedInvalid.load()},
+      {"unknown_website", t.rejectedUnknownWebsite.load()},
+      {"domain_mismatch", t.rejectedDomainMismatch.load()},
+      {"forbidden", t.rejectedForbidden.load()},
+      {"rate_limited", t.rejectedRateLimited.load()},
+      {"unavailable", t.rejectedUnavailable.load()}};
+  for (const auto& [reason, n] : rejected) {
+    out += fmt::format("mp_events_rejected_total{{reason=\"{}\"}} {}\n", reason, n);
+  }
+
+  help(out, "mp_writer_batches_total", "counter", "Batches committed to PostgreSQL.");
+  help(out, "mp_writer_batch_duration_ms", "histogram",
+       "Time to write one batch, in milliseconds.");
+  help(out, "mp_writer_batch_size", "histogram", "Events per written batch.");
+  writerMetrics(out, "queue", services.writer->stats());
+  writerMetrics(out, "direct", services.direct->stats());
+
+  // Queue depth and lag are read from Redis now; -1 says Redis could not be asked.
+  std::int64_t length = -1, pending = -1;
+  try {
+    auto lease = services.redis.acquire();
+    auto replies = lease->pipeline(
+        {{"XLEN", std::string(redis::kIngestStream)},
+         {"XPENDING", std::string(redis::kIngestStream), std::string(redis::kIngestGroup)}});
+    if (replies[0].isInteger()) length = replies[0].integer();
+    if (replies[1].isArray() && !replies[1].elements().empty() &&
+        replies[1].elements()[0].isInteger()) {
+      pending = replies[1].elements()[0].integer();
+    }
+  } catch (const std::exception&) {
+    // Reported as -1 below.
+  }
+  help(out, "mp_ingest_queue_length", "gauge", "Events queued in Redis and not yet in PostgreSQL.");
+  out += fmt::format("mp_ingest_queue_length {}\n", length);
+  help(out, "mp_ingest_consumer_pending", "gauge",
+       "Queued events read by a writer and not yet committed.");
+  out += fmt::format("mp_ingest_consumer_pending {}\n", pending);
+  help(out, "mp_websites_cached", "gauge", "Websites known to the tracking cache.");
+  out += fmt::format("mp_websites_cached {}\n", services.sites.size());
+  return out;
+}
+
+}  // namespace
+
+void addMetricsRoute(Router& router, std::shared_ptr<daemon::Services> services) {
+  router.add(Http::Method::Get, "/metrics",
+             [services](const Http::Request&, const RouteParams&, Http::ResponseWriter& response) {
+               response.send(
+                   Http::Code::Ok, render(*services),
+                   Http::Mime::MediaType::fromString("text/plain; version=0.0.4; charset=utf-8"));
+             });
+}
+
+}  // namespace mp::http

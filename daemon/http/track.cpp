@@ -1,0 +1,75 @@
+// The tracking endpoint: HTTP concerns only (media type, size, CORS, token, client address);
+// validation and queueing live in core/ingest/tracker.
+#include "http/track.hpp"
+
+#include <algorithm>
+
+#include "auth/jwt.hpp"
+#include "http/accounts.hpp"
+#include "http/common.hpp"
+#include "http/response.hpp"
+#include "ingest/tracker.hpp"
+#include "server.hpp"
+#include "util/error.hpp"
+#include "util/time.hpp"
+
+namespace mp::http {
+namespace Http = Pistache::Http;
+
+namespace {
+
+void addCors(Http::ResponseWriter& response) {
+  response.headers().add<Http::Header::AccessControlAllowOrigin>("*");
+}
+
+std::string lowerMediaType(const std::string& contentType) {
+  std::string media = contentType.substr(0, contentType.find(';'));
+  media.erase(0, media.find_first_not_of(" \t"));
+  media.erase(media.find_last_not_of(" \t") + 1);
+  std::transform(media.begin(), media.end(), media.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return media;
+}
+
+}  // namespace
+
+void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
+  router.add(Http::Method::Options, "/track",
+             [](const Http::Request&, const RouteParams&, Http::ResponseWriter& response) {
+               addCors(response);
+               response.headers().add<Http::Header::AccessControlAllowMethods>("POST, OPTIONS");
+               response.headers().add<Http::Header::AccessControlAllowHeaders>("Content-Type");
+               addHeader(response, "Access-Control-Max-Age", "86400");
+               response.send(Http::Code::No_Content);
+             });
+
+  router.add(
+      Http::Method::Post, "/track",
+      [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
+        // CORS first, so a browser can read even the error answers.
+        addCors(response);
+        if (auto type = header(request, "Content-Type")) {
+          const std::string media = lowerMediaType(*type);
+          if (media != "application/json" && media != "text/plain") {
+            throw UnsupportedMediaType("send the event as application/json or text/plain");
+          }
+        }
+        if (request.body().size() > static_cast<std::size_t>(services->config.http.maxBodyBytes)) {
+          throw Rejected(413, "payload_too_large",
+                         "the body is larger than " +
+                             std::to_string(services->config.http.maxBodyBytes) + " bytes");
+        }
+        ingest::TrackRequest track;
+        track.body = request.body();
+        track.userAgent = header(request, "User-Agent").value_or("");
+        track.clientIp = clientAddress(request, services->config.http);
+        track.origin = header(request, "Origin");
+        track.doNotTrack = header(request, "DNT").value_or("") == "1";
+        track.nowMillis = util::nowMillis();
+        if (bearerToken(request)) track.tokenUserId = requireUser(request, *services);
+        services->tracker->track(track);
+        sendJson(response, Http::Code::Accepted, {{"ok", true}});
+      });
+}
+
+}  // namespace mp::http

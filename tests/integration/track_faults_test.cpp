@@ -1,0 +1,172 @@
+// "Nothing lost": tracking through PostgreSQL and Redis outages and a daemon killed mid-burst.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "db/connection.hpp"
+#include "sites/sites.hpp"
+#include "support/daemon.hpp"
+#include "support/env.hpp"
+#include "support/http.hpp"
+#include "support/tracking.hpp"
+#include "users/users.hpp"
+
+namespace mp::test {
+namespace {
+
+using json = nlohmann::json;
+
+// A daemon on a private PostgreSQL cluster (which the test may stop) and a private Redis.
+class TrackFaults : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dbUrl_ = pg_.createDatabase("mp");
+    migrateDatabase(dbUrl_);
+    db::Connection conn(dbUrl_, std::chrono::seconds(5));
+    const auto owner = users::create(conn, "owner@example.com", "password123", 4).id;
+    site_ = sites::create(conn, owner, "Example", "example.com").id;
+    daemon_ = startDaemon();
+  }
+
+  void TearDown() override {
+    if (HasFailure() && daemon_)
+      std::fprintf(stderr, "--- daemon output ---\n%s\n", daemon_->output().c_str());
+  }
+
+  std::unique_ptr<DaemonProcess> startDaemon() {
+    DaemonOptions options(dbUrl_);
+    options.redisUrl = redis_.url();
+    options.extraToml =
+        "[ingest]\nrate_limit_per_minute = 0\nflush_interval_ms = 50\nclaim_idle = \"2s\"\n";
+    options.httpToml = "";
+    auto daemon = std::make_unique<DaemonProcess>(options);
+    EXPECT_TRUE(daemon->start()) << daemon->output();
+    return daemon;
+  }
+
+  HttpResponse track(const std::string& marker, long timeoutMs = 10000) {
+    return httpRequest(
+        "POST", daemon_->baseUrl() + "/track",
+        json(
+            {{"websiteId", site_}, {"url", "https://example.com/" + marker}, {"sessionId", marker}})
+            .dump(),
+        {"Content-Type: application/json"}, timeoutMs);
+  }
+
+  // session_id -> how many rows carry it.
+  std::map<std::string, long> storedMarkers() {
+    db::Connection conn(dbUrl_, std::chrono::seconds(5));
+    auto rows = conn.exec("SELECT session_id, count(*) FROM events GROUP BY session_id");
+    std::map<std::string, long> out;
+    for (int i = 0; i < rows.rows(); ++i)
+      out[std::string(rows.get(i, 0))] = static_cast<long>(rows.getInt(i, 1));
+    return out;
+  }
+
+  bool waitForRows(std::size_t n, std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        if (storedMarkers().size() >= n) return true;
+      } catch (const std::exception&) {
+        // PostgreSQL may still be starting.
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  PostgresProcess pg_;
+  RedisProcess redis_;
+  std::string dbUrl_;
+  std::string site_;
+  std::unique_ptr<DaemonProcess> daemon_;
+};
+
+TEST_F(TrackFaults, PostgresStoppedMidBurstLosesNothing) {
+  constexpr int kEvents = 300;
+  for (int i = 0; i < kEvents; ++i) {
+    if (i == 100) pg_.stop();
+    if (i == 250) pg_.start();
+    auto r = track("e" + std::to_string(i));
+    ASSERT_EQ(r.status, 202) << i << ": " << r.body;
+  }
+  ASSERT_TRUE(waitForRows(kEvents));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto stored = storedMarkers();
+  EXPECT_EQ(stored.size(), static_cast<std::size_t>(kEvents));
+  for (const auto& [marker, count] : stored) EXPECT_EQ(count, 1) << marker;
+}
+
+TEST_F(TrackFaults, DaemonKilledMidBurstStoresEveryAcceptedEventOnce) {
+  std::set<std::string> accepted;
+  std::mutex mutex;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        const std::string marker = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = track(marker, 2000);
+        if (r.status == 202) {
+          std::lock_guard lock(mutex);
+          accepted.insert(marker);
+        } else if (r.status == 0) {
+          return;  // the daemon is gone
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  daemon_->stop(SIGKILL);
+  stop = true;
+  for (auto& s : senders) s.join();
+  ASSERT_GT(accepted.size(), 50u);
+
+  daemon_ = startDaemon();
+  ASSERT_TRUE(waitForRows(accepted.size()));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // anything claimed late lands too
+  auto stored = storedMarkers();
+  for (const auto& marker : accepted) {
+    ASSERT_TRUE(stored.count(marker)) << marker << " was answered 202 and is missing";
+  }
+  for (const auto& [marker, count] : stored) EXPECT_EQ(count, 1) << marker << " stored twice";
+}
+
+TEST_F(TrackFaults, RedisDownFallsBackToPostgres) {
+  redis_.stop();
+  for (int i = 0; i < 20; ++i) {
+    auto r = track("direct" + std::to_string(i));
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  // 202 came after COMMIT, so the rows are there already.
+  EXPECT_EQ(storedMarkers().size(), 20u);
+  redis_.start();
+  auto r = track("after");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_TRUE(waitForRows(21));
+}
+
+TEST_F(TrackFaults, BothDownIs503WithRetryAfter) {
+  redis_.stop();
+  pg_.stop();
+  auto r = track("lost", 20000);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(errorCode(r), "unavailable");
+  EXPECT_FALSE(r.header("retry-after").empty());
+  EXPECT_EQ(httpRequest("GET", daemon_->baseUrl() + "/healthz").status, 200);
+  EXPECT_EQ(httpRequest("GET", daemon_->baseUrl() + "/readyz").status, 503);
+  pg_.start();
+  redis_.start();
+  EXPECT_EQ(track("back").status, 202);
+  EXPECT_TRUE(waitForRows(1));
+  EXPECT_EQ(storedMarkers().count("lost"), 0u);
+}
+
+}  // namespace
+}  // namespace mp::test

@@ -1,0 +1,395 @@
+// POST /track end to end: every answer of the tracking table, enrichment, and what is stored.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "auth/jwt.hpp"
+#include "db/connection.hpp"
+#include "redis/client.hpp"
+#include "sites/sites.hpp"
+#include "support/daemon.hpp"
+#include "support/env.hpp"
+#include "support/http.hpp"
+#include "support/tracking.hpp"
+#include "users/users.hpp"
+#include "util/time.hpp"
+
+namespace mp::test {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+class Track : public TrackingFixture {};
+
+TEST_F(Track, PageviewIsAcceptedAndStoredWithDerivedFields) {
+  auto r = track({{"websiteId", site_},
+                  {"url", "https://www.example.com/blog/post?utm=x#top"},
+                  {"referrer", "https://news.ycombinator.com/item?id=1"}},
+                 {"User-Agent: " + std::string(kChromeWindows)});
+  ASSERT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(json::parse(r.body), json({{"ok", true}}));
+  EXPECT_EQ(r.header("access-control-allow-origin"), "*");
+  ASSERT_TRUE(waitForRows(1));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto row = conn.exec(
+      "SELECT event_type, page, url, hostname, referrer, referrer_host, browser, os, device, "
+      "session_id, visitor_id, host(ip), country, props FROM events");
+  EXPECT_EQ(row.get(0, 0), "pageview");
+  EXPECT_EQ(row.get(0, 1), "/blog/post");
+  EXPECT_EQ(row.get(0, 2), "https://www.example.com/blog/post?utm=x#top");
+  EXPECT_EQ(row.get(0, 3), "www.example.com");
+  EXPECT_EQ(row.get(0, 4), "https://news.ycombinator.com/item?id=1");
+  EXPECT_EQ(row.get(0, 5), "news.ycombinator.com");
+  EXPECT_EQ(row.get(0, 6), "Chrome");
+  EXPECT_EQ(row.get(0, 7), "Windows");
+  EXPECT_EQ(row.get(0, 8), "desktop");
+  EXPECT_FALSE(row.get(0, 9).empty()) << "a missing sessionId is derived";
+  EXPECT_NE(row.getInt(0, 10), 0);
+  EXPECT_EQ(row.get(0, 11), "127.0.0.0") << "IPv4 is truncated to /24 by default";
+  EXPECT_TRUE(row.isNull(0, 12)) << "no GeoIP database configured";
+  EXPECT_TRUE(row.isNull(0, 13));
+}
+
+TEST_F(Track, CustomEventWithPropsTimestampAndSessionId) {
+  const auto ts = util::nowMillis() - 3600 * 1000;
+  auto r = track({{"websiteId", site_},
+                  {"eventType", "signup"},
+                  {"url", "https://example.com/join"},
+                  {"sessionId", "abc-123"},
+                  {"timestamp", util::formatRfc3339Millis(ts)},
+                  {"props", {{"plan", "pro"}, {"seats", 3}, {"trial", true}}},
+                  {"someFutureField", {1, 2, 3}}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(waitForRows(1));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto row = conn.exec(
+      "SELECT event_type, session_id, (extract(epoch from ts) * 1000)::bigint, props::text FROM "
+      "events");
+  EXPECT_EQ(row.get(0, 0), "signup");
+  EXPECT_EQ(row.get(0, 1), "abc-123");
+  EXPECT_EQ(row.getInt(0, 2), ts);
+  EXPECT_EQ(json::parse(row.get(0, 3)), json({{"plan", "pro"}, {"seats", 3}, {"trial", true}}));
+  // Epoch milliseconds are accepted as well.
+  EXPECT_EQ(
+      track({{"websiteId", site_}, {"url", "https://example.com/"}, {"timestamp", ts}}).status,
+      202);
+}
+
+TEST_F(Track, TextPlainBodiesAreAcceptedAsSendBeaconSendsThem) {
+  auto r = httpRequest("POST", url("/track"),
+                       json({{"websiteId", site_}, {"url", "https://example.com/"}}).dump(),
+                       {"Content-Type: text/plain;charset=UTF-8"});
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_TRUE(waitForRows(1));
+}
+
+TEST_F(Track, InvalidBodiesAre400NamingTheFieldAndStoreNothing) {
+  const std::string longUrl = "https://example.com/" + std::string(2100, 'a');
+  struct Case {
+    json body;
+    std::string field;
+  } cases[] = {
+      {{{"url", "https://example.com/"}}, "websiteId"},
+      {{{"websiteId", "not-a-uuid"}, {"url", "https://example.com/"}}, "websiteId"},
+      {{{"websiteId", 42}, {"url", "https://example.com/"}}, "websiteId"},
+      {{{"websiteId", site_}}, "url"},
+      {{{"websiteId", site_}, {"url", "/relative"}}, "url"},
+      {{{"websiteId", site_}, {"url", "ftp://example.com/"}}, "url"},
+      {{{"websiteId", site_}, {"url", longUrl}}, "url"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"eventType", ""}}, "eventType"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"eventType", std::string(65, 'e')}},
+       "eventType"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"referrer", longUrl}}, "referrer"},
+      {{{"websiteId", site_},
+        {"url", "https://example.com/"},
+        {"sessionId", std::string(129, 's')}},
+       "sessionId"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"timestamp", "yesterday"}},
+       "timestamp"},
+      {{{"websiteId", site_},
+        {"url", "https://example.com/"},
+        {"timestamp", util::nowMillis() - 25LL * 3600 * 1000}},
+       "timestamp"},
+      {{{"websiteId", site_},
+        {"url", "https://example.com/"},
+        {"timestamp", util::nowMillis() + 10LL * 60 * 1000}},
+       "timestamp"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"props", "x"}}, "props"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"props", {{"a", {{"nested", 1}}}}}},
+       "props"},
+      {{{"websiteId", site_}, {"url", "https://example.com/"}, {"props", {{"a", {1, 2}}}}},
+       "props"},
+  };
+  json tooMany = json::object();
+  for (int i = 0; i < 31; ++i) tooMany["k" + std::to_string(i)] = i;
+  for (const auto& c : cases) {
+    auto r = track(c.body);
+    EXPECT_EQ(r.status, 400) << c.body.dump().substr(0, 200);
+    EXPECT_EQ(errorCode(r), "invalid_request") << c.body.dump().substr(0, 200);
+    EXPECT_THAT(r.body, HasSubstr(c.field)) << c.body.dump().substr(0, 200);
+  }
+  auto many = track({{"websiteId", site_}, {"url", "https://example.com/"}, {"props", tooMany}});
+  EXPECT_EQ(many.status, 400);
+  for (const std::string& raw :
+       {std::string("{\"websiteId\":"), std::string("[1,2]"), std::string("null"),
+        std::string("{\"websiteId\":\"") + site_ +
+            "\",\"url\":\"https://example.com/\xff\xfe\"}"}) {
+    auto r = httpRequest("POST", url("/track"), raw, {"Content-Type: application/json"});
+    EXPECT_EQ(r.status, 400) << raw;
+    EXPECT_EQ(errorCode(r), "invalid_request");
+  }
+  EXPECT_FALSE(waitForRows(1, std::chrono::milliseconds(1500))) << "nothing may be stored";
+  EXPECT_EQ(httpRequest("GET", url("/healthz")).status, 200) << "the daemon keeps serving";
+}
+
+TEST_F(Track, UnknownWebsiteAndForeignHostsAreRefused) {
+  auto unknown = track(
+      {{"websiteId", "0190d7a0-0000-7000-8000-000000000000"}, {"url", "https://example.com/"}});
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(errorCode(unknown), "unknown_website");
+  auto otherHost = track({{"websiteId", site_}, {"url", "https://evil.test/"}});
+  EXPECT_EQ(otherHost.status, 403);
+  EXPECT_EQ(errorCode(otherHost), "domain_mismatch");
+  auto lookalike = track({{"websiteId", site_}, {"url", "https://notexample.com/"}});
+  EXPECT_EQ(lookalike.status, 403);
+  auto badOrigin =
+      track({{"websiteId", site_}, {"url", "https://example.com/"}}, {"Origin: https://evil.test"});
+  EXPECT_EQ(badOrigin.status, 403);
+  EXPECT_EQ(errorCode(badOrigin), "domain_mismatch");
+  EXPECT_EQ(track({{"websiteId", site_}, {"url", "https://blog.example.com/"}},
+                  {"Origin: https://blog.example.com"})
+                .status,
+            202);
+  EXPECT_TRUE(waitForRows(1));
+  EXPECT_FALSE(waitForRows(2, std::chrono::milliseconds(1000)));
+}
+
+TEST_F(Track, WebsitesCreatedAfterStartAreLearnedWithinSeconds) {
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto fresh = sites::create(conn, owner_, "New", "new.example").id;
+  long status = 0;
+  for (int i = 0; i < 50 && status != 202; ++i) {
+    status = track({{"websiteId", fresh}, {"url", "https://new.example/"}}).status;
+    if (status != 202) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(status, 202);
+  sites::remove(conn, fresh);
+  for (int i = 0; i < 50 && status != 404; ++i) {
+    status = track({{"websiteId", fresh}, {"url", "https://new.example/"}}).status;
+    if (status != 404) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(status, 404);
+}
+
+TEST_F(Track, WrongMediaTypeIs415AndHugeBodyIs413) {
+  auto form = httpRequest("POST", url("/track"), "websiteId=x",
+                          {"Content-Type: application/x-www-form-urlencoded"});
+  EXPECT_EQ(form.status, 415);
+  EXPECT_EQ(errorCode(form), "unsupported_media_type");
+  const std::string big = json({{"websiteId", site_},
+                                {"url", "https://example.com/"},
+                                {"props", {{"pad", std::string(20000, 'x')}}}})
+                              .dump();
+  auto tooBig = httpRequest("POST", url("/track"), big, {"Content-Type: application/json"});
+  EXPECT_EQ(tooBig.status, 413);
+  EXPECT_EQ(errorCode(tooBig), "payload_too_large");
+  // Far past the limit, the server refuses before buffering the body (as a browser sends it:
+  // no Expect: 100-continue); the status is 413 though the body is then the HTTP library's text.
+  const std::string huge(1024 * 1024, 'x');
+  auto megabyte =
+      httpRequest("POST", url("/track"), huge, {"Content-Type: application/json", "Expect:"});
+  EXPECT_EQ(megabyte.status, 413);
+  EXPECT_EQ(httpRequest("GET", url("/healthz")).status, 200) << "the daemon keeps serving";
+}
+
+TEST_F(Track, OptionsAnswersCorsPreflight) {
+  auto r = httpRequest("OPTIONS", url("/track"), "",
+                       {"Origin: https://example.com", "Access-Control-Request-Method: POST"});
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(r.header("access-control-allow-origin"), "*");
+  EXPECT_THAT(r.header("access-control-allow-methods"), HasSubstr("POST"));
+  EXPECT_THAT(r.header("access-control-allow-methods"), HasSubstr("OPTIONS"));
+  EXPECT_THAT(r.header("access-control-allow-headers"), HasSubstr("Content-Type"));
+  EXPECT_FALSE(r.header("access-control-max-age").empty());
+}
+
+TEST_F(Track, BotsAreAnswered202AndNotStored) {
+  for (const char* ua : {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                         "curl/8.0.1", "python-requests/2.31.0"}) {
+    auto r = track({{"websiteId", site_}, {"url", "https://example.com/"}},
+                   {std::string("User-Agent: ") + ua});
+    EXPECT_EQ(r.status, 202) << ua;
+  }
+  EXPECT_FALSE(waitForRows(1, std::chrono::milliseconds(1500)));
+  auto metrics = httpRequest("GET", url("/metrics"));
+  EXPECT_THAT(metrics.body, HasSubstr("mp_events_dropped_total{reason=\"bot\"} 3"));
+}
+
+TEST_F(Track, VisitorIdIsStableWithinADayAndDiffersAcrossSites) {
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  const std::string second = sites::create(conn, owner_, "Second", "second.example").id;
+  waitForSite(second);
+  const std::vector<std::string> ua = {"User-Agent: " + std::string(kChromeWindows)};
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/a"}}, ua).status, 202);
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/b"}}, ua).status, 202);
+  ASSERT_EQ(track({{"websiteId", second}, {"url", "https://second.example/"}}, ua).status, 202);
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/c"}},
+                  {"User-Agent: Firefox-like/1.0"})
+                .status,
+            202);
+  ASSERT_TRUE(waitForRows(4));
+  auto rows = conn.exec(
+      "SELECT website_id::text, page, visitor_id, session_id FROM events ORDER BY ts, id");
+  std::map<std::string, std::int64_t> byPage;
+  std::map<std::string, std::string> sessionByPage;
+  for (int i = 0; i < rows.rows(); ++i) {
+    byPage[std::string(rows.get(i, 1))] = rows.getInt(i, 2);
+    sessionByPage[std::string(rows.get(i, 1))] = std::string(rows.get(i, 3));
+  }
+  EXPECT_EQ(byPage["/a"], byPage["/b"]) << "same visitor, same day, same site";
+  EXPECT_EQ(sessionByPage["/a"], sessionByPage["/b"]);
+  EXPECT_NE(byPage["/a"], byPage["/"]) << "another site gives another id";
+  EXPECT_NE(byPage["/a"], byPage["/c"]) << "another browser is another visitor";
+}
+
+TEST_F(Track, RealtimeCountsSessionsOfTheLastFiveMinutes) {
+  for (const char* session : {"s1", "s2", "s2", "s3"}) {
+    ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/"}, {"sessionId", session}})
+                  .status,
+              202);
+  }
+  redis::Client client(redis::Url::parse(redis_.url()), std::chrono::seconds(2));
+  const auto now = util::nowMillis() / 1000;
+  auto count = client.command({"ZCOUNT", "mp:rt:" + site_, std::to_string(now - 300), "+inf"});
+  EXPECT_EQ(count.integer(), 3);
+  auto ttl = client.command({"TTL", "mp:rt:" + site_});
+  EXPECT_GT(ttl.integer(), 1700);
+  EXPECT_LE(ttl.integer(), 1800);
+}
+
+TEST_F(Track, EventsArePublishedForTheLiveFeed) {
+  redis::Client subscriber(redis::Url::parse(redis_.url()), std::chrono::seconds(5));
+  auto sub = subscriber.command({"SUBSCRIBE", "events:" + site_});
+  ASSERT_TRUE(sub.isArray()) << sub.debugString();
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/live?x=1"}, {"referrer", ""}},
+                  {"User-Agent: " + std::string(kChromeWindows)})
+                .status,
+            202);
+  auto message = subscriber.readReply();
+  ASSERT_TRUE(message.isArray()) << message.debugString();
+  auto frame = json::parse(message.elements().at(2).str());
+  EXPECT_EQ(frame["type"], "event");
+  EXPECT_EQ(frame["websiteId"], site_);
+  EXPECT_EQ(frame["eventType"], "pageview");
+  EXPECT_EQ(frame["page"], "/live");
+  EXPECT_EQ(frame["url"], "https://example.com/live?x=1");
+  EXPECT_TRUE(frame["referrer"].is_null());
+  EXPECT_TRUE(frame["sessionId"].is_string());
+  EXPECT_TRUE(frame["timestamp"].is_string());
+  EXPECT_EQ(frame["browser"], "Chrome");
+  EXPECT_EQ(frame["os"], "Windows");
+  EXPECT_EQ(frame["device"], "desktop");
+  EXPECT_TRUE(frame.contains("country"));
+}
+
+class TrackRateLimited : public TrackingFixture {
+ protected:
+  std::string extraToml() override { return "[ingest]\nrate_limit_per_minute = 5\n"; }
+};
+
+TEST_F(TrackRateLimited, OverTheLimitIs429WithRetryAfter) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/"}}).status, 202) << i;
+  }
+  auto limited = track({{"websiteId", site_}, {"url", "https://example.com/"}});
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(errorCode(limited), "rate_limited");
+  const long retry = std::stol(limited.header("retry-after"));
+  EXPECT_GE(retry, 1);
+  EXPECT_LE(retry, 60);
+  EXPECT_TRUE(waitForRows(5));
+  EXPECT_FALSE(waitForRows(6, std::chrono::milliseconds(1000))) << "a refused event is not stored";
+}
+
+class TrackBehindProxy : public TrackingFixture {
+ protected:
+  std::string extraToml() override {
+    return "[geoip]\ndatabase = \"" + testdataPath("geoip/GeoLite2-City-Test.mmdb").string() +
+           "\"\n[privacy]\nip_storage = \"full\"\n";
+  }
+  void amendHttp(std::string& http) override { http += "trusted_proxies = [\"127.0.0.1\"]\n"; }
+};
+
+TEST_F(TrackBehindProxy, CountryAndAddressComeFromTheForwardedClient) {
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/"}},
+                  {"X-Forwarded-For: 81.2.69.160, 10.0.0.1"})
+                .status,
+            202);
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/jp"}},
+                  {"X-Forwarded-For: 2001:218::1"})
+                .status,
+            202);
+  ASSERT_TRUE(waitForRows(2));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto rows = conn.exec("SELECT page, country, host(ip) FROM events ORDER BY page");
+  EXPECT_EQ(rows.get(0, 0), "/");
+  EXPECT_EQ(rows.get(0, 1), "GB");
+  EXPECT_EQ(rows.get(0, 2), "81.2.69.160");
+  EXPECT_EQ(rows.get(1, 1), "JP");
+  EXPECT_EQ(rows.get(1, 2), "2001:218::1");
+}
+
+TEST_F(Track, XForwardedForIsIgnoredFromUntrustedPeers) {
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/"}},
+                  {"X-Forwarded-For: 81.2.69.160"})
+                .status,
+            202);
+  ASSERT_TRUE(waitForRows(1));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  EXPECT_EQ(conn.exec("SELECT host(ip) FROM events").get(0, 0), "127.0.0.0");
+}
+
+TEST_F(Track, ServerSideTrackingWithTheOwnersToken) {
+  const std::string token =
+      auth::signToken({owner_, util::nowMillis() / 1000, util::nowMillis() / 1000 + 600}, secret_);
+  const auto old = util::nowMillis() - 10LL * 24 * 3600 * 1000;
+  auto r = track({{"websiteId", site_},
+                  {"url", "https://example.com/api"},
+                  {"ip", "89.160.20.112"},
+                  {"userAgent", kChromeWindows},
+                  {"timestamp", old}},
+                 {"Authorization: Bearer " + token});
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(waitForRows(1));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto row =
+      conn.exec("SELECT host(ip), browser, (extract(epoch from ts) * 1000)::bigint FROM events");
+  EXPECT_EQ(row.get(0, 0), "89.160.20.0");
+  EXPECT_EQ(row.get(0, 1), "Chrome");
+  EXPECT_EQ(row.getInt(0, 2), old);
+
+  // Another user's token is 403; without a token, ip/userAgent are ignored and old timestamps
+  // refused.
+  auto other = users::create(conn, "other@example.com", "password123", 4);
+  const std::string otherToken = auth::signToken(
+      {other.id, util::nowMillis() / 1000, util::nowMillis() / 1000 + 600}, secret_);
+  auto forbidden = track({{"websiteId", site_}, {"url", "https://example.com/"}},
+                         {"Authorization: Bearer " + otherToken});
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(errorCode(forbidden), "forbidden");
+  EXPECT_EQ(
+      track({{"websiteId", site_}, {"url", "https://example.com/"}, {"timestamp", old}}).status,
+      400);
+  ASSERT_EQ(
+      track({{"websiteId", site_}, {"url", "https://example.com/anon"}, {"ip", "89.160.20.112"}})
+          .status,
+      202);
+  ASSERT_TRUE(waitForRows(2));
+  EXPECT_EQ(conn.exec("SELECT host(ip) FROM events WHERE page = '/anon'").get(0, 0), "127.0.0.0");
+}
+
+}  // namespace
+}  // namespace mp::test
