@@ -83,7 +83,16 @@ std::filesystem::path sourcePath(const std::string& relative) {
 }
 // The test data is read in place from shared/, never copied into the repository.
 std::filesystem::path testdataPath(const std::string& relative) {
-  return std::filesystem::path(MP_TESTDATA_DIR) / relative;
+  // shared/ sits beside the checkout; MP_TESTDATA_DIR points elsewhere when it does not.
+  const char* overridden = std::getenv("MP_TESTDATA_DIR");
+  const std::filesystem::path dir = overridden != nullptr ? overridden : MP_TESTDATA_DIR;
+  const auto path = dir / relative;
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error("test data " + path.string() +
+                             " is missing: shared/testdata must sit beside the checkout, or set "
+                             "MP_TESTDATA_DIR");
+  }
+  return path;
 }
 
 int freePort() {
