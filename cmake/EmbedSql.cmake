@@ -5,7 +5,8 @@ function(mp_embed_migrations out_var)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/embedded_migrations.cpp)
   add_custom_command(
     OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DOUT=${out} "-DFILES=${sql_files}" -P ${CMAKE_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DSQL_DIR=${CMAKE_SOURCE_DIR}/sql/migrations
+            -P ${CMAKE_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
     DEPENDS ${sql_files} ${CMAKE_SOURCE_DIR}/cmake/EmbedSqlScript.cmake
     COMMENT "Embedding SQL migrations")
   set(${out_var} ${out} PARENT_SCOPE)

@@ -1,4 +1,7 @@
-# Script mode: writes OUT, a C++ file defining mp::db::embeddedMigrations() from FILES.
+# Script mode: writes OUT, a C++ file defining mp::db::embeddedMigrations() from SQL_DIR/*.sql.
+# The directory is globbed here rather than passed as a list, which the shell would split.
+file(GLOB FILES "${SQL_DIR}/*.sql")
+list(SORT FILES)
 set(body "// Generated from sql/migrations by cmake/EmbedSqlScript.cmake; do not edit.\n")
 string(APPEND body "#include \"db/migrations.hpp\"\n\nnamespace mp::db {\n\n")
 string(APPEND body "const std::vector<MigrationSource>& embeddedMigrations() {\n")
