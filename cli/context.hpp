@@ -38,5 +38,6 @@ void registerDbCommands(CLI::App& app, Context& ctx);
 void registerUserCommands(CLI::App& app, Context& ctx);
 void registerWebsiteCommands(CLI::App& app, Context& ctx);
 void registerTokenCommands(CLI::App& app, Context& ctx);
+void registerAggregateCommands(CLI::App& app, Context& ctx);
 
 }  // namespace mp::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   mp::cli::registerUserCommands(app, ctx);
   mp::cli::registerWebsiteCommands(app, ctx);
   mp::cli::registerTokenCommands(app, ctx);
+  mp::cli::registerAggregateCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

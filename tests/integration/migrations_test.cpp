@@ -188,20 +188,20 @@ TEST_F(MigrationsTest, UnknownAppliedVersionIsReportedAndRefused) {
 }
 
 TEST_F(MigrationsTest, FailingMigrationIsRolledBackAndNamesItsLine) {
-  const auto sources = withExtra("0002_broken.sql", "CREATE TABLE half_done (x int);\nSELEC 1;\n");
+  const auto sources = withExtra("9001_broken.sql", "CREATE TABLE half_done (x int);\nSELEC 1;\n");
   try {
     Migrator(conn_, sources).migrate();
     FAIL() << "a broken migration succeeded";
   } catch (const DbError& e) {
     EXPECT_EQ(e.sqlstate(), "42601");
-    EXPECT_THAT(e.what(), HasSubstr("0002_broken"));
+    EXPECT_THAT(e.what(), HasSubstr("9001_broken"));
     EXPECT_THAT(e.what(), HasSubstr("line 2"));
   }
   // Migrations before it stay applied; its own work is gone, and it is still pending.
   EXPECT_TRUE(tableExists("users"));
   EXPECT_FALSE(tableExists("half_done"));
   auto states = Migrator(conn_, sources).status();
-  ASSERT_EQ(states.back().version, 2);
+  ASSERT_EQ(states.back().version, 9001);
   EXPECT_EQ(states.back().status(), MigrationStatus::kPending);
   EXPECT_EQ(states.front().status(), MigrationStatus::kApplied);
   // The advisory lock was released: another run is not blocked.
@@ -211,9 +211,9 @@ TEST_F(MigrationsTest, FailingMigrationIsRolledBackAndNamesItsLine) {
 }
 
 TEST_F(MigrationsTest, MigrationThatCommitsOnItsOwnIsRefused) {
-  const auto sources = withExtra("0002_commits.sql", "CREATE TABLE c1 (x int);\nCOMMIT;\n");
+  const auto sources = withExtra("9001_commits.sql", "CREATE TABLE c1 (x int);\nCOMMIT;\n");
   EXPECT_THROW(Migrator(conn_, sources).migrate(), MigrationError);
-  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations WHERE version = 2"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations WHERE version = 9001"), 0);
 }
 
 TEST_F(MigrationsTest, MalformedMigrationSetIsRefused) {
@@ -224,7 +224,7 @@ TEST_F(MigrationsTest, MalformedMigrationSetIsRefused) {
 TEST_F(MigrationsTest, ConcurrentRunsApplyEachMigrationOnce) {
   // A slow second migration widens the window in which the runs overlap.
   const auto sources =
-      withExtra("0002_slow.sql", "SELECT pg_sleep(0.3);\nCREATE TABLE slow_once (x int);\n");
+      withExtra("9001_slow.sql", "SELECT pg_sleep(0.3);\nCREATE TABLE slow_once (x int);\n");
   constexpr int kRuns = 4;
   std::atomic<int> appliedTotal{0};
   std::atomic<int> ready{0};

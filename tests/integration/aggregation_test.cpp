@@ -1,0 +1,366 @@
+// Folding events into rollups: every rollup row equals a direct GROUP BY over events, re-folds are
+// idempotent, late events are picked up, concurrent runs take turns, and mpctl aggregate run.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aggregation/aggregator.hpp"
+#include "db/connection.hpp"
+#include "db/migrations.hpp"
+#include "sites/sites.hpp"
+#include "support/env.hpp"
+#include "users/users.hpp"
+#include "util/exit_codes.hpp"
+
+namespace mp::aggregation {
+namespace {
+
+using std::chrono::days;
+using std::chrono::sys_days;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr sys_days kFirstDay{std::chrono::year{2025} / 10 / 26};
+constexpr sys_days kLastDay{std::chrono::year{2025} / 11 / 4};
+constexpr int kDays = 10;
+
+// Each pair: a rollup read back, and the same numbers computed straight from events with the
+// definitions of 0002_rollups.sql (UTC days and hours), both as sorted whole result sets.
+struct Comparison {
+  const char* table;
+  const char* rollup;
+  const char* direct;
+};
+
+const Comparison kComparisons[] = {
+    {"event_summary",
+     "SELECT website_id, date, page_views, unique_sessions, unique_visitors, events"
+     " FROM event_summary ORDER BY 1, 2",
+     "SELECT website_id, (ts AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE event_type ="
+     " 'pageview'), count(DISTINCT session_id), count(DISTINCT visitor_id), count(*)"
+     " FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
+    {"daily_visitors", "SELECT website_id, date, visitor_id FROM daily_visitors ORDER BY 1, 2, 3",
+     "SELECT DISTINCT website_id, (ts AT TIME ZONE 'UTC')::date, visitor_id FROM events"
+     " WHERE visitor_id IS NOT NULL ORDER BY 1, 2, 3"},
+    {"page_daily",
+     "SELECT website_id, date, page, views, visitors FROM page_daily ORDER BY 1, 2, 3",
+     "SELECT website_id, (ts AT TIME ZONE 'UTC')::date, coalesce(page, ''), count(*),"
+     " count(DISTINCT visitor_id) FROM events WHERE event_type = 'pageview'"
+     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"},
+    {"dimension_daily",
+     "SELECT website_id, date, dimension, value, views, visitors FROM dimension_daily"
+     " ORDER BY 1, 2, 3, 4",
+     "SELECT website_id, d, dim, v, count(*), count(DISTINCT visitor_id) FROM ("
+     " SELECT website_id, (ts AT TIME ZONE 'UTC')::date d, 'referrer' dim,"
+     "   coalesce(referrer_host, '') v, visitor_id FROM events WHERE event_type = 'pageview'"
+     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'browser', coalesce(browser, "
+     "''),"
+     "   visitor_id FROM events WHERE event_type = 'pageview'"
+     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'os', coalesce(os, ''),"
+     "   visitor_id FROM events WHERE event_type = 'pageview'"
+     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'device', coalesce(device, ''),"
+     "   visitor_id FROM events WHERE event_type = 'pageview'"
+     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'country', coalesce(country, "
+     "''),"
+     "   visitor_id FROM events WHERE event_type = 'pageview'"
+     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'event_type', event_type,"
+     "   visitor_id FROM events) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"},
+    {"hourly_summary", "SELECT website_id, hour, views, visitors FROM hourly_summary ORDER BY 1, 2",
+     "SELECT website_id, date_trunc('hour', ts, 'UTC'), count(*) FILTER (WHERE event_type ="
+     " 'pageview'), count(DISTINCT visitor_id) FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
+};
+
+// A SQL literal for one of the fixed test values below (none holds a quote), or NULL.
+std::string lit(const char* value) {
+  return value == nullptr ? "NULL" : fmt::format("'{}'", value);
+}
+
+class AggregationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db::Migrator(conn_).migrate();
+    const auto owner = users::create(conn_, "owner@example.com", "password123", 4).id;
+    sites_ = {sites::create(conn_, owner, "A", "a.example").id,
+              sites::create(conn_, owner, "B", "b.example").id};
+    // The fold must not depend on the session's time zone (+05:45 moves hours and days).
+    conn_.exec("SET TimeZone = 'Asia/Kathmandu'");
+  }
+
+  // A deterministic data set: 2 websites over kDays days crossing the October/November boundary,
+  // about 3,000 events, with NULLs, custom events and events on both sides of midnight UTC.
+  long insertEvents() {
+    static const char* const kTypes[] = {"pageview", "pageview", "pageview",
+                                         "pageview", "click",    "signup"};
+    static const char* const kPages[] = {"/",       "/",       "/pricing", "/docs", "/docs/install",
+                                         "/blog/a", "/blog/b", nullptr};
+    static const char* const kReferrers[] = {nullptr, nullptr, "google.com", "news.ycombinator.com",
+                                             "t.co"};
+    static const char* const kBrowsers[] = {"Chrome", "Firefox", "Safari", nullptr};
+    static const char* const kOses[] = {"Windows", "macOS", "Linux", "iOS", nullptr};
+    static const char* const kDevices[] = {"desktop", "mobile", "tablet", nullptr};
+    static const char* const kCountries[] = {"DE", "US", "FR", "JP", nullptr};
+    std::mt19937 rng(20251028);
+    auto pick = [&rng](const auto& list) {
+      return list[std::uniform_int_distribution<std::size_t>(0, std::size(list) - 1)(rng)];
+    };
+    std::vector<std::string> values;
+    for (std::size_t s = 0; s < sites_.size(); ++s) {
+      for (int d = 0; d < kDays; ++d) {
+        const sys_days day = kFirstDay + days{d};
+        const int n = 100 + static_cast<int>(rng() % 100) + static_cast<int>(s) * 40;
+        for (int i = 0; i < n; ++i) {
+          // The first events of each day sit at the very edges of the UTC day.
+          long ms = std::uniform_int_distribution<long>(0, 86'399'999)(rng);
+          if (i == 0) ms = 0;
+          if (i == 1) ms = 86'399'999;
+          if (i == 2) ms = 86'399'000 + static_cast<long>(rng() % 999);
+          const long visitor = static_cast<long>(rng() % 60) + 1000 * (d % 3);
+          const std::string ts =
+              fmt::format("{} {:02}:{:02}:{:02}.{:03}+00", formatDate(day), ms / 3'600'000,
+                          ms / 60'000 % 60, ms / 1000 % 60, ms % 1000);
+          // One draw per statement: argument evaluation order is unspecified.
+          const char* type = pick(kTypes);
+          const char* page = pick(kPages);
+          const bool noSession = rng() % 10 == 0;
+          const std::string session = fmt::format("'s{}-{}'", visitor, rng() % 3);
+          const bool noVisitor = rng() % 20 == 0;
+          const char* referrer = pick(kReferrers);
+          const char* browser = pick(kBrowsers);
+          const char* os = pick(kOses);
+          const char* device = pick(kDevices);
+          const char* country = pick(kCountries);
+          values.push_back(
+              fmt::format("('{}', '{}', {}, {}, {}, {}, {}, {}, {}, {}, {})", sites_[s], ts,
+                          lit(type), lit(page), noSession ? "NULL" : session,
+                          noVisitor ? "NULL" : std::to_string(visitor * 7919 - 400000),
+                          lit(referrer), lit(browser), lit(os), lit(device), lit(country)));
+        }
+      }
+    }
+    insert(values);
+    return static_cast<long>(values.size());
+  }
+
+  void insert(const std::vector<std::string>& values) {
+    std::string sql =
+        "INSERT INTO events (website_id, ts, event_type, page, session_id, visitor_id,"
+        " referrer_host, browser, os, device, country) VALUES ";
+    for (std::size_t i = 0; i < values.size(); ++i) sql += (i ? "," : "") + values[i];
+    conn_.exec(sql);
+  }
+
+  std::vector<std::string> rows(const std::string& sql) {
+    auto r = conn_.exec(sql);
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+      std::string line;
+      for (int c = 0; c < r.cols(); ++c) line += std::string(r.get(i, c)) + "|";
+      out.push_back(line);
+    }
+    return out;
+  }
+
+  // Every rollup equals its direct computation; returns the rollup rows for later comparison.
+  std::vector<std::vector<std::string>> expectRollupsMatchEvents() {
+    std::vector<std::vector<std::string>> snapshot;
+    for (const auto& c : kComparisons) {
+      auto rollup = rows(c.rollup);
+      EXPECT_FALSE(rollup.empty()) << c.table;
+      EXPECT_EQ(rollup, rows(c.direct)) << c.table;
+      snapshot.push_back(std::move(rollup));
+    }
+    return snapshot;
+  }
+
+  test::TempDatabase db_;
+  db::Connection conn_{db_.url(), std::chrono::seconds(10)};
+  std::vector<std::string> sites_;
+};
+
+TEST_F(AggregationTest, FoldedRollupsEqualDirectCountsOverEvents) {
+  const long inserted = insertEvents();
+  std::vector<sys_days> seen;
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = foldRange(conn_, kFirstDay, kLastDay, std::nullopt,
+                                [&](sys_days day, std::int64_t) { seen.push_back(day); });
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - started;
+  std::printf("folded %d days, %lld events in %.0f ms\n", result.days,
+              static_cast<long long>(result.events), took.count());
+  EXPECT_EQ(result.days, kDays);
+  EXPECT_EQ(result.events, inserted);
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(kDays));
+  EXPECT_EQ(seen.front(), kFirstDay);
+  EXPECT_EQ(seen.back(), kLastDay);
+  expectRollupsMatchEvents();
+
+  // Unique visitors over a range crossing the month boundary, from the daily sets: exact.
+  const char* range = "'2025-10-28' AND '2025-11-03'";
+  EXPECT_EQ(
+      rows(fmt::format("SELECT website_id, count(DISTINCT visitor_id) FROM daily_visitors"
+                       " WHERE date BETWEEN {} GROUP BY 1 ORDER BY 1",
+                       range)),
+      rows(fmt::format("SELECT website_id, count(DISTINCT visitor_id) FROM events"
+                       " WHERE (ts AT TIME ZONE 'UTC')::date BETWEEN {} GROUP BY 1 ORDER BY 1",
+                       range)));
+  // Every website has a run row per day folded.
+  EXPECT_EQ(rows("SELECT count(*) FROM aggregation_runs"),
+            std::vector<std::string>{std::to_string(kDays * 2) + "|"});
+}
+
+TEST_F(AggregationTest, RefoldingGivesIdenticalRowsAndPicksUpLateEvents) {
+  insertEvents();
+  foldRange(conn_, kFirstDay, kLastDay);
+  const auto first = expectRollupsMatchEvents();
+  foldRange(conn_, kFirstDay, kLastDay);
+  EXPECT_EQ(expectRollupsMatchEvents(), first);
+
+  // A late event for a folded day: a new page and a new visitor at 23:59:59.999 on Oct 31.
+  insert(
+      {fmt::format("('{}', '2025-10-31 23:59:59.999+00', 'pageview', '/late', 'late-s',"
+                   " 424242, 'late.example', 'Edge', 'Windows', 'desktop', 'NZ')",
+                   sites_[1])});
+  EXPECT_NE(rows(kComparisons[0].rollup), rows(kComparisons[0].direct));
+  const auto result = foldRange(conn_, sys_days{std::chrono::year{2025} / 10 / 31},
+                                sys_days{std::chrono::year{2025} / 10 / 31}, sites_[1]);
+  EXPECT_EQ(result.days, 1);
+  expectRollupsMatchEvents();
+  EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE website_id = '{}'"
+                             " AND date = '2025-10-31' AND page = '/late'",
+                             sites_[1])),
+            std::vector<std::string>{"1|1|"});
+}
+
+TEST_F(AggregationTest, ConcurrentRunsTakeTurnsAndBothSucceed) {
+  insertEvents();
+  std::mutex mutex;
+  std::vector<int> order;
+  std::vector<FoldResult> results(2);
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        db::Connection conn(db_.url(), std::chrono::seconds(10));
+        results[static_cast<std::size_t>(t)] =
+            foldRange(conn, kFirstDay, kLastDay, std::nullopt, [&](sys_days, std::int64_t) {
+              const std::lock_guard<std::mutex> guard(mutex);
+              order.push_back(t);
+            });
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(t)] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(errors, (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(results[0].days, kDays);
+  EXPECT_EQ(results[1].days, kDays);
+  // Serialised by the advisory lock: all days of one run, then all days of the other.
+  ASSERT_EQ(order.size(), static_cast<std::size_t>(2 * kDays));
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    if (i != static_cast<std::size_t>(kDays)) {
+      EXPECT_EQ(order[i], order[i - 1]) << "at " << i;
+    }
+  }
+  EXPECT_NE(order.front(), order.back());
+  expectRollupsMatchEvents();
+}
+
+TEST_F(AggregationTest, TryFoldRecentStepsAsideWhileAnotherRunHoldsTheLock) {
+  db::Connection other(db_.url(), std::chrono::seconds(10));
+  other.execArgs("SELECT pg_advisory_lock($1)", kFoldLockKey);
+  EXPECT_FALSE(tryFoldRecent(conn_));
+  other.execArgs("SELECT pg_advisory_unlock($1)", kFoldLockKey);
+
+  insert({fmt::format("('{}', now(), 'pageview', '/now', 'n1', 1, NULL, NULL, NULL, NULL, NULL)",
+                      sites_[0])});
+  EXPECT_TRUE(tryFoldRecent(conn_));
+  EXPECT_EQ(rows("SELECT count(*) FROM aggregation_runs"), std::vector<std::string>{"4|"});
+  expectRollupsMatchEvents();
+  // The lock was released: another session can take it at once.
+  EXPECT_TRUE(other.execArgs("SELECT pg_try_advisory_lock($1)", kFoldLockKey).getBool(0, 0));
+}
+
+TEST_F(AggregationTest, FoldedSpanCoversOnlyFinalGapFreeDays) {
+  EXPECT_EQ(foldedThrough(conn_, sites_[0]), std::nullopt);
+  foldRange(conn_, kFirstDay, kLastDay);
+  auto span = foldedSpan(conn_, sites_[0]);
+  ASSERT_TRUE(span.has_value());
+  EXPECT_EQ(span->from, kFirstDay);
+  EXPECT_EQ(span->through, kLastDay);
+  // A gap after the span: days beyond it stay unfolded.
+  foldRange(conn_, kLastDay + days{2}, kLastDay + days{3});
+  EXPECT_EQ(foldedThrough(conn_, sites_[0]), kLastDay);
+  // Today can still receive events, so it is never final.
+  const auto today = todayUtc();
+  foldRange(conn_, today - days{1}, today, sites_[1]);
+  EXPECT_EQ(foldedThrough(conn_, sites_[1]), kLastDay);
+}
+
+TEST(AggregationDates, ParseAndFormat) {
+  EXPECT_EQ(parseDate("2024-02-29"), sys_days{std::chrono::year{2024} / 2 / 29});
+  EXPECT_EQ(formatDate(sys_days{std::chrono::year{2025} / 11 / 3}), "2025-11-03");
+  for (const char* bad :
+       {"2025-02-29", "2025-13-01", "2025-1-01", "20251101", "", "2025-11-0x", "2025-11-01 "}) {
+    EXPECT_EQ(parseDate(bad), std::nullopt) << bad;
+  }
+}
+
+class AggregateCliTest : public AggregationTest {
+ protected:
+  test::ProcessResult mpctl(std::vector<std::string> args) {
+    const auto config = dir_.write("mp.toml", "[database]\nurl = \"" + db_.url() + "\"\n");
+    args.insert(args.begin(), {test::mpctlPath(), "-c", config.string(), "aggregate", "run"});
+    return test::runProcess(args, "", {{"MP_DATABASE_URL", db_.url()}});
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(AggregateCliTest, RunFoldsTheRangeAndReportsIt) {
+  insertEvents();
+  auto run = mpctl({"--from", "2025-10-28", "--to", "2025-11-03"});
+  ASSERT_EQ(run.exitCode, exit_code::kOk) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("folded 7 days, "));
+  EXPECT_THAT(run.out, HasSubstr(" events in "));
+  // Not a terminal: no per-day progress lines.
+  EXPECT_THAT(run.out, Not(HasSubstr("folded 2025-")));
+  EXPECT_EQ(rows("SELECT min(date), max(date), count(DISTINCT website_id) FROM event_summary"),
+            std::vector<std::string>{"2025-10-28|2025-11-03|2|"});
+  EXPECT_EQ(rows("SELECT sum(events) FROM event_summary"),
+            rows("SELECT count(*) FROM events WHERE ts >= '2025-10-28 00:00+00'"
+                 " AND ts < '2025-11-04 00:00+00'"));
+
+  auto one = mpctl({"--from", "2025-10-26", "--to", "2025-10-26", "--website", sites_[0]});
+  ASSERT_EQ(one.exitCode, exit_code::kOk) << one.err;
+  EXPECT_THAT(one.out, HasSubstr("folded 1 day, "));
+  EXPECT_EQ(rows("SELECT website_id FROM event_summary WHERE date = '2025-10-26'"),
+            std::vector<std::string>{sites_[0] + "|"});
+}
+
+TEST_F(AggregateCliTest, BadRangesAndUnknownWebsitesAreRefused) {
+  auto reversed = mpctl({"--from", "2025-11-03", "--to", "2025-10-28"});
+  EXPECT_EQ(reversed.exitCode, exit_code::kUsage);
+  EXPECT_THAT(reversed.err, HasSubstr("after"));
+  auto malformed = mpctl({"--from", "2025-13-01", "--to", "2025-12-01"});
+  EXPECT_EQ(malformed.exitCode, exit_code::kUsage);
+  EXPECT_THAT(malformed.err, HasSubstr("2025-13-01"));
+  auto unknown = mpctl({"--website", "0190d7a0-0000-7000-8000-00000000dead"});
+  EXPECT_EQ(unknown.exitCode, exit_code::kNotFound);
+  EXPECT_THAT(unknown.err, HasSubstr("no website"));
+  auto defaults = mpctl({});
+  EXPECT_EQ(defaults.exitCode, exit_code::kOk) << defaults.err;
+  EXPECT_THAT(defaults.out, HasSubstr("folded 2 days, 0 events in "));
+  EXPECT_EQ(rows("SELECT count(*) FROM aggregation_runs"), std::vector<std::string>{"4|"});
+}
+
+}  // namespace
+}  // namespace mp::aggregation
