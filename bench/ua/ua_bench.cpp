@@ -42,7 +42,10 @@ std::vector<std::string> realisticAgents(int count) {
   std::vector<std::string> out;
   char buffer[512];
   for (int i = 0; i < count; ++i) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"  // the templates are the constants above
     std::snprintf(buffer, sizeof buffer, templates[i % 8], i / 8, i % 97);
+#pragma GCC diagnostic pop
     out.emplace_back(buffer);
   }
   return out;
