@@ -93,9 +93,12 @@ void Services::start() {
   sites.start();
   salts.current();
   writer->start();
+  tracker->start();
 }
 
 void Services::stop() {
+  // The tracker hands its last events to Redis (or the direct writer) before those stop.
+  if (tracker) tracker->stop();
   if (writer) writer->stop();
   if (direct) direct->stop();
   sites.stop();

@@ -23,6 +23,7 @@ struct DirectWriter::Waiter {
   events::Event event;
   Clock::time_point queued;
   State state = State::kQueued;
+  std::function<void(bool)> done;  // set by writeAsync; called once with the outcome
 };
 
 DirectWriter::DirectWriter(const config::Config& config, db::Pool& pool,
@@ -58,6 +59,28 @@ bool DirectWriter::write(events::Event event, std::chrono::milliseconds timeout)
     return false;
   } catch (...) {
     return false;
+  }
+}
+
+void DirectWriter::writeAsync(events::Event event, std::function<void(bool)> done) noexcept {
+  try {
+    auto waiter = std::make_shared<Waiter>();
+    waiter->event = std::move(event);
+    waiter->queued = Clock::now();
+    waiter->done = std::move(done);
+    std::unique_lock lock(mutex_);
+    if (stopping_) {
+      lock.unlock();
+      waiter->done(false);
+      return;
+    }
+    queue_.push_back(std::move(waiter));
+    wake_.notify_one();
+  } catch (...) {
+    try {
+      if (done) done(false);
+    } catch (...) {
+    }
   }
 }
 
@@ -111,12 +134,23 @@ void DirectWriter::run() noexcept {
     }
   }
   // Nobody will write these any more: tell their callers now rather than at their time-out.
+  std::vector<std::shared_ptr<Waiter>> abandoned;
   for (const auto& waiter : queue_) {
-    if (waiter->state == Waiter::State::kQueued) waiter->state = Waiter::State::kFailed;
+    if (waiter->state == Waiter::State::kQueued) {
+      waiter->state = Waiter::State::kFailed;
+      if (waiter->done) abandoned.push_back(waiter);
+    }
   }
   queue_.clear();
   stopping_ = true;
   done_.notify_all();
+  lock.unlock();
+  for (const auto& waiter : abandoned) {
+    try {
+      waiter->done(false);
+    } catch (...) {
+    }
+  }
 }
 
 // Runs without the mutex; sets each waiter's state under it before returning.
@@ -158,9 +192,18 @@ void DirectWriter::writeBatch(std::vector<std::shared_ptr<Waiter>>& batch) noexc
 
   const auto failures = static_cast<std::uint64_t>(std::count(stored.begin(), stored.end(), false));
   stats_.failed.fetch_add(failures, std::memory_order_relaxed);
-  std::lock_guard lock(mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i]->state = stored[i] ? Waiter::State::kStored : Waiter::State::kFailed;
+    }
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i]->state = stored[i] ? Waiter::State::kStored : Waiter::State::kFailed;
+    if (!batch[i]->done) continue;
+    try {
+      batch[i]->done(stored[i]);
+    } catch (...) {
+    }
   }
 }
 

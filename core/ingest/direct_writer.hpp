@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -50,6 +51,11 @@ class DirectWriter {
   /// after stop(); the caller then answers 503. An event whose batch was already being written
   /// when the caller gave up may still be stored. Thread-safe; never throws.
   bool write(events::Event event, std::chrono::milliseconds timeout) noexcept;
+
+  /// Queues one event and returns at once; `done(true)` is called from the writer's thread once
+  /// it is committed, `done(false)` when it cannot be (PostgreSQL failed, refused it, or stop()).
+  /// `done` must not throw or block for long.
+  void writeAsync(events::Event event, std::function<void(bool)> done) noexcept;
 
   /// Finishes the batch being written, answers false to every caller still waiting and joins the
   /// thread. Safe to call twice; never throws.

@@ -24,6 +24,7 @@
 #include "util/uuid.hpp"
 
 namespace mp::ingest {
+using redis::Reply;
 namespace {
 
 using json = nlohmann::json;
@@ -35,7 +36,6 @@ constexpr std::size_t kMaxProps = 30;
 constexpr std::int64_t kDayMillis = 24LL * 3600 * 1000;
 constexpr std::int64_t kAheadMillis = 5LL * 60 * 1000;
 constexpr std::int64_t kServerSideBackMillis = 30 * kDayMillis;
-constexpr std::chrono::milliseconds kDirectWriteTimeout{5000};
 
 // KEYS: stream, rate-limit counter, realtime set.
 // ARGV: limit (0 = off), counter ttl, queued event, channel, live frame, session, now (s),
@@ -133,7 +133,27 @@ std::string referrerHostOf(const std::string& referrer, const std::string& siteD
 
 }  // namespace
 
-Tracker::Tracker(TrackerDeps deps) : deps_(deps), scriptSha_(sha1Hex(kTrackScript)) {}
+Tracker::Tracker(TrackerDeps deps, std::size_t maxWaiting)
+    : deps_(deps), scriptSha_(sha1Hex(kTrackScript)), maxWaiting_(maxWaiting) {}
+
+Tracker::~Tracker() {
+  stop();
+}
+
+void Tracker::start() {
+  std::lock_guard lock(mutex_);
+  stopping_ = false;
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+void Tracker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
 
 events::Event Tracker::buildEvent(const TrackRequest& request) {
   auto body = json::parse(request.body, nullptr, false);
@@ -220,7 +240,7 @@ events::Event Tracker::buildEvent(const TrackRequest& request) {
   return e;
 }
 
-TrackOutcome Tracker::track(const TrackRequest& request) {
+std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCallback done) {
   events::Event event;
   try {
     event = buildEvent(request);
@@ -241,60 +261,121 @@ TrackOutcome Tracker::track(const TrackRequest& request) {
     ++stats_.ignoredDnt;
     return TrackOutcome::kIgnored;
   }
-  return enqueue(event, request.clientIp, request.nowMillis);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || waiting_.size() >= maxWaiting_) {
+      ++stats_.rejectedUnavailable;
+      throw Rejected(503, "unavailable", "too many events are waiting to be queued; try again", 1);
+    }
+    waiting_.push_back({std::move(event), request.clientIp, request.nowMillis, std::move(done)});
+  }
+  wake_.notify_one();
+  return std::nullopt;
 }
 
-TrackOutcome Tracker::enqueue(const events::Event& event, const std::string& clientIp,
-                              std::int64_t nowMillis) {
-  const std::int64_t nowSeconds = nowMillis / 1000;
-  const int limit = deps_.config.ingest.rateLimitPerMinute;
+void Tracker::run() {
+  constexpr std::size_t kMaxBatch = 512;
+  for (;;) {
+    std::vector<Pending> batch;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !waiting_.empty(); });
+      if (waiting_.empty()) return;  // stopping, and everything was sent
+      while (!waiting_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(waiting_.front()));
+        waiting_.pop_front();
+      }
+    }
+    sendBatch(batch);
+  }
+}
+
+std::vector<std::string> Tracker::scriptCall(const Pending& p) const {
+  const std::int64_t nowSeconds = p.nowMillis / 1000;
+  return {"EVALSHA",
+          scriptSha_,
+          "3",
+          std::string(redis::kIngestStream),
+          redis::rateLimitKey(p.clientIp, nowSeconds / 60),
+          redis::realtimeKey(p.event.websiteId),
+          std::to_string(deps_.config.ingest.rateLimitPerMinute),
+          std::to_string(redis::kRateLimitTtl.count()),
+          events::toQueueJson(p.event),
+          redis::eventsChannel(p.event.websiteId),
+          events::liveFeedJson(p.event).dump(-1, ' ', false, json::error_handler_t::replace),
+          p.event.sessionId,
+          std::to_string(nowSeconds),
+          std::to_string(redis::kSessionTimeout.count())};
+}
+
+// One pipeline for the whole batch: SCRIPT LOAD first whenever the connection may be new (a
+// restarted Redis has an empty script cache), then one EVALSHA per event.
+void Tracker::sendBatch(std::vector<Pending>& batch) {
+  std::vector<Reply> replies;
+  std::size_t offset = 0;
   try {
     auto lease = deps_.redis.acquire();
-    std::vector<std::string> args = {
-        "EVALSHA",
-        scriptSha_,
-        "3",
-        std::string(redis::kIngestStream),
-        redis::rateLimitKey(clientIp, nowSeconds / 60),
-        redis::realtimeKey(event.websiteId),
-        std::to_string(limit),
-        std::to_string(redis::kRateLimitTtl.count()),
-        events::toQueueJson(event),
-        redis::eventsChannel(event.websiteId),
-        events::liveFeedJson(event).dump(-1, ' ', false, json::error_handler_t::replace),
-        event.sessionId,
-        std::to_string(nowSeconds),
-        std::to_string(redis::kSessionTimeout.count())};
-    auto reply = lease->command(args);
-    if (reply.isError() && reply.str().rfind("NOSCRIPT", 0) == 0) {
-      // After a Redis restart the script cache is empty: send the body once (EVAL caches it).
-      args[0] = "EVAL";
-      args[1] = std::string(kTrackScript);
-      reply = lease->command(args);
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(batch.size() + 1);
+    if (!scriptLoaded_) {
+      commands.push_back({"SCRIPT", "LOAD", std::string(kTrackScript)});
+      offset = 1;
     }
-    reply.throwIfError();
-    if (reply.integer() == 0) {
-      ++stats_.rejectedRateLimited;
-      throw Rejected(429, "rate_limited", "too many events from this address; slow down",
-                     60 - nowSeconds % 60);
-    }
-    ++stats_.queued;
+    for (const auto& p : batch) commands.push_back(scriptCall(p));
+    replies = lease->pipeline(commands);
+    scriptLoaded_ = true;
     if (redisDown_.exchange(false))
       log::get("ingest")->info("redis is back; queueing events again");
-    return TrackOutcome::kQueued;
-  } catch (const RedisError& e) {
-    // The queue is out of reach: write straight to PostgreSQL, answering only after COMMIT.
+  } catch (const std::exception& e) {
+    scriptLoaded_ = false;
     if (!redisDown_.exchange(true)) {
       log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
                                e.what());
     }
+    for (auto& p : batch) fallBack(p);
+    return;
   }
-  if (deps_.direct.write(event, kDirectWriteTimeout)) {
-    ++stats_.storedDirect;
-    return TrackOutcome::kStored;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Reply& reply = replies[offset + i];
+    Pending& p = batch[i];
+    try {
+      if (reply.isInteger() && reply.integer() == 1) {
+        ++stats_.queued;
+        p.done(TrackOutcome::kQueued, nullptr);
+      } else if (reply.isInteger()) {
+        ++stats_.rejectedRateLimited;
+        const std::int64_t nowSeconds = p.nowMillis / 1000;
+        p.done(TrackOutcome::kQueued,
+               std::make_exception_ptr(Rejected(429, "rate_limited",
+                                                "too many events from this address; slow down",
+                                                60 - nowSeconds % 60)));
+      } else {
+        // An error reply (NOSCRIPT after a flush, OOM…): the event was not queued.
+        if (reply.isError() && reply.str().rfind("NOSCRIPT", 0) == 0) scriptLoaded_ = false;
+        log::get("ingest")->warn("redis refused an event ({}); storing it directly",
+                                 reply.debugString());
+        fallBack(p);
+      }
+    } catch (const std::exception& e) {
+      log::get("ingest")->error("answering a tracked event failed: {}", e.what());
+    }
   }
-  ++stats_.rejectedUnavailable;
-  throw Rejected(503, "unavailable", "neither the queue nor the database can take events now", 5);
+}
+
+// The queue is out of reach: write straight to PostgreSQL; the answer waits for COMMIT.
+void Tracker::fallBack(Pending& pending) {
+  auto done = std::move(pending.done);
+  deps_.direct.writeAsync(std::move(pending.event), [this, done](bool stored) {
+    if (stored) {
+      ++stats_.storedDirect;
+      done(TrackOutcome::kStored, nullptr);
+      return;
+    }
+    ++stats_.rejectedUnavailable;
+    done(TrackOutcome::kStored,
+         std::make_exception_ptr(Rejected(
+             503, "unavailable", "neither the queue nor the database can take events now", 5)));
+  });
 }
 
 }  // namespace mp::ingest

@@ -2,9 +2,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "config/config.hpp"
 #include "events/event.hpp"
@@ -71,14 +77,29 @@ struct TrackerDeps {
   DirectWriter& direct;
 };
 
+/// Called once per queued event, from the tracker's thread: the outcome, or the error to answer
+/// (Rejected 429 or 503). Must not block for long.
+using TrackCallback = std::function<void(TrackOutcome, std::exception_ptr)>;
+
+/// Validates events on the caller's thread and queues them from one background thread that
+/// sends everything waiting to Redis as one pipeline: a request no longer holds an HTTP worker
+/// for a Redis round trip, and Redis sees one read and one write per batch instead of per event.
 class Tracker {
  public:
-  explicit Tracker(TrackerDeps deps);
+  explicit Tracker(TrackerDeps deps, std::size_t maxWaiting = 20000);
+  ~Tracker();
+  Tracker(const Tracker&) = delete;
+  Tracker& operator=(const Tracker&) = delete;
 
-  /// Validates and enriches the event, then queues it durably; throws InvalidInput (400),
-  /// Rejected (404 unknown_website, 403 domain_mismatch/forbidden, 429 rate_limited,
-  /// 503 unavailable). Returns only once the event cannot be lost (or is deliberately dropped).
-  TrackOutcome track(const TrackRequest& request);
+  void start();
+  /// Sends what is waiting, then stops the thread; later events get 503.
+  void stop();
+
+  /// Validates and enriches the event; throws InvalidInput (400) or Rejected (404
+  /// unknown_website, 403 domain_mismatch/forbidden, 503 when too many events wait). Returns the
+  /// outcome at once for events deliberately not kept (bots, Do-Not-Track); otherwise returns
+  /// nullopt and calls `done` once the event cannot be lost (or with the error to answer).
+  std::optional<TrackOutcome> track(const TrackRequest& request, TrackCallback done);
 
   /// Parses and enriches without queueing (used by track(); public for tests).
   events::Event buildEvent(const TrackRequest& request);
@@ -86,13 +107,28 @@ class Tracker {
   const TrackStats& stats() const { return stats_; }
 
  private:
-  TrackOutcome enqueue(const events::Event& event, const std::string& clientIp,
-                       std::int64_t nowMillis);
+  struct Pending {
+    events::Event event;
+    std::string clientIp;
+    std::int64_t nowMillis;
+    TrackCallback done;
+  };
+  void run();
+  void sendBatch(std::vector<Pending>& batch);
+  void fallBack(Pending& pending);
+  std::vector<std::string> scriptCall(const Pending& pending) const;
 
   TrackerDeps deps_;
   std::string scriptSha_;
+  std::size_t maxWaiting_;
   TrackStats stats_;
   std::atomic<bool> redisDown_{false};  // to log an outage once, and its end
+  bool scriptLoaded_ = false;           // on the connection the thread last used
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> waiting_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace mp::ingest

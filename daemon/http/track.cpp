@@ -3,6 +3,8 @@
 #include "http/track.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 
 #include "auth/jwt.hpp"
 #include "http/accounts.hpp"
@@ -67,8 +69,31 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
         track.doNotTrack = header(request, "DNT").value_or("") == "1";
         track.nowMillis = util::nowMillis();
         if (bearerToken(request)) track.tokenUserId = requireUser(request, *services);
-        services->tracker->track(track);
-        sendJson(response, Http::Code::Accepted, {{"ok", true}});
+        // Answered from the tracker's thread once the event cannot be lost; this worker goes
+        // on to the next request meanwhile.
+        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        const std::string route = Router::currentRoute();
+        const auto started = std::chrono::steady_clock::now();
+        auto answer = [services, writer, route, started](ingest::TrackOutcome,
+                                                         std::exception_ptr error) {
+          if (error) {
+            sendException(*writer, error, "POST /track");
+          } else {
+            sendJson(*writer, Http::Code::Accepted, {{"ok", true}});
+          }
+          services->httpMetrics.record(
+              route, static_cast<int>(writer->getResponseCode()),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        };
+        markDeferred();  // answered (and counted) by `answer`, here or on the tracker's thread
+        std::optional<ingest::TrackOutcome> outcome;
+        try {
+          outcome = services->tracker->track(track, answer);
+        } catch (...) {
+          answer(ingest::TrackOutcome::kIgnored, std::current_exception());
+          return;
+        }
+        if (outcome) answer(*outcome, nullptr);
       });
 }
 
