@@ -206,7 +206,8 @@ double conformance(const std::string& file, const char* what, std::size_t& total
 }
 
 TEST(UserAgent, UapConformanceUserAgentFamily) {
-  if (!std::filesystem::exists(kUapTests / "test_ua.yaml")) GTEST_SKIP() << "no uap-core tests";
+  if (!std::filesystem::exists(kUapTests / "test_ua.yaml"))
+    GTEST_FAIL() << "uap-core's test files are missing: install the uap-core package";
   std::size_t total = 0;
   const double rate = conformance("test_ua.yaml", "ua", total);
   std::printf("[ uap ] test_ua.yaml family: %.2f%% of %zu\n", rate * 100, total);
@@ -215,7 +216,8 @@ TEST(UserAgent, UapConformanceUserAgentFamily) {
 }
 
 TEST(UserAgent, UapConformanceUserAgentMajorVersion) {
-  if (!std::filesystem::exists(kUapTests / "test_ua.yaml")) GTEST_SKIP() << "no uap-core tests";
+  if (!std::filesystem::exists(kUapTests / "test_ua.yaml"))
+    GTEST_FAIL() << "uap-core's test files are missing: install the uap-core package";
   const YAML::Node root = YAML::LoadFile((kUapTests / "test_ua.yaml").string());
   std::size_t total = 0;
   std::size_t matched = 0;
@@ -234,7 +236,8 @@ TEST(UserAgent, UapConformanceUserAgentMajorVersion) {
 }
 
 TEST(UserAgent, UapConformanceOsFamily) {
-  if (!std::filesystem::exists(kUapTests / "test_os.yaml")) GTEST_SKIP() << "no uap-core tests";
+  if (!std::filesystem::exists(kUapTests / "test_os.yaml"))
+    GTEST_FAIL() << "uap-core's test files are missing: install the uap-core package";
   std::size_t total = 0;
   const double rate = conformance("test_os.yaml", "os", total);
   std::printf("[ uap ] test_os.yaml family: %.2f%% of %zu\n", rate * 100, total);
@@ -244,7 +247,7 @@ TEST(UserAgent, UapConformanceOsFamily) {
 
 TEST(UserAgent, UapConformanceDeviceFamily) {
   if (!std::filesystem::exists(kUapTests / "test_device.yaml")) {
-    GTEST_SKIP() << "no uap-core tests";
+    GTEST_FAIL() << "uap-core's test files are missing: install the uap-core package";
   }
   std::size_t total = 0;
   const double rate = conformance("test_device.yaml", "device", total);
