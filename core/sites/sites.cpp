@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "util/error.hpp"
+#include "util/strings.hpp"
 #include "util/utf8.hpp"
 #include "util/uuid.hpp"
 
@@ -20,12 +21,7 @@ Website rowToWebsite(const db::Result& r, int row) {
                  std::string(r.get(row, 3)), std::string(r.get(row, 4))};
 }
 
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
-}
+using util::trim;
 
 bool validLabel(std::string_view label) {
   if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')

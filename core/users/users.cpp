@@ -5,6 +5,7 @@
 
 #include "auth/password.hpp"
 #include "util/error.hpp"
+#include "util/strings.hpp"
 #include "util/uuid.hpp"
 
 namespace mp::users {
@@ -18,12 +19,7 @@ User rowToUser(const db::Result& r, int row) {
   return User{std::string(r.get(row, 0)), std::string(r.get(row, 1)), std::string(r.get(row, 2))};
 }
 
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
-}
+using util::trim;
 
 constexpr std::string_view kUniqueViolation = "23505";
 
