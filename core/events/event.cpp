@@ -1,7 +1,11 @@
-// Event encodings: short keys in the queue (it is read millions of times), API names on the wire.
+// Event encodings: short keys in the queue (it is read millions of times), API names on the wire;
+// both written by hand (util/json_text.hpp), as every tracked event is serialised twice.
 #include "events/event.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include "util/error.hpp"
+#include "util/json_text.hpp"
 #include "util/time.hpp"
 
 namespace mp::events {
@@ -16,20 +20,40 @@ std::string str(const json& j, const char* key) {
   return it->get<std::string>();
 }
 
-json nullable(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
-
 }  // namespace
 
 std::string toQueueJson(const Event& e) {
-  json j = {{"i", e.id},        {"w", e.websiteId}, {"t", e.tsMillis},
-            {"y", e.eventType}, {"p", e.page},      {"u", e.url},
-            {"h", e.hostname},  {"r", e.referrer},  {"rh", e.referrerHost},
-            {"s", e.sessionId}, {"v", e.visitorId}, {"ua", e.userAgent},
-            {"b", e.browser},   {"o", e.os},        {"d", e.device},
-            {"c", e.country},   {"ip", e.ip},       {"pr", e.props}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out;
+  out.reserve(256 + e.url.size() + e.referrer.size() + e.userAgent.size() + e.props.size());
+  const auto field = [&out](std::string_view key, std::string_view value) {
+    out.push_back(',');
+    util::appendJsonKey(out, key);
+    util::appendJsonString(out, value);
+  };
+  out.push_back('{');
+  util::appendJsonKey(out, "i");
+  util::appendJsonString(out, e.id);
+  field("w", e.websiteId);
+  out.append(",\"t\":", 5);
+  util::appendJsonInt(out, e.tsMillis);
+  field("y", e.eventType);
+  field("p", e.page);
+  field("u", e.url);
+  field("h", e.hostname);
+  field("r", e.referrer);
+  field("rh", e.referrerHost);
+  field("s", e.sessionId);
+  out.append(",\"v\":", 5);
+  util::appendJsonInt(out, e.visitorId);
+  field("ua", e.userAgent);
+  field("b", e.browser);
+  field("o", e.os);
+  field("d", e.device);
+  field("c", e.country);
+  field("ip", e.ip);
+  field("pr", e.props);
+  out.push_back('}');
+  return out;
 }
 
 Event fromQueueJson(std::string_view text) {
@@ -60,19 +84,34 @@ Event fromQueueJson(std::string_view text) {
   return e;
 }
 
-json liveFeedJson(const Event& e) {
-  return {{"type", "event"},
-          {"websiteId", e.websiteId},
-          {"eventType", e.eventType},
-          {"page", e.page},
-          {"url", e.url},
-          {"referrer", nullable(e.referrer)},
-          {"sessionId", e.sessionId},
-          {"timestamp", util::formatRfc3339Millis(e.tsMillis)},
-          {"browser", e.browser},
-          {"os", e.os},
-          {"device", e.device},
-          {"country", nullable(e.country)}};
+std::string liveFeedFrame(const Event& e) {
+  std::string out;
+  out.reserve(224 + e.url.size() + e.referrer.size());
+  const auto field = [&out](std::string_view key, std::string_view value) {
+    out.push_back(',');
+    util::appendJsonKey(out, key);
+    util::appendJsonString(out, value);
+  };
+  const auto nullable = [&out, &field](std::string_view key, std::string_view value) {
+    if (!value.empty()) return field(key, value);
+    out.push_back(',');
+    util::appendJsonKey(out, key);
+    out.append("null", 4);
+  };
+  out.append("{\"type\":\"event\"");
+  field("websiteId", e.websiteId);
+  field("eventType", e.eventType);
+  field("page", e.page);
+  field("url", e.url);
+  nullable("referrer", e.referrer);
+  field("sessionId", e.sessionId);
+  field("timestamp", util::formatRfc3339Millis(e.tsMillis));
+  field("browser", e.browser);
+  field("os", e.os);
+  field("device", e.device);
+  nullable("country", e.country);
+  out.push_back('}');
+  return out;
 }
 
 }  // namespace mp::events

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -37,7 +36,8 @@ std::string toQueueJson(const Event& event);
 /// Reads toQueueJson()'s text back; throws mp::Error when it is not a valid queued event.
 Event fromQueueJson(std::string_view text);
 
-/// The live-feed frame of API.md: {"type":"event","websiteId",…}.
-nlohmann::json liveFeedJson(const Event& event);
+/// The live-feed frame of API.md as JSON text: {"type":"event","websiteId",…}, referrer and
+/// country null when unknown. Serialised once per event and sent as is to every subscriber.
+std::string liveFeedFrame(const Event& event);
 
 }  // namespace mp::events

@@ -3,10 +3,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <bit>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "util/error.hpp"
@@ -19,7 +22,7 @@ namespace {
 constexpr std::size_t kMaxIpText = INET6_ADDRSTRLEN;
 
 // Bumped if the encoding below ever changes, so old and new ids can never collide by accident.
-constexpr std::string_view kVisitorIdDomain = "metricpulse visitor v1";
+constexpr std::string_view kVisitorIdDomain = "metricpulse visitor v2";
 
 constexpr std::array<unsigned char, 12> kMappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -38,6 +41,42 @@ void appendField(std::string& out, std::string_view field) {
     out.push_back(static_cast<char>((n >> shift) & 0xff));
   }
   out.append(field);
+}
+
+// One keyed HMAC context per thread, set up again only when the salt changes (daily): fetching
+// the algorithm and expanding the key cost more than hashing the short message itself.
+struct MacContext {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* ctx = nullptr;
+  std::string salt;
+  MacContext() = default;
+  MacContext(const MacContext&) = delete;
+  MacContext& operator=(const MacContext&) = delete;
+  ~MacContext() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+  }
+};
+
+MacContext& threadMac(std::string_view salt) {
+  thread_local MacContext m;
+  if (m.ctx == nullptr) {
+    m.mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (m.mac != nullptr) m.ctx = EVP_MAC_CTX_new(m.mac);
+    if (m.ctx == nullptr) throw Error("OpenSSL has no HMAC");
+  }
+  if (m.salt != salt) {
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_END};
+    m.salt.clear();
+    if (EVP_MAC_init(m.ctx, reinterpret_cast<const unsigned char*>(salt.data()), salt.size(),
+                     params) != 1) {
+      throw Error("HMAC-SHA256 key set-up failed");
+    }
+    m.salt.assign(salt);
+  }
+  return m;
 }
 
 }  // namespace
@@ -99,24 +138,34 @@ std::string storedIp(std::string_view ip, IpStorage storage) {
 }
 
 std::int64_t visitorId(std::string_view dailySalt, std::string_view websiteId, std::string_view ip,
-                       std::string_view userAgent) {
+                       std::string_view userAgent, std::chrono::sys_days day) {
   // Without a key the hash of the small IPv4 space could simply be enumerated.
   if (dailySalt.empty()) throw Error("visitorId: the daily salt is empty");
   std::string message;
-  message.reserve(kVisitorIdDomain.size() + websiteId.size() + ip.size() + userAgent.size() + 32);
+  message.reserve(kVisitorIdDomain.size() + websiteId.size() + ip.size() + userAgent.size() + 64);
   message.append(kVisitorIdDomain);
   appendField(message, websiteId);
   // One client written two ways ("::1", "0:0::1", "::ffff:1.2.3.4") must stay one visitor.
   std::string canonical = canonicalIp(ip);
   appendField(message, canonical.empty() ? ip : std::string_view(canonical));
   appendField(message, userAgent);
+  // The event's day makes every id belong to one UTC day, even for a back-dated event hashed with
+  // today's salt: unique visitors of a range are then the sum of its days' (the rollups rely on
+  // it).
+  const std::chrono::year_month_day ymd{day};
+  char date[16];
+  std::snprintf(date, sizeof date, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  appendField(message, date);
 
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int macLen = 0;
-  if (HMAC(EVP_sha256(), dailySalt.data(), static_cast<int>(dailySalt.size()),
-           reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac,
-           &macLen) == nullptr ||
-      macLen < 8) {
+  std::size_t macLen = 0;
+  MacContext& ctx = threadMac(dailySalt);
+  if (EVP_MAC_init(ctx.ctx, nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(ctx.ctx, reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) != 1 ||
+      EVP_MAC_final(ctx.ctx, mac, &macLen, sizeof mac) != 1 || macLen < 8) {
+    ctx.salt.clear();  // set the key again next time
     throw Error("HMAC-SHA256 failed");
   }
   std::uint64_t bits = 0;

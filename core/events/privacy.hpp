@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -36,12 +37,14 @@ std::string canonicalIp(std::string_view text);
 std::string storedIp(std::string_view ip, IpStorage storage);
 
 /// The visitor id of API.md: HMAC-SHA256 keyed with the daily salt over an unambiguous
-/// (length-prefixed) encoding of website id, canonical client address and user agent; its first
-/// 8 bytes read as a big-endian signed integer (the BIGINT events.visitor_id). A malformed
-/// address is hashed as given, so equal input still gives equal ids. Ingest hashes with today's
-/// salt only (SaltStore::Salts::today). Throws mp::Error when the salt is empty.
+/// (length-prefixed) encoding of website id, canonical client address, user agent and the event's
+/// UTC day; its first 8 bytes read as a big-endian signed integer (the BIGINT events.visitor_id).
+/// The day in the hash means no id is shared by two days, so unique visitors over several days are
+/// the sum of each day's. A malformed address is hashed as given, so equal input still gives equal
+/// ids. Ingest hashes with today's salt only (SaltStore::Salts::today). Throws mp::Error when the
+/// salt is empty.
 std::int64_t visitorId(std::string_view dailySalt, std::string_view websiteId, std::string_view ip,
-                       std::string_view userAgent);
+                       std::string_view userAgent, std::chrono::sys_days day);
 
 /// The session id given to an event that carries none: the visitor id's 64 bits as 16 lowercase
 /// hex digits. As the salt rotates daily, such a session is one visitor's day on one website

@@ -19,8 +19,9 @@ namespace mp::db {
 class Pool;
 }
 namespace mp::redis {
+class Client;
 class Pool;
-}
+}  // namespace mp::redis
 namespace mp::sites {
 class SiteCache;
 }
@@ -112,18 +113,18 @@ class Tracker {
     std::string clientIp;
     std::int64_t nowMillis;
     TrackCallback done;
+    std::string xadd;     ///< XADD of the queue entry, in RESP form
+    std::string publish;  ///< PUBLISH of the live frame, in RESP form
   };
   void run();
   void sendBatch(std::vector<Pending>& batch);
   void fallBack(Pending& pending);
-  std::vector<std::string> scriptCall(const Pending& pending) const;
+  std::vector<bool> admit(redis::Client& client, const std::vector<Pending>& batch);
 
   TrackerDeps deps_;
-  std::string scriptSha_;
   std::size_t maxWaiting_;
   TrackStats stats_;
   std::atomic<bool> redisDown_{false};  // to log an outage once, and its end
-  bool scriptLoaded_ = false;           // on the connection the thread last used
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> waiting_;

@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <csignal>
 #include <mutex>
@@ -231,6 +232,74 @@ std::vector<Reply> Client::pipelineOnce(const std::vector<Argv>& commands, std::
     throw;
   }
   return replies;
+}
+
+std::vector<Reply> Client::formattedOnce(std::string_view resp, std::size_t count,
+                                         std::size_t& received) {
+  std::vector<Reply> replies;
+  replies.reserve(count);
+  try {
+    if (redisAppendFormattedCommand(ctx_.get(), resp.data(), resp.size()) != REDIS_OK) {
+      const int savedErrno = errno;
+      failIo("queueing a pipeline", savedErrno);
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
+        const int savedErrno = errno;
+        failIo("reply " + std::to_string(i + 1) + " of a pipeline of " + std::to_string(count),
+               savedErrno);
+      }
+      const ReplyPtr reply(static_cast<redisReply*>(raw));
+      replies.push_back(detail::fromHiredis(*reply));
+      ++received;
+    }
+  } catch (...) {
+    close();  // unread replies would answer the next caller's commands
+    throw;
+  }
+  return replies;
+}
+
+std::vector<Reply> Client::pipelineFormatted(std::string_view resp, std::size_t count) {
+  if (count == 0) return {};
+  for (int attempt = 0;; ++attempt) {
+    connect();
+    const bool wasReused = reused_;
+    lastWasStale_ = false;
+    std::size_t received = 0;
+    try {
+      auto replies = formattedOnce(resp, count, received);
+      reused_ = true;
+      return replies;
+    } catch (const RedisError&) {
+      if (retry_ == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_ &&
+          received == 0) {
+        continue;
+      }
+      throw;
+    }
+  }
+}
+
+void appendCommand(std::string& out, std::initializer_list<std::string_view> args) {
+  appendCommand(out, std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+void appendCommand(std::string& out, std::span<const std::string_view> args) {
+  const auto number = [&out](char type, std::size_t n) {
+    char buf[24];
+    const auto end = std::to_chars(buf, buf + sizeof buf, n).ptr;
+    out.push_back(type);
+    out.append(buf, static_cast<std::size_t>(end - buf));
+    out.append("\r\n", 2);
+  };
+  number('*', args.size());
+  for (const std::string_view arg : args) {
+    number('$', arg.size());
+    out.append(arg);
+    out.append("\r\n", 2);
+  }
 }
 
 std::vector<Reply> Client::runPipeline(const std::vector<Argv>& commands, Retry retry) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 
 #include "util/error.hpp"
 
@@ -24,9 +25,30 @@ bool isUuid(std::string_view text) noexcept {
   return true;
 }
 
+namespace {
+
+// Random bytes drawn from OpenSSL a few KiB at a time per thread: one RAND_bytes call per id
+// cost more than the rest of making it.
+void randomBytes(unsigned char* out, std::size_t n) {
+  thread_local std::array<unsigned char, 4096> pool{};
+  thread_local std::size_t used = pool.size();
+  if (pool.size() - used < n) {
+    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
+      throw Error("no randomness available for an id");
+    }
+    used = 0;
+  }
+  std::memcpy(out, pool.data() + used, n);
+  // Bytes handed out are wiped, so a copy of the pool never holds ids' randomness.
+  std::memset(pool.data() + used, 0, n);
+  used += n;
+}
+
+}  // namespace
+
 std::string uuidV7() {
   std::array<unsigned char, 16> b{};
-  if (RAND_bytes(b.data() + 6, 10) != 1) throw Error("no randomness available for an id");
+  randomBytes(b.data() + 6, 10);
   const auto ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())

@@ -38,6 +38,11 @@ void sendJson(Pistache::Http::ResponseWriter& response, Pistache::Http::Code cod
                 jsonType());
 }
 
+void sendJsonText(Pistache::Http::ResponseWriter& response, Pistache::Http::Code code,
+                  const std::string& body) {
+  response.send(code, body, jsonType());
+}
+
 void sendError(Pistache::Http::ResponseWriter& response, Pistache::Http::Code status,
                std::string_view code, std::string_view message) {
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};

@@ -9,6 +9,10 @@
 
 namespace mp::http {
 
+/// Sends `body`, already JSON text, with the JSON media type (hot paths with fixed bodies).
+void sendJsonText(Pistache::Http::ResponseWriter& response, Pistache::Http::Code code,
+                  const std::string& body);
+
 /// Sends `body` as application/json with `code`.
 void sendJson(Pistache::Http::ResponseWriter& response, Pistache::Http::Code code,
               const nlohmann::json& body);

@@ -20,6 +20,9 @@ namespace Http = Pistache::Http;
 
 namespace {
 
+// The body of every 202, written once.
+const std::string kAcceptedBody = R"({"ok":true})";
+
 void addCors(Http::ResponseWriter& response) {
   response.headers().add<Http::Header::AccessControlAllowOrigin>("*");
 }
@@ -79,7 +82,7 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
           if (error) {
             sendException(*writer, error, "POST /track");
           } else {
-            sendJson(*writer, Http::Code::Accepted, {{"ok", true}});
+            sendJsonText(*writer, Http::Code::Accepted, kAcceptedBody);
           }
           services->httpMetrics.record(
               route, static_cast<int>(writer->getResponseCode()),

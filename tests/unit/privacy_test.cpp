@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "util/error.hpp"
@@ -16,6 +18,7 @@ const std::string kSalt(32, '\x5a');
 const std::string kOtherSalt(32, '\x3c');
 const std::string kSite = "0190d7a0-0000-7000-8000-000000000001";
 const std::string kOtherSite = "0190d7a0-0000-7000-8000-000000000002";
+const std::chrono::sys_days kDay{std::chrono::year{2026} / 11 / 27};
 const std::string kUa = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 
 TEST(PrivacyIpStorage, ParsesTheThreeConfigWords) {
@@ -130,56 +133,81 @@ TEST(PrivacyParseIp, FamiliesAndBytes) {
 }
 
 TEST(PrivacyVisitorId, StableForTheSameInput) {
-  const auto id = visitorId(kSalt, kSite, "81.2.69.160", kUa);
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(visitorId(kSalt, kSite, "81.2.69.160", kUa), id);
+  const auto id = visitorId(kSalt, kSite, "81.2.69.160", kUa, kDay);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(visitorId(kSalt, kSite, "81.2.69.160", kUa, kDay), id);
   EXPECT_EQ(visitorId(std::string(kSalt), std::string(kSite), std::string("81.2.69.160"),
-                      std::string(kUa)),
+                      std::string(kUa), kDay),
             id);
 }
 
 TEST(PrivacyVisitorId, DiffersWhenAnyInputDiffers) {
-  const auto id = visitorId(kSalt, kSite, "81.2.69.160", kUa);
-  EXPECT_NE(visitorId(kOtherSalt, kSite, "81.2.69.160", kUa), id);
-  EXPECT_NE(visitorId(kSalt, kOtherSite, "81.2.69.160", kUa), id);
-  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.161", kUa), id);
-  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.160", kUa + " Edg/120"), id);
-  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.160", ""), id);
+  const auto id = visitorId(kSalt, kSite, "81.2.69.160", kUa, kDay);
+  EXPECT_NE(visitorId(kOtherSalt, kSite, "81.2.69.160", kUa, kDay), id);
+  EXPECT_NE(visitorId(kSalt, kOtherSite, "81.2.69.160", kUa, kDay), id);
+  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.161", kUa, kDay), id);
+  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.160", kUa + " Edg/120", kDay), id);
+  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.160", "", kDay), id);
 
   std::set<std::int64_t> ids;
   for (int i = 0; i < 256; ++i) {
-    ids.insert(visitorId(kSalt, kSite, "10.0.0." + std::to_string(i), kUa));
+    ids.insert(visitorId(kSalt, kSite, "10.0.0." + std::to_string(i), kUa, kDay));
   }
   EXPECT_EQ(ids.size(), 256u);
 }
 
 TEST(PrivacyVisitorId, FieldBoundariesAreUnambiguous) {
   // Plain concatenation would make these equal; the length prefixes keep them apart.
-  EXPECT_NE(visitorId(kSalt, "ab", "1.2.3.4", "c"), visitorId(kSalt, "a", "1.2.3.4", "bc"));
-  EXPECT_NE(visitorId(kSalt, "site", "x", "yz"), visitorId(kSalt, "site", "xy", "z"));
-  EXPECT_NE(visitorId(kSalt, "", "", "ab"), visitorId(kSalt, "ab", "", ""));
+  EXPECT_NE(visitorId(kSalt, "ab", "1.2.3.4", "c", kDay),
+            visitorId(kSalt, "a", "1.2.3.4", "bc", kDay));
+  EXPECT_NE(visitorId(kSalt, "site", "x", "yz", kDay), visitorId(kSalt, "site", "xy", "z", kDay));
+  EXPECT_NE(visitorId(kSalt, "", "", "ab", kDay), visitorId(kSalt, "ab", "", "", kDay));
 }
 
 TEST(PrivacyVisitorId, OneAddressWrittenTwoWaysIsOneVisitor) {
-  EXPECT_EQ(visitorId(kSalt, kSite, "::1", kUa), visitorId(kSalt, kSite, "0:0:0:0:0:0:0:1", kUa));
-  EXPECT_EQ(visitorId(kSalt, kSite, "::1", kUa), visitorId(kSalt, kSite, "0:0::1", kUa));
-  EXPECT_EQ(visitorId(kSalt, kSite, "2001:DB8::1", kUa),
-            visitorId(kSalt, kSite, "2001:0db8:0:0::0001", kUa));
-  EXPECT_EQ(visitorId(kSalt, kSite, "1.2.3.4", kUa),
-            visitorId(kSalt, kSite, "::ffff:1.2.3.4", kUa));
+  EXPECT_EQ(visitorId(kSalt, kSite, "::1", kUa, kDay),
+            visitorId(kSalt, kSite, "0:0:0:0:0:0:0:1", kUa, kDay));
+  EXPECT_EQ(visitorId(kSalt, kSite, "::1", kUa, kDay),
+            visitorId(kSalt, kSite, "0:0::1", kUa, kDay));
+  EXPECT_EQ(visitorId(kSalt, kSite, "2001:DB8::1", kUa, kDay),
+            visitorId(kSalt, kSite, "2001:0db8:0:0::0001", kUa, kDay));
+  EXPECT_EQ(visitorId(kSalt, kSite, "1.2.3.4", kUa, kDay),
+            visitorId(kSalt, kSite, "::ffff:1.2.3.4", kUa, kDay));
   // Malformed addresses are hashed as given: still deterministic, still distinct.
-  EXPECT_EQ(visitorId(kSalt, kSite, "unknown", kUa), visitorId(kSalt, kSite, "unknown", kUa));
-  EXPECT_NE(visitorId(kSalt, kSite, "unknown", kUa), visitorId(kSalt, kSite, "", kUa));
+  EXPECT_EQ(visitorId(kSalt, kSite, "unknown", kUa, kDay),
+            visitorId(kSalt, kSite, "unknown", kUa, kDay));
+  EXPECT_NE(visitorId(kSalt, kSite, "unknown", kUa, kDay), visitorId(kSalt, kSite, "", kUa, kDay));
 }
 
 TEST(PrivacyVisitorId, IsTheFirstEightBytesOfHmacSha256BigEndian) {
   // Computed independently with Python's hmac module over the documented encoding:
-  //   msg = b"metricpulse visitor v1" + b"".join(len(f).to_bytes(8, "big") + f for f in fields)
+  //   fields = [b"site", b"1.2.3.4", b"ua", b"2026-11-27"]
+  //   msg = b"metricpulse visitor v2" + b"".join(len(f).to_bytes(8, "big") + f for f in fields)
   //   int.from_bytes(hmac.new(b"k" * 32, msg, "sha256").digest()[:8], "big", signed=True)
-  EXPECT_EQ(visitorId(std::string(32, 'k'), "site", "1.2.3.4", "ua"), -540421441873199869LL);
+  EXPECT_EQ(visitorId(std::string(32, 'k'), "site", "1.2.3.4", "ua", kDay), 1875179734956774580LL);
+}
+
+TEST(PrivacyVisitorId, BelongsToOneDay) {
+  // The same visitor on two days has two ids, whatever salt hashed them: the rollups add up
+  // daily unique visitors on that basis.
+  const auto id = visitorId(kSalt, kSite, "81.2.69.160", kUa, kDay);
+  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.160", kUa, kDay - std::chrono::days{1}), id);
+  EXPECT_NE(visitorId(kSalt, kSite, "81.2.69.160", kUa, kDay + std::chrono::days{1}), id);
+}
+
+TEST(PrivacyVisitorId, KeyedContextFollowsTheSalt) {
+  // The per-thread HMAC context is re-keyed when the salt changes, and back again.
+  const auto a = visitorId(kSalt, kSite, "1.2.3.4", kUa, kDay);
+  const auto b = visitorId(kOtherSalt, kSite, "1.2.3.4", kUa, kDay);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(visitorId(kSalt, kSite, "1.2.3.4", kUa, kDay), a);
+  EXPECT_EQ(visitorId(kOtherSalt, kSite, "1.2.3.4", kUa, kDay), b);
+  std::int64_t fromThread = 0;
+  std::thread([&] { fromThread = visitorId(kSalt, kSite, "1.2.3.4", kUa, kDay); }).join();
+  EXPECT_EQ(fromThread, a);
 }
 
 TEST(PrivacyVisitorId, EmptySaltIsRefused) {
-  EXPECT_THROW(visitorId("", kSite, "1.2.3.4", kUa), Error);
+  EXPECT_THROW(visitorId("", kSite, "1.2.3.4", kUa, kDay), Error);
 }
 
 TEST(PrivacySessionId, SixteenHexDigitsOfTheVisitorId) {
@@ -188,10 +216,10 @@ TEST(PrivacySessionId, SixteenHexDigitsOfTheVisitorId) {
   EXPECT_EQ(sessionIdFromVisitor(-1), "ffffffffffffffff");
   EXPECT_EQ(sessionIdFromVisitor(0x0123456789abcdefLL), "0123456789abcdef");
   EXPECT_EQ(sessionIdFromVisitor(INT64_MIN), "8000000000000000");
-  const auto id = visitorId(kSalt, kSite, "1.2.3.4", kUa);
+  const auto id = visitorId(kSalt, kSite, "1.2.3.4", kUa, kDay);
   EXPECT_EQ(sessionIdFromVisitor(id), sessionIdFromVisitor(id));
   EXPECT_NE(sessionIdFromVisitor(id),
-            sessionIdFromVisitor(visitorId(kSalt, kSite, "1.2.3.5", kUa)));
+            sessionIdFromVisitor(visitorId(kSalt, kSite, "1.2.3.5", kUa, kDay)));
 }
 
 }  // namespace
