@@ -2,6 +2,7 @@
 // both written by hand (util/json_text.hpp), as every tracked event is serialised twice.
 #include "events/event.hpp"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
@@ -19,6 +20,190 @@ std::string str(const json& j, const char* key) {
   if (!it->is_string()) throw Error(std::string("queued event: ") + key + " is not a string");
   return it->get<std::string>();
 }
+
+// A reader for exactly what toQueueJson() writes (a flat object of strings, integers and nulls):
+// the writers read every event back, and a DOM per event cost them more than the COPY. Anything
+// else it cannot read, it leaves to the general parser (fromQueueJsonDom).
+class FlatReader {
+ public:
+  explicit FlatReader(std::string_view text) : s_(text) {}
+
+  bool read(Event& e) {
+    bool hasTime = false;
+    skipSpace();
+    if (!eat('{')) return false;
+    skipSpace();
+    if (eat('}')) return false;
+    for (;;) {
+      std::string key;
+      skipSpace();
+      if (!string(key)) return false;
+      skipSpace();
+      if (!eat(':')) return false;
+      skipSpace();
+      if (key == "t" || key == "v") {
+        std::int64_t n = 0;
+        if (!integer(n)) return false;
+        if (key == "t") {
+          e.tsMillis = n;
+          hasTime = true;
+        } else {
+          e.visitorId = n;
+        }
+      } else if (std::string* field = stringField(e, key)) {
+        if (s_.substr(pos_, 4) == "null") {
+          pos_ += 4;
+          field->clear();
+        } else if (!string(*field)) {
+          return false;
+        }
+      } else {
+        return false;  // an unknown key: let the general parser decide
+      }
+      skipSpace();
+      if (eat('}')) break;
+      if (!eat(',')) return false;
+    }
+    skipSpace();
+    return pos_ == s_.size() && hasTime && !e.id.empty() && !e.websiteId.empty();
+  }
+
+ private:
+  static std::string* stringField(Event& e, const std::string& key) {
+    if (key == "i") return &e.id;
+    if (key == "w") return &e.websiteId;
+    if (key == "y") return &e.eventType;
+    if (key == "p") return &e.page;
+    if (key == "u") return &e.url;
+    if (key == "h") return &e.hostname;
+    if (key == "r") return &e.referrer;
+    if (key == "rh") return &e.referrerHost;
+    if (key == "s") return &e.sessionId;
+    if (key == "ua") return &e.userAgent;
+    if (key == "b") return &e.browser;
+    if (key == "o") return &e.os;
+    if (key == "d") return &e.device;
+    if (key == "c") return &e.country;
+    if (key == "ip") return &e.ip;
+    if (key == "pr") return &e.props;
+    return nullptr;
+  }
+
+  void skipSpace() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t' || s_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool eat(char c) {
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  bool integer(std::int64_t& n) {
+    const char* begin = s_.data() + pos_;
+    const auto [end, ec] = std::from_chars(begin, s_.data() + s_.size(), n);
+    if (ec != std::errc() || end == begin) return false;
+    pos_ += static_cast<std::size_t>(end - begin);
+    return true;
+  }
+  bool hex4(std::uint32_t& cp) {
+    if (pos_ + 4 > s_.size()) return false;
+    cp = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s_[pos_++];
+      cp <<= 4;
+      if (c >= '0' && c <= '9')
+        cp |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        cp |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        cp |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  }
+  static void appendUtf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  bool string(std::string& out) {
+    out.clear();
+    if (!eat('"')) return false;
+    for (;;) {
+      const std::size_t start = pos_;
+      while (pos_ < s_.size() && s_[pos_] != '"' && s_[pos_] != '\\' &&
+             static_cast<unsigned char>(s_[pos_]) >= 0x20) {
+        ++pos_;
+      }
+      out.append(s_.data() + start, pos_ - start);
+      if (pos_ >= s_.size()) return false;
+      const char c = s_[pos_++];
+      if (c == '"') return true;
+      if (c != '\\' || pos_ >= s_.size()) return false;  // a raw control character
+      switch (s_[pos_++]) {
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'u': {
+          std::uint32_t cp = 0;
+          if (!hex4(cp)) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {
+            std::uint32_t low = 0;
+            if (!eat('\\') || !eat('u') || !hex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return false;
+          }
+          appendUtf8(out, cp);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+};
 
 }  // namespace
 
@@ -56,7 +241,8 @@ std::string toQueueJson(const Event& e) {
   return out;
 }
 
-Event fromQueueJson(std::string_view text) {
+// The general reader: any JSON object, with precise errors for what is wrong.
+static Event fromQueueJsonDom(std::string_view text) {
   auto j = json::parse(text, nullptr, false);
   if (!j.is_object()) throw Error("queued event is not a JSON object");
   Event e;
@@ -82,6 +268,12 @@ Event fromQueueJson(std::string_view text) {
   e.ip = str(j, "ip");
   e.props = str(j, "pr");
   return e;
+}
+
+Event fromQueueJson(std::string_view text) {
+  Event e;
+  if (FlatReader(text).read(e)) return e;
+  return fromQueueJsonDom(text);
 }
 
 std::string liveFeedFrame(const Event& e) {

@@ -6,6 +6,7 @@
 
 #include "events/event.hpp"
 #include "redis/client.hpp"
+#include "util/error.hpp"
 #include "util/json_text.hpp"
 
 namespace mp {
@@ -81,6 +82,29 @@ TEST(EventEncoding, QueueEntryRoundTrips) {
   empty.websiteId = e.websiteId;
   empty.tsMillis = 1;
   EXPECT_EQ(events::fromQueueJson(events::toQueueJson(empty)), empty);
+}
+
+TEST(EventEncoding, QueueEntryReadsOtherWritersJson) {
+  // Entries written by another JSON writer (an older daemon, a tool): escapes, spacing, key order,
+  // nulls and unknown keys are all read as JSON says.
+  const auto e = events::fromQueueJson(
+      R"( { "w" : "site", "i":"id-1", "t": 5, "p": "\u00e9\ud83d\ude00\/\"x\"", "r": null,)"
+      R"( "v": -7, "extra": [1, {"a": 2}], "ua": "a\tb" } )");
+  EXPECT_EQ(e.id, "id-1");
+  EXPECT_EQ(e.websiteId, "site");
+  EXPECT_EQ(e.tsMillis, 5);
+  EXPECT_EQ(e.page, "\xC3\xA9\xF0\x9F\x98\x80/\"x\"");
+  EXPECT_EQ(e.referrer, "");
+  EXPECT_EQ(e.visitorId, -7);
+  EXPECT_EQ(e.userAgent, "a\tb");
+}
+
+TEST(EventEncoding, QueueEntryThatIsNotAnEventIsRefused) {
+  for (const char* bad :
+       {"", "[]", "{}", "{\"i\":\"x\"}", R"({"i":"x","w":"y"})", R"({"i":"x","w":"y","t":"soon"})",
+        R"({"i":"x","w":"y","t":1,"p":3})", R"({"i":"x","w":"y","t":1)", "not json"}) {
+    EXPECT_THROW(events::fromQueueJson(bad), Error) << bad;
+  }
 }
 
 TEST(EventEncoding, QueueEntryReplacesInvalidUtf8) {
