@@ -39,5 +39,7 @@ void registerUserCommands(CLI::App& app, Context& ctx);
 void registerWebsiteCommands(CLI::App& app, Context& ctx);
 void registerTokenCommands(CLI::App& app, Context& ctx);
 void registerAggregateCommands(CLI::App& app, Context& ctx);
+void registerStatsCommands(CLI::App& app, Context& ctx);
+void registerRetentionCommands(CLI::App& app, Context& ctx);
 
 }  // namespace mp::cli

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   mp::cli::registerWebsiteCommands(app, ctx);
   mp::cli::registerTokenCommands(app, ctx);
   mp::cli::registerAggregateCommands(app, ctx);
+  mp::cli::registerStatsCommands(app, ctx);
+  mp::cli::registerRetentionCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

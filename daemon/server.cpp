@@ -11,11 +11,13 @@
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/response.hpp"
+#include "http/stats.hpp"
 #include "http/track.hpp"
 #include "ingest/direct_writer.hpp"
 #include "ingest/queue_writer.hpp"
 #include "ingest/tracker.hpp"
 #include "log/log.hpp"
+#include "scheduler.hpp"
 #include "util/error.hpp"
 
 namespace mp::daemon {
@@ -83,7 +85,9 @@ Services::Services(const config::Config& cfg)
           cfg, db, redis::Url::parse(cfg.redis.url), "metricpulsed",
           ingest::QueueWriterOptions{.claimIdle = cfg.ingest.claimIdle})),
       tracker(std::make_unique<ingest::Tracker>(
-          ingest::TrackerDeps{config, sites, *userAgents, geoip.get(), salts, redis, *direct})) {}
+          ingest::TrackerDeps{config, sites, *userAgents, geoip.get(), salts, redis, *direct})),
+      scheduler(std::make_unique<Scheduler>(db, cfg.database.url, salts, jobMetrics,
+                                            ScheduleOptions::fromConfig(cfg))) {}
 
 Services::~Services() {
   stop();
@@ -94,9 +98,12 @@ void Services::start() {
   salts.current();
   writer->start();
   tracker->start();
+  scheduler->start();
 }
 
 void Services::stop() {
+  // First, so that a long fold or prune is cancelled rather than waited for.
+  if (scheduler) scheduler->stop();
   // The tracker hands its last events to Redis (or the direct writer) before those stop.
   if (tracker) tracker->stop();
   if (writer) writer->stop();
@@ -110,6 +117,7 @@ Server::Server(std::shared_ptr<Services> services)
   http::addAccountRoutes(*router_, services_);
   http::addWebsiteRoutes(*router_, services_);
   http::addTrackRoutes(*router_, services_);
+  http::addStatsRoutes(*router_, services_);
   http::addMetricsRoute(*router_, services_);
 }
 

@@ -26,6 +26,8 @@ class Tracker;
 
 namespace mp::daemon {
 
+class Scheduler;
+
 /// Connections, caches and workers shared by every request handler.
 struct Services {
   /// Opens the pools (lazily connecting), loads the token secret, the user-agent regexes and the
@@ -35,9 +37,10 @@ struct Services {
   Services(const Services&) = delete;
   Services& operator=(const Services&) = delete;
 
-  /// Loads the website cache and today's salt, starts the queue writers; throws DbError.
+  /// Loads the website cache and today's salt, starts the queue writers and the background jobs;
+  /// throws DbError.
   void start();
-  /// Stops the writers (finishing their batch) and background reloads.
+  /// Stops the background jobs, the writers (finishing their batch) and background reloads.
   void stop();
 
   config::Config config;
@@ -54,6 +57,9 @@ struct Services {
   std::unique_ptr<ingest::DirectWriter> direct;
   std::unique_ptr<ingest::QueueWriter> writer;
   std::unique_ptr<ingest::Tracker> tracker;
+  JobMetrics jobMetrics;
+  /// Aggregation, partitions, retention and salt pruning on their schedule.
+  std::unique_ptr<Scheduler> scheduler;
 };
 
 class Server {

@@ -13,6 +13,7 @@
 
 #include "aggregation/aggregator.hpp"
 #include "context.hpp"
+#include "maintenance/jobs.hpp"
 #include "sites/sites.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
@@ -24,6 +25,7 @@ struct RunOptions {
   std::string from;
   std::string to;
   std::string website;
+  bool recent = false;
 };
 
 std::chrono::sys_days dateOption(const std::string& option, const std::string& text) {
@@ -32,9 +34,28 @@ std::chrono::sys_days dateOption(const std::string& option, const std::string& t
   return *day;
 }
 
+void printSummary(const aggregation::FoldResult& result,
+                  std::chrono::steady_clock::time_point started) {
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  std::cout << fmt::format("folded {} day{}, {} events in {:.1f} s\n", result.days,
+                           result.days == 1 ? "" : "s", result.events, took.count());
+}
+
+// The daemon's own fold (the days that are not final yet), for installations that run it from
+// the timer instead; waits its turn behind a run in progress.
+int runRecent(Context& ctx) {
+  auto conn = ctx.connect();
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = maintenance::foldRecent(conn, maintenance::LockWait::kWait);
+  printSummary(result.value_or(aggregation::FoldResult{}), started);
+  return exit_code::kOk;
+}
+
 int runAggregate(Context& ctx, const RunOptions& opts) {
+  if (opts.recent) return runRecent(ctx);
   const auto today = aggregation::todayUtc();
-  // Default: the days whose events may still change (events arrive up to 24 h late).
+  // Default: yesterday and today, the days whose browser events may still arrive (--recent
+  // folds every day that is not final instead).
   auto from = today - std::chrono::days{1};
   auto to = today;
   if (!opts.from.empty()) from = dateOption("--from", opts.from);
@@ -65,9 +86,7 @@ int runAggregate(Context& ctx, const RunOptions& opts) {
                     << std::endl;
         }
       });
-  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  std::cout << fmt::format("folded {} day{}, {} events in {:.1f} s\n", result.days,
-                           result.days == 1 ? "" : "s", result.events, took.count());
+  printSummary(result, started);
   return exit_code::kOk;
 }
 
@@ -82,9 +101,15 @@ void registerAggregateCommands(CLI::App& app, Context& ctx) {
       "run",
       "Fold the UTC days from --from to --to (default: yesterday and today); idempotent, and "
       "concurrent runs take turns");
-  run->add_option("--from", opts->from, "First day, YYYY-MM-DD (UTC)");
-  run->add_option("--to", opts->to, "Last day, YYYY-MM-DD (UTC), inclusive");
-  run->add_option("--website", opts->website, "Only this website (id)");
+  auto* from = run->add_option("--from", opts->from, "First day, YYYY-MM-DD (UTC)");
+  auto* to = run->add_option("--to", opts->to, "Last day, YYYY-MM-DD (UTC), inclusive");
+  auto* website = run->add_option("--website", opts->website, "Only this website (id)");
+  run->add_flag("--recent", opts->recent,
+                "Fold every day that is not final yet, as the daemon's schedule does (the "
+                "systemd timer's run)")
+      ->excludes(from)
+      ->excludes(to)
+      ->excludes(website);
   run->callback([&ctx, opts] { ctx.action = [&ctx, opts] { return runAggregate(ctx, *opts); }; });
 }
 

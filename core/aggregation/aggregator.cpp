@@ -26,16 +26,14 @@ constexpr const char* kDayCondition =
 const std::string kDayEvents = std::string(" FROM events e WHERE ") + kDayCondition;
 
 // Replacing, not upserting: a page or value that lost its events (none can, but a re-fold after a
-// manual cleanup might) must lose its row too.
+// manual cleanup might) must lose its row too. aggregation_runs is upserted instead (below).
 constexpr const char* kDeletes[] = {
     "DELETE FROM event_summary WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
-    "DELETE FROM daily_visitors WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
     "DELETE FROM page_daily WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
     "DELETE FROM dimension_daily WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
     "DELETE FROM hourly_summary WHERE website_id = ANY($2::uuid[])"
     " AND hour >= ($1::date)::timestamp AT TIME ZONE 'UTC'"
     " AND hour < ($1::date + 1)::timestamp AT TIME ZONE 'UTC'",
-    "DELETE FROM aggregation_runs WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
 };
 
 std::string summaryInsert() {
@@ -51,10 +49,6 @@ std::string summaryInsert() {
 
 std::vector<std::string> rollupInserts() {
   return {
-      fmt::format("INSERT INTO daily_visitors (website_id, date, visitor_id)"
-                  " SELECT DISTINCT e.website_id, $1::date, e.visitor_id{}"
-                  " AND e.visitor_id IS NOT NULL",
-                  kDayEvents),
       fmt::format("INSERT INTO page_daily (website_id, date, page, views, visitors)"
                   " SELECT e.website_id, $1::date, coalesce(e.page, ''), count(*),"
                   " count(DISTINCT e.visitor_id){} AND e.event_type = 'pageview'"
@@ -76,6 +70,23 @@ std::vector<std::string> rollupInserts() {
           " WHERE d.counted AND {}"
           " GROUP BY e.website_id, d.dimension, coalesce(d.value, '')",
           kDayCondition),
+      // The day's week, summed again from its seven days' rows as they now are (0003): the
+      // stats read it only once all seven are final.
+      "DELETE FROM page_weekly WHERE website_id = ANY($2::uuid[])"
+      " AND week = date_trunc('week', $1::date::timestamp)::date",
+      "INSERT INTO page_weekly (website_id, week, page, views, visitors)"
+      " SELECT website_id, date_trunc('week', $1::date::timestamp)::date, page, sum(views),"
+      " sum(visitors) FROM page_daily WHERE website_id = ANY($2::uuid[])"
+      " AND date >= date_trunc('week', $1::date::timestamp)::date"
+      " AND date < date_trunc('week', $1::date::timestamp)::date + 7 GROUP BY website_id, page",
+      "DELETE FROM dimension_weekly WHERE website_id = ANY($2::uuid[])"
+      " AND week = date_trunc('week', $1::date::timestamp)::date",
+      "INSERT INTO dimension_weekly (website_id, week, dimension, value, views, visitors)"
+      " SELECT website_id, date_trunc('week', $1::date::timestamp)::date, dimension, value,"
+      " sum(views), sum(visitors) FROM dimension_daily WHERE website_id = ANY($2::uuid[])"
+      " AND date >= date_trunc('week', $1::date::timestamp)::date"
+      " AND date < date_trunc('week', $1::date::timestamp)::date + 7"
+      " GROUP BY website_id, dimension, value",
       fmt::format("INSERT INTO hourly_summary (website_id, hour, views, visitors)"
                   " SELECT e.website_id, date_trunc('hour', e.ts AT TIME ZONE 'UTC') AT TIME ZONE"
                   " 'UTC', count(*) FILTER (WHERE e.event_type = 'pageview'),"
@@ -83,10 +94,17 @@ std::vector<std::string> rollupInserts() {
                   " GROUP BY e.website_id, date_trunc('hour', e.ts AT TIME ZONE 'UTC')",
                   kDayEvents),
       // Websites without events that day get a row too: the day is folded for them as well.
-      "INSERT INTO aggregation_runs (website_id, date, folded_at, events)"
-      " SELECT w.id, $1::date, now(), coalesce(s.events, 0) FROM websites w"
+      // An upsert, not a delete and insert: a writer marking the row dirty after this snapshot
+      // was taken makes it fail with a serialisation error (the day is then folded again), or
+      // waits for this commit and marks the new row; a deleted row would let the mark vanish.
+      // now() is the transaction's start, before its snapshot: what kSettleTime is measured
+      // against. Rows in website order, as writers lock them, so the two never deadlock.
+      "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty)"
+      " SELECT w.id, $1::date, now(), coalesce(s.events, 0), false FROM websites w"
       " LEFT JOIN event_summary s ON s.website_id = w.id AND s.date = $1::date"
-      " WHERE w.id = ANY($2::uuid[])",
+      " WHERE w.id = ANY($2::uuid[]) ORDER BY w.id"
+      " ON CONFLICT (website_id, date) DO UPDATE SET folded_at = EXCLUDED.folded_at,"
+      " events = EXCLUDED.events, dirty = false",
   };
 }
 
@@ -107,6 +125,34 @@ class FoldLock {
   db::Connection& conn_;
 };
 
+// A concurrent writer marked a row this fold upserts (REPEATABLE READ), or a deadlock was broken.
+bool isRetryable(const DbError& e) noexcept {
+  return e.sqlstate() == "40001" || e.sqlstate() == "40P01";
+}
+constexpr int kDayAttempts = 5;
+
+// Folds one day for the websites of `websites` (a uuid[] literal); returns the events folded.
+std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& websites) {
+  static const std::string kSummary = summaryInsert();
+  static const std::vector<std::string> kInserts = rollupInserts();
+  const db::Params params{formatDate(day), websites};
+  for (int attempt = 1;; ++attempt) {
+    try {
+      // One snapshot for every rollup of the day, so they agree with each other even while
+      // events keep arriving.
+      db::Transaction tx(conn, db::Isolation::kRepeatableRead);
+      for (const char* sql : kDeletes) conn.exec(sql, params);
+      const std::int64_t events = conn.exec(kSummary, params).getInt(0, 0);
+      for (const auto& sql : kInserts) conn.exec(sql, params);
+      tx.commit();
+      return events;
+    } catch (const DbError& e) {
+      // The new snapshot of the next attempt holds the events whose mark got in the way.
+      if (attempt >= kDayAttempts || !isRetryable(e)) throw;
+    }
+  }
+}
+
 FoldResult foldDays(db::Connection& conn, sys_days from, sys_days to,
                     const std::optional<std::string>& websiteId,
                     const std::function<void(sys_days, std::int64_t)>& progress) {
@@ -117,24 +163,23 @@ FoldResult foldDays(db::Connection& conn, sys_days from, sys_days to,
       websiteId);
   const std::string websites(ids.get(0, 0));
 
-  static const std::string kSummary = summaryInsert();
-  static const std::vector<std::string> kInserts = rollupInserts();
-
   FoldResult result;
   for (sys_days day = from; day <= to; day += days{1}) {
-    const db::Params params{formatDate(day), websites};
-    // One snapshot for every rollup of the day, so they agree with each other even while events
-    // keep arriving.
-    db::Transaction tx(conn, db::Isolation::kRepeatableRead);
-    for (const char* sql : kDeletes) conn.exec(sql, params);
-    const std::int64_t events = conn.exec(kSummary, params).getInt(0, 0);
-    for (const auto& sql : kInserts) conn.exec(sql, params);
-    tx.commit();
+    const std::int64_t events = foldDay(conn, day, websites);
     ++result.days;
     result.events += events;
     if (progress) progress(day, events);
   }
   return result;
+}
+
+// The final-day rule of 0003 over the aggregation_runs row `r`; $1 is kSettleTime in seconds.
+constexpr const char* kFinal =
+    "NOT r.dirty AND r.folded_at >= (r.date + 1)::timestamp AT TIME ZONE 'UTC'"
+    " + make_interval(secs => $1)";
+
+int settleSeconds() {
+  return static_cast<int>(std::chrono::seconds(kSettleTime).count());
 }
 
 }  // namespace
@@ -157,28 +202,59 @@ FoldResult foldRange(db::Connection& conn, sys_days from, sys_days to,
 bool tryFoldRecent(db::Connection& conn) {
   if (!conn.execArgs("SELECT pg_try_advisory_lock($1)", kFoldLockKey).getBool(0, 0)) return false;
   FoldLock lock(conn);
-  const sys_days today = todayUtc();
-  foldDays(conn, today - days{1}, today, std::nullopt, {});
+  // Per day of the window (by the database's clock, as folded_at), the websites whose day is not
+  // final: a row that is dirty or folded too early, or no row at all since the website existed
+  // (a writer creates the row of an older day that receives a late event).
+  static const std::string kPending = fmt::format(
+      "WITH w AS (SELECT id, created_at FROM websites),"
+      " d AS (SELECT ((now() AT TIME ZONE 'UTC')::date - i) AS date"
+      " FROM generate_series(0, $2::int) AS g(i))"
+      " SELECT d.date::text, array_agg(w.id ORDER BY w.id)::text"
+      " FROM d CROSS JOIN w"
+      " LEFT JOIN aggregation_runs r ON r.website_id = w.id AND r.date = d.date"
+      " WHERE (r.website_id IS NULL"
+      " AND w.created_at < (d.date + 1)::timestamp AT TIME ZONE 'UTC')"
+      " OR (r.website_id IS NOT NULL AND NOT ({}))"
+      " GROUP BY d.date ORDER BY d.date",
+      kFinal);
+  auto pending = conn.execArgs(kPending, settleSeconds(), kRecentDays);
+  for (int i = 0; i < pending.rows(); ++i) {
+    const auto day = parseDate(pending.get(i, 0));
+    if (day) foldDay(conn, *day, std::string(pending.get(i, 1)));
+  }
   return true;
 }
 
-std::optional<FoldedSpan> foldedSpan(db::Connection& conn, std::string_view websiteId) {
-  if (!util::isUuid(websiteId)) return std::nullopt;
-  auto rows = conn.execArgs(
-      "SELECT date::text, folded_at >= ((date + 1)::timestamp AT TIME ZONE 'UTC')"
-      " + make_interval(hours => $2) FROM aggregation_runs WHERE website_id = $1::uuid"
-      " ORDER BY date",
-      std::string(websiteId), static_cast<int>(kLateWindow.count()));
-  std::optional<FoldedSpan> span;
+std::vector<sys_days> finalDays(db::Connection& conn, std::string_view websiteId,
+                                std::optional<sys_days> from, std::optional<sys_days> to) {
+  std::vector<sys_days> out;
+  if (!util::isUuid(websiteId)) return out;
+  static const std::string kSql = fmt::format(
+      "SELECT r.date::text FROM aggregation_runs r WHERE r.website_id = $2::uuid"
+      " AND ($3::date IS NULL OR r.date >= $3::date) AND ($4::date IS NULL OR r.date <= $4::date)"
+      " AND {} ORDER BY r.date",
+      kFinal);
+  const auto text = [](const std::optional<sys_days>& day) -> std::optional<std::string> {
+    if (!day) return std::nullopt;
+    return formatDate(*day);
+  };
+  auto rows = conn.execArgs(kSql, settleSeconds(), std::string(websiteId), text(from), text(to));
+  out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {
-    const auto day = parseDate(rows.get(r, 0));
-    if (!day || !rows.getBool(r, 1)) break;
+    if (auto day = parseDate(rows.get(r, 0))) out.push_back(*day);
+  }
+  return out;
+}
+
+std::optional<FoldedSpan> foldedSpan(db::Connection& conn, std::string_view websiteId) {
+  std::optional<FoldedSpan> span;
+  for (const sys_days day : finalDays(conn, websiteId)) {
     if (!span) {
-      span = FoldedSpan{*day, *day};
-    } else if (*day == span->through + days{1}) {
-      span->through = *day;
+      span = FoldedSpan{day, day};
+    } else if (day == span->through + days{1}) {
+      span->through = day;
     } else {
-      break;  // a day never folded: what follows must be read from raw events
+      break;  // a day that is not final: what follows must be read from raw events
     }
   }
   return span;

@@ -1,4 +1,4 @@
-// Folding raw events into the rollup tables of 0002_rollups.sql, one UTC day at a time.
+// Folding raw events into the rollup tables (0002_rollups.sql, 0003), one UTC day at a time.
 #pragma once
 
 #include <chrono>
@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "db/connection.hpp"
 
@@ -16,9 +17,15 @@ namespace mp::aggregation {
 /// timer and mpctl take turns (ASCII "MPAGGREG"; other MetricPulse locks use other keys).
 inline constexpr std::int64_t kFoldLockKey = 0x4D50414747524547;
 
-/// How late an event may arrive for its day (DESIGN.md "Aggregation"): a day folded more than
-/// this long after its end is final.
-inline constexpr std::chrono::hours kLateWindow{24};
+/// A day's rollups are final once folded, and not marked dirty since, at least this long after
+/// the day's end (0003_day_scoped_visitors.sql). The events writer marks dirty every day before
+/// the current UTC day that receives an event; the margin covers a writer that took the day for
+/// "today" just before midnight and commits a moment after it.
+inline constexpr std::chrono::hours kSettleTime{1};
+
+/// How far back tryFoldRecent() looks for days that are not final: late events are accepted up
+/// to 30 days old (server-side tracking), and a few days more cover a queue held back by an outage.
+inline constexpr int kRecentDays = 35;
 
 /// What a fold run did.
 struct FoldResult {
@@ -28,24 +35,36 @@ struct FoldResult {
 
 /// The days of a website whose rollups are final and complete.
 struct FoldedSpan {
-  std::chrono::sys_days from;     ///< first day folded (earlier days were never folded)
+  std::chrono::sys_days from;     ///< first final day (no earlier day is final)
   std::chrono::sys_days through;  ///< last day such that every day from `from` is final
 };
 
 /// Folds every UTC day from `from` to `to` (inclusive) for all websites, or only `websiteId`:
-/// per day one transaction replaces the day's rollup rows by a GROUP BY over events (idempotent).
+/// per day one REPEATABLE READ transaction replaces the day's rollup rows by a GROUP BY over
+/// events (idempotent) and records the fold in aggregation_runs (not dirty); a day whose
+/// aggregation_runs row a writer marks meanwhile is redone.
 /// Waits for the fold lock (kFoldLockKey) and holds it for the whole run; calls `progress` after
 /// each day's commit. Throws InvalidInput (reversed range, malformed website id) or DbError.
 FoldResult foldRange(db::Connection& conn, std::chrono::sys_days from, std::chrono::sys_days to,
                      std::optional<std::string> websiteId = {},
                      const std::function<void(std::chrono::sys_days, std::int64_t)>& progress = {});
 
-/// Folds yesterday and today (UTC) for all websites unless another run holds the fold lock, in
-/// which case it returns false at once (the daemon's schedule). Throws DbError.
+/// The scheduled fold: unless another run holds the fold lock (then it returns false at once),
+/// folds today and every day of the last kRecentDays that is not final for some website (dirty,
+/// folded before it had settled, or never folded since the website existed), each day for the
+/// websites that need it (today is never final, so it is always folded). Throws DbError.
 bool tryFoldRecent(db::Connection& conn);
 
-/// The final, gap-free folded days of `websiteId` (see FoldedSpan), std::nullopt when none:
-/// stats read rollups for days in it and raw events for the others. Throws DbError.
+/// The final days of `websiteId` from `from` to `to` (inclusive; std::nullopt = unbounded), in
+/// order: the stats read their rollups, and raw events for every other day. Run it in the same
+/// REPEATABLE READ transaction as those reads, so that the rollups read are the ones it judged.
+/// A malformed website id has none. Throws DbError.
+std::vector<std::chrono::sys_days> finalDays(db::Connection& conn, std::string_view websiteId,
+                                             std::optional<std::chrono::sys_days> from = {},
+                                             std::optional<std::chrono::sys_days> to = {});
+
+/// The first gap-free run of final days of `websiteId` (see FoldedSpan), std::nullopt when no
+/// day is final. Throws DbError.
 std::optional<FoldedSpan> foldedSpan(db::Connection& conn, std::string_view websiteId);
 
 /// The last day of foldedSpan(), std::nullopt when no day is final. Throws DbError.

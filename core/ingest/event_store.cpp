@@ -33,15 +33,58 @@ std::string beginAndCopySql() {
   return sql;
 }
 
-std::string insertAndCommitSql() {
+// An event for a UTC day before the current one (by the database's clock) may land in a day
+// whose rollups are final: this upsert marks the aggregation_runs row of each such website and
+// day dirty in the batch's own transaction, so the stats read that day from raw events until the
+// next fold repairs it (0003_day_scoped_visitors.sql has the whole argument). A day never folded
+// gets a row too: a fold of it running right now would otherwise miss the mark, and the
+// scheduled fold finds the day by it. Rows in (website, day) order, as every writer and the fold
+// lock them, so concurrent writers cannot deadlock; events of a website that no longer exists
+// mark nothing. Always an update, even of a row already dirty: a fold whose snapshot misses this
+// batch must then fail to clear the mark (REPEATABLE READ) rather than clear it.
+std::string markLateDaysSql() {
+  std::string sql =
+      "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty)"
+      " SELECT s.website_id, s.date, '-infinity', 0, true FROM (SELECT DISTINCT website_id,"
+      " (ts AT TIME ZONE 'UTC')::date AS date FROM ";
+  sql.append(kStagingTable);
+  sql.append(
+      " WHERE ts < date_trunc('day', statement_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+      ") s WHERE EXISTS (SELECT 1 FROM websites w WHERE w.id = s.website_id)"
+      " ORDER BY s.website_id, s.date"
+      " ON CONFLICT (website_id, date) DO UPDATE SET dirty = true");
+  return sql;
+}
+
+std::string insertAndCommitSql(bool markLateDays) {
   std::string sql = "INSERT INTO events (";
   sql.append(EventStore::kColumns);
   sql.append(") SELECT ");
   sql.append(EventStore::kColumns);
   sql.append(" FROM ");
   sql.append(kStagingTable);
-  sql.append(" ON CONFLICT DO NOTHING; COMMIT");
+  sql.append(" ON CONFLICT DO NOTHING; ");
+  if (markLateDays) {
+    sql.append(markLateDaysSql());
+    sql.append("; ");
+  }
+  sql.append("COMMIT");
   return sql;
+}
+
+// Whether the batch may hold an event of a day before the database's current UTC day. Most
+// batches hold only events of today, and then the marking statement is not even sent. The
+// threshold is the start of the UTC day an hour ahead of this host's clock, so a database clock
+// up to an hour ahead still finds every late event marked.
+bool mayHoldLateEvents(std::span<const events::Event> events) {
+  constexpr std::int64_t kDayMillis = 86'400'000;
+  constexpr std::int64_t kClockSlackMillis = 3'600'000;
+  const std::int64_t ahead = util::nowMillis() + kClockSlackMillis;
+  const std::int64_t threshold = (ahead - ((ahead % kDayMillis) + kDayMillis) % kDayMillis);
+  for (const events::Event& e : events) {
+    if (e.tsMillis < threshold) return true;
+  }
+  return false;
 }
 
 // Flushing the COPY buffer at this size streams a large batch instead of holding all of it.
@@ -259,7 +302,8 @@ std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events
   }
 
   static const std::string kBeginAndCopy = beginAndCopySql();
-  static const std::string kInsertAndCommit = insertAndCommitSql();
+  static const std::string kInsertAndCommit = insertAndCommitSql(false);
+  static const std::string kInsertMarkAndCommit = insertAndCommitSql(true);
 
   // 1: BEGIN, staging table, COPY start (libpq's PQexec stops at the COPY).
   {
@@ -281,8 +325,9 @@ std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events
     if (copied.error) fail(pg, copied.error.get(), "COPY into the staging table");
   }
 
-  // 3: move the new rows over and commit, in one round trip.
-  if (PQsendQuery(pg, kInsertAndCommit.c_str()) != 1) fail(pg, nullptr, "sending INSERT");
+  // 3: move the new rows over (marking late days) and commit, in one round trip.
+  const std::string& finish = mayHoldLateEvents(events) ? kInsertMarkAndCommit : kInsertAndCommit;
+  if (PQsendQuery(pg, finish.c_str()) != 1) fail(pg, nullptr, "sending INSERT");
   Drained inserted = drain(pg);
   if (inserted.error) fail(pg, inserted.error.get(), "INSERT into events");
   if (inserted.commitRolledBack) {

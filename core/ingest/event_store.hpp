@@ -32,7 +32,9 @@ class EventStore {
   /// Stores `events` in one transaction and returns how many rows were added: an event whose
   /// (website_id, ts, id) is already stored (a redelivery) is skipped. Empty optional fields
   /// (referrer, referrerHost, country, ip, props) become NULL; NUL bytes, which PostgreSQL text
-  /// cannot hold, are dropped. Throws DbError, after rolling the transaction back.
+  /// cannot hold, are dropped. In the same transaction, each website's days before the current
+  /// UTC day that receive an event are marked dirty in aggregation_runs, so stats never read
+  /// rollups that miss them. Throws DbError, after rolling the transaction back.
   static std::size_t insertBatch(db::Connection& conn, const std::vector<events::Event>& events);
   /// The same for a slice of a batch.
   static std::size_t insertBatch(db::Connection& conn, std::span<const events::Event> events);

@@ -70,4 +70,23 @@ inline std::string realtimeKey(std::string_view websiteId) {
   return key;
 }
 
+/// The longest a realtime answer is cached, whatever cache.ttl_seconds says: it is a count of
+/// the last few minutes, and a dashboard polls it.
+inline constexpr std::chrono::seconds kRealtimeCacheMaxTtl{5};
+
+/// Cached stats answer (the JSON body) of one endpoint of one website for one set of parameters:
+/// "mp:stats:{websiteId}:{endpoint}:{params}". `params` is the normalised query, every default
+/// resolved (e.g. "from=2026-11-21&to=2026-11-27&limit=10"), so equal questions share one key;
+/// lives cache.ttl_seconds (kRealtimeCacheMaxTtl at most for "realtime").
+inline std::string statsCacheKey(std::string_view websiteId, std::string_view endpoint,
+                                 std::string_view params) {
+  std::string key("mp:stats:");
+  key.append(websiteId);
+  key.push_back(':');
+  key.append(endpoint);
+  key.push_back(':');
+  key.append(params);
+  return key;
+}
+
 }  // namespace mp::redis

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -15,10 +16,15 @@
 #include "aggregation/aggregator.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
+#include "events/event.hpp"
+#include "ingest/event_store.hpp"
 #include "sites/sites.hpp"
+#include "stats/stats.hpp"
 #include "support/env.hpp"
 #include "users/users.hpp"
 #include "util/exit_codes.hpp"
+#include "util/time.hpp"
+#include "util/uuid.hpp"
 
 namespace mp::aggregation {
 namespace {
@@ -47,9 +53,6 @@ const Comparison kComparisons[] = {
      "SELECT website_id, (ts AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE event_type ="
      " 'pageview'), count(DISTINCT session_id), count(DISTINCT visitor_id), count(*)"
      " FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
-    {"daily_visitors", "SELECT website_id, date, visitor_id FROM daily_visitors ORDER BY 1, 2, 3",
-     "SELECT DISTINCT website_id, (ts AT TIME ZONE 'UTC')::date, visitor_id FROM events"
-     " WHERE visitor_id IS NOT NULL ORDER BY 1, 2, 3"},
     {"page_daily",
      "SELECT website_id, date, page, views, visitors FROM page_daily ORDER BY 1, 2, 3",
      "SELECT website_id, (ts AT TIME ZONE 'UTC')::date, coalesce(page, ''), count(*),"
@@ -73,6 +76,21 @@ const Comparison kComparisons[] = {
      "   visitor_id FROM events WHERE event_type = 'pageview'"
      " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'event_type', event_type,"
      "   visitor_id FROM events) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"},
+    // Weeks (from Monday, UTC): with day-scoped visitor ids the distinct count over the week's
+    // events is the sum of its days'.
+    {"page_weekly",
+     "SELECT website_id, week, page, views, visitors FROM page_weekly ORDER BY 1, 2, 3",
+     "SELECT website_id, date_trunc('week', ts AT TIME ZONE 'UTC')::date, coalesce(page, ''),"
+     " count(*), count(DISTINCT visitor_id) FROM events WHERE event_type = 'pageview'"
+     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"},
+    {"dimension_weekly",
+     "SELECT website_id, week, dimension, value, views, visitors FROM dimension_weekly"
+     " WHERE dimension IN ('browser', 'event_type') ORDER BY 1, 2, 3, 4",
+     "SELECT website_id, w, dim, v, count(*), count(DISTINCT visitor_id) FROM ("
+     " SELECT website_id, date_trunc('week', ts AT TIME ZONE 'UTC')::date w, 'browser' dim,"
+     "   coalesce(browser, '') v, visitor_id FROM events WHERE event_type = 'pageview'"
+     " UNION ALL SELECT website_id, date_trunc('week', ts AT TIME ZONE 'UTC')::date, 'event_type',"
+     "   event_type, visitor_id FROM events) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"},
     {"hourly_summary", "SELECT website_id, hour, views, visitors FROM hourly_summary ORDER BY 1, 2",
      "SELECT website_id, date_trunc('hour', ts, 'UTC'), count(*) FILTER (WHERE event_type ="
      " 'pageview'), count(DISTINCT visitor_id) FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
@@ -122,7 +140,8 @@ class AggregationTest : public ::testing::Test {
           if (i == 0) ms = 0;
           if (i == 1) ms = 86'399'999;
           if (i == 2) ms = 86'399'000 + static_cast<long>(rng() % 999);
-          const long visitor = static_cast<long>(rng() % 60) + 1000 * (d % 3);
+          // Day-scoped, as ingest makes visitor ids: nobody is seen on two UTC days.
+          const long visitor = static_cast<long>(rng() % 60) + 1000 * d;
           const std::string ts =
               fmt::format("{} {:02}:{:02}:{:02}.{:03}+00", formatDate(day), ms / 3'600'000,
                           ms / 60'000 % 60, ms / 1000 % 60, ms % 1000);
@@ -202,10 +221,11 @@ TEST_F(AggregationTest, FoldedRollupsEqualDirectCountsOverEvents) {
   EXPECT_EQ(seen.back(), kLastDay);
   expectRollupsMatchEvents();
 
-  // Unique visitors over a range crossing the month boundary, from the daily sets: exact.
+  // Unique visitors over a range crossing the month boundary: the sum of the days' counts is the
+  // exact distinct count, as visitor ids are day-scoped.
   const char* range = "'2025-10-28' AND '2025-11-03'";
   EXPECT_EQ(
-      rows(fmt::format("SELECT website_id, count(DISTINCT visitor_id) FROM daily_visitors"
+      rows(fmt::format("SELECT website_id, sum(unique_visitors) FROM event_summary"
                        " WHERE date BETWEEN {} GROUP BY 1 ORDER BY 1",
                        range)),
       rows(fmt::format("SELECT website_id, count(DISTINCT visitor_id) FROM events"
@@ -284,7 +304,10 @@ TEST_F(AggregationTest, TryFoldRecentStepsAsideWhileAnotherRunHoldsTheLock) {
   insert({fmt::format("('{}', now(), 'pageview', '/now', 'n1', 1, NULL, NULL, NULL, NULL, NULL)",
                       sites_[0])});
   EXPECT_TRUE(tryFoldRecent(conn_));
-  EXPECT_EQ(rows("SELECT count(*) FROM aggregation_runs"), std::vector<std::string>{"4|"});
+  // The websites were created today: today is all there is to fold for them.
+  EXPECT_EQ(rows("SELECT count(*), min(date) = (now() AT TIME ZONE 'UTC')::date"
+                 " FROM aggregation_runs"),
+            std::vector<std::string>{"2|t|"});
   expectRollupsMatchEvents();
   // The lock was released: another session can take it at once.
   EXPECT_TRUE(other.execArgs("SELECT pg_try_advisory_lock($1)", kFoldLockKey).getBool(0, 0));
@@ -304,6 +327,171 @@ TEST_F(AggregationTest, FoldedSpanCoversOnlyFinalGapFreeDays) {
   const auto today = todayUtc();
   foldRange(conn_, today - days{1}, today, sites_[1]);
   EXPECT_EQ(foldedThrough(conn_, sites_[1]), kLastDay);
+}
+
+// The aggregation_runs rows of one website as "date|folded_at|dirty" lines.
+std::map<std::string, std::string> runsOf(db::Connection& conn, const std::string& site) {
+  auto r = conn.execArgs(
+      "SELECT date::text, folded_at::text, dirty FROM aggregation_runs WHERE website_id = $1",
+      site);
+  std::map<std::string, std::string> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out[std::string(r.get(i, 0))] = std::string(r.get(i, 1)) + "|" + std::string(r.get(i, 2));
+  }
+  return out;
+}
+
+TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
+  conn_.exec("UPDATE websites SET created_at = now() - interval '50 days'");
+  const sys_days today = todayUtc();
+  for (int back : {40, 30, 3, 1, 0}) {
+    insert(
+        {fmt::format("('{}', '{} 00:00:00+00', 'pageview', '/d{}', 's', {}, NULL, NULL, NULL,"
+                     " NULL, NULL)",
+                     sites_[0], formatDate(today - days{back}), back, 1000 + back)});
+  }
+  // First run: every day of the window since the websites exist, for both; nothing older.
+  ASSERT_TRUE(tryFoldRecent(conn_));
+  EXPECT_EQ(rows("SELECT count(*), count(DISTINCT date), min(date), max(date), bool_or(dirty)"
+                 " FROM aggregation_runs"),
+            std::vector<std::string>{
+                fmt::format("{}|{}|{}|{}|f|", 2 * (kRecentDays + 1), kRecentDays + 1,
+                            formatDate(today - days{kRecentDays}), formatDate(today))});
+  EXPECT_EQ(rows(fmt::format("SELECT events FROM event_summary WHERE date = '{}'",
+                             formatDate(today - days{30}))),
+            std::vector<std::string>{"1|"});
+  EXPECT_EQ(rows(fmt::format("SELECT count(*) FROM event_summary WHERE date = '{}'",
+                             formatDate(today - days{40}))),
+            std::vector<std::string>{"0|"});
+
+  // Then: a day folded before it settled, a dirty day (one website), a day never folded.
+  const sys_days early = today - days{20};
+  const sys_days marked = today - days{25};
+  const sys_days missing = today - days{15};
+  conn_.execArgs(
+      "UPDATE aggregation_runs SET folded_at = ($1::date + 1)::timestamp AT TIME ZONE 'UTC'"
+      " + interval '59 minutes' WHERE date = $1::date",
+      formatDate(early));
+  conn_.execArgs("UPDATE aggregation_runs SET dirty = true WHERE website_id = $1 AND date = $2",
+                 sites_[1], formatDate(marked));
+  conn_.execArgs("DELETE FROM aggregation_runs WHERE date = $1", formatDate(missing));
+  const auto before0 = runsOf(conn_, sites_[0]);
+  const auto before1 = runsOf(conn_, sites_[1]);
+  ASSERT_TRUE(tryFoldRecent(conn_));
+  const auto after0 = runsOf(conn_, sites_[0]);
+  const auto after1 = runsOf(conn_, sites_[1]);
+  for (int back = 0; back <= kRecentDays; ++back) {
+    const sys_days day = today - days{back};
+    const std::string d = formatDate(day);
+    ASSERT_TRUE(after0.count(d) && after1.count(d)) << d;
+    EXPECT_THAT(after0.at(d), ::testing::EndsWith("|f")) << d;
+    EXPECT_THAT(after1.at(d), ::testing::EndsWith("|f")) << d;
+    if (back == 1) continue;  // yesterday is final or not depending on the time of day
+    const bool both = day == today || day == early || day == missing;
+    EXPECT_EQ(before0.count(d) == 0 || after0.at(d) != before0.at(d), both) << d;
+    EXPECT_EQ(before1.count(d) == 0 || after1.at(d) != before1.at(d), both || day == marked) << d;
+  }
+}
+
+TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextRun) {
+  conn_.exec("UPDATE websites SET created_at = now() - interval '3 days'");
+  const sys_days today = todayUtc();
+  const sys_days yesterday = today - days{1};
+  for (int i = 0; i < 5; ++i) {
+    insert(
+        {fmt::format("('{}', '{} 0{}:00:00+00', 'pageview', '/', 's{}', {}, NULL, NULL, NULL,"
+                     " NULL, NULL)",
+                     sites_[0], formatDate(yesterday), i, i, 100 + i % 2)});
+  }
+  foldRange(conn_, yesterday, today);
+  const stats::DateRange range{yesterday, yesterday};
+  EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"],
+            nlohmann::json::parse(R"([{"page":"/","views":5,"visitors":2}])"));
+
+  // Through the writers' path, as a queue drained after an outage would bring it.
+  events::Event late;
+  late.id = util::uuidV7();
+  late.websiteId = sites_[0];
+  late.tsMillis = (static_cast<std::int64_t>(today.time_since_epoch().count()) * 86'400 - 1) * 1000;
+  late.eventType = "pageview";
+  late.page = "/late";
+  late.url = "https://a.example/late";
+  late.hostname = "a.example";
+  late.sessionId = "late";
+  late.visitorId = 4242;
+  db::Connection writer(db_.url(), std::chrono::seconds(10));
+  ASSERT_EQ(ingest::EventStore::insertBatch(writer, std::vector<events::Event>{late}), 1u);
+  EXPECT_EQ(rows(fmt::format("SELECT dirty FROM aggregation_runs WHERE website_id = '{}'"
+                             " AND date = '{}'",
+                             sites_[0], formatDate(yesterday))),
+            std::vector<std::string>{"t|"});
+  // The stats count it at once: the day is read from events until it is folded again.
+  const auto expected = nlohmann::json::parse(
+      R"([{"page":"/","views":5,"visitors":2},{"page":"/late","views":1,"visitors":1}])");
+  EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"], expected);
+
+  ASSERT_TRUE(tryFoldRecent(conn_));
+  EXPECT_EQ(rows("SELECT bool_or(dirty) FROM aggregation_runs"), std::vector<std::string>{"f|"});
+  expectRollupsMatchEvents();
+  EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE date = '{}'"
+                             " AND page = '/late'",
+                             formatDate(yesterday))),
+            std::vector<std::string>{"1|1|"});
+  EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"], expected);
+}
+
+TEST_F(AggregationTest, AMarkMadeDuringAFoldMakesItFoldTheDayAgain) {
+  insertEvents();
+  foldRange(conn_, kFirstDay, kLastDay);
+  const sys_days day = kFirstDay + days{3};
+  const std::string d = formatDate(day);
+
+  // A writer's transaction: a late event and its mark, not committed yet.
+  db::Connection writer(db_.url(), std::chrono::seconds(10));
+  writer.exec("BEGIN");
+  writer.execArgs(
+      "INSERT INTO events (website_id, ts, event_type, page, session_id, visitor_id)"
+      " VALUES ($1, ($2::date)::timestamp AT TIME ZONE 'UTC' + interval '5 hours', 'pageview',"
+      " '/during', 'during', 777777)",
+      sites_[0], d);
+  writer.execArgs(
+      "UPDATE aggregation_runs SET dirty = true WHERE website_id = $1 AND date = $2::date",
+      sites_[0], d);
+
+  // A fold of that day takes its snapshot without the event, then waits for the marked row.
+  FoldResult result;
+  std::string error;
+  std::thread fold([&] {
+    try {
+      db::Connection conn(db_.url(), std::chrono::seconds(10));
+      result = foldRange(conn, day, day);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  bool waiting = false;
+  for (int i = 0; i < 1500 && !waiting; ++i) {
+    waiting = conn_
+                  .exec(
+                      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                      " AND wait_event_type = 'Lock' AND query LIKE '%aggregation_runs%'")
+                  .getInt(0, 0) > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  writer.exec("COMMIT");
+  fold.join();
+  ASSERT_TRUE(waiting) << "the fold never waited for the writer's row";
+  EXPECT_EQ(error, "");
+  // Its upsert failed to serialise, so it folded the day again with the event in view.
+  EXPECT_EQ(result.days, 1);
+  EXPECT_EQ(rows(fmt::format(
+                "SELECT count(*) FROM events WHERE (ts AT TIME ZONE 'UTC')::date = '{}'", d)),
+            std::vector<std::string>{std::to_string(result.events) + "|"});
+  EXPECT_EQ(rows(fmt::format("SELECT dirty FROM aggregation_runs WHERE website_id = '{}'"
+                             " AND date = '{}'",
+                             sites_[0], d)),
+            std::vector<std::string>{"f|"});
+  expectRollupsMatchEvents();
 }
 
 TEST(AggregationDates, ParseAndFormat) {

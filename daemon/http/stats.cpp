@@ -1,0 +1,199 @@
+// The stats routes: the request is checked on the HTTP worker (token, parameters), everything
+// that waits (ownership, Redis, PostgreSQL) runs on the blocking pool.
+#include "http/stats.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "aggregation/aggregator.hpp"
+#include "http/accounts.hpp"
+#include "http/common.hpp"
+#include "http/response.hpp"
+#include "log/log.hpp"
+#include "redis/keys.hpp"
+#include "server.hpp"
+#include "sites/sites.hpp"
+#include "stats/params.hpp"
+#include "stats/stats.hpp"
+#include "util/error.hpp"
+#include "util/time.hpp"
+#include "util/uuid.hpp"
+
+namespace mp::http {
+namespace Http = Pistache::Http;
+using json = nlohmann::json;
+using CacheResult = daemon::HttpMetrics::CacheResult;
+
+namespace {
+
+// What one stats request asks, once its parameters are checked.
+struct StatsQuery {
+  std::string endpoint;     // "top-pages": metrics label and part of the cache key
+  std::string websiteId;    // lower case
+  std::string cacheParams;  // the normalised parameters of the cache key
+  // Computes the answer; the connection is null for realtime, which reads Redis only.
+  std::function<json(db::Connection*, redis::Client*)> answer;
+};
+
+std::optional<std::string> queryParam(const Http::Request& request, const char* name) {
+  return request.query().get(name);
+}
+
+std::string websiteIdOf(const RouteParams& params) {
+  std::string id = params.get("id");
+  // A path that is not a UUID names no website (API.md: 404, not 400).
+  if (!util::isUuid(id)) throw NotFound("no such website");
+  std::transform(id.begin(), id.end(), id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return id;
+}
+
+stats::DateRange rangeOf(const Http::Request& request) {
+  return stats::parseRange(queryParam(request, "from"), queryParam(request, "to"),
+                           aggregation::todayUtc());
+}
+
+std::string rangeParams(const stats::DateRange& range) {
+  return "from=" + aggregation::formatDate(range.from) + "&to=" + aggregation::formatDate(range.to);
+}
+
+// Throws NotFound unless the website exists and is `userId`'s. The in-process website cache
+// answers for the websites it knows (an owner never changes); one created since its last reload
+// is looked up.
+void requireOwned(daemon::Services& services, const std::string& userId,
+                  const std::string& websiteId) {
+  if (auto cached = services.sites.find(websiteId)) {
+    if (cached->userId != userId) throw NotFound("no such website");
+    return;
+  }
+  auto conn = services.db.acquire();
+  if (!sites::findOwned(*conn, userId, websiteId)) throw NotFound("no such website");
+}
+
+// Answers `query` for `userId`: from the cache when it holds the answer, else computed and
+// cached. Redis being down costs the cache only (counted, logged at debug level): the answer
+// then comes from PostgreSQL with MISS.
+void serve(daemon::Services& services, const std::string& userId, const StatsQuery& query,
+           Http::ResponseWriter& response) {
+  requireOwned(services, userId, query.websiteId);
+
+  long ttl = services.config.cache.ttlSeconds;
+  if (query.endpoint == "realtime") ttl = std::min<long>(ttl, redis::kRealtimeCacheMaxTtl.count());
+  const std::string key = redis::statsCacheKey(query.websiteId, query.endpoint, query.cacheParams);
+
+  bool redisUp = ttl > 0;
+  if (redisUp) {
+    try {
+      auto cached = services.redis.acquire()->command({"GET", key});
+      if (cached.isString()) {
+        services.httpMetrics.recordCache(query.endpoint, CacheResult::kHit);
+        addHeader(response, "X-Cache", "HIT");
+        sendJsonText(response, Http::Code::Ok, cached.str());
+        return;
+      }
+    } catch (const RedisError& e) {
+      redisUp = false;
+      services.httpMetrics.recordCache(query.endpoint, CacheResult::kError);
+      log::get("redis")->debug("stats cache unavailable: {}", e.what());
+    }
+  }
+
+  json answer;
+  if (query.endpoint == "realtime") {
+    auto lease = services.redis.acquire();
+    answer = query.answer(nullptr, &*lease);
+  } else {
+    auto conn = services.db.acquire();
+    answer = query.answer(&*conn, nullptr);
+  }
+  const std::string body = answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+
+  if (redisUp) {
+    services.httpMetrics.recordCache(query.endpoint, CacheResult::kMiss);
+    try {
+      services.redis.acquire()->command({"SET", key, body, "EX", std::to_string(ttl)});
+    } catch (const RedisError& e) {
+      log::get("redis")->debug("stats cache not written: {}", e.what());
+    }
+  }
+  addHeader(response, "X-Cache", "MISS");
+  sendJsonText(response, Http::Code::Ok, body);
+}
+
+using QueryBuilder = std::function<StatsQuery(const Http::Request&, std::string websiteId)>;
+
+void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
+              const std::string& endpoint, QueryBuilder build) {
+  const std::string path = "/stats/{id}/" + endpoint;
+  router.add(
+      Http::Method::Get, path,
+      [services, path, build = std::move(build)](
+          const Http::Request& request, const RouteParams& params, Http::ResponseWriter& response) {
+        const std::string userId = requireUser(request, *services);
+        auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params)));
+        offload(*services, response, "GET " + path,
+                [services, userId, query](Http::ResponseWriter& rw) {
+                  serve(*services, userId, *query, rw);
+                });
+      });
+}
+
+}  // namespace
+
+void addStatsRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
+  addRoute(router, services, "overview", [](const Http::Request& request, std::string id) {
+    rangeOf(request);  // checked like on every stats route, not used
+    const std::int64_t now = util::nowMillis();
+    // The answer's "today" changes at midnight: so does the key.
+    const std::string params = "today=" + aggregation::formatDate(aggregation::todayUtc());
+    return StatsQuery{"overview", id, params, [id, now](db::Connection* conn, redis::Client*) {
+                        return stats::overview(*conn, id, now);
+                      }};
+  });
+
+  addRoute(router, services, "top-pages", [](const Http::Request& request, std::string id) {
+    const auto range = rangeOf(request);
+    const int limit = stats::parseLimit(queryParam(request, "limit"));
+    return StatsQuery{"top-pages", id, rangeParams(range) + "&limit=" + std::to_string(limit),
+                      [id, range, limit](db::Connection* conn, redis::Client*) {
+                        return stats::topPages(*conn, id, range, limit);
+                      }};
+  });
+
+  addRoute(router, services, "realtime", [](const Http::Request& request, std::string id) {
+    rangeOf(request);  // checked like on every stats route, not used
+    return StatsQuery{"realtime", id, "", [id](db::Connection*, redis::Client* redis) {
+                        return stats::realtime(*redis, id, util::nowMillis());
+                      }};
+  });
+
+  addRoute(router, services, "timeseries", [](const Http::Request& request, std::string id) {
+    const auto range = rangeOf(request);
+    const auto interval = stats::parseInterval(queryParam(request, "interval"));
+    stats::checkInterval(range, interval);
+    return StatsQuery{"timeseries", id,
+                      rangeParams(range) + "&interval=" + std::string(stats::name(interval)),
+                      [id, range, interval](db::Connection* conn, redis::Client*) {
+                        return stats::timeseries(*conn, id, range, interval);
+                      }};
+  });
+
+  addRoute(router, services, "breakdown", [](const Http::Request& request, std::string id) {
+    const auto range = rangeOf(request);
+    const auto dimension = stats::parseDimension(queryParam(request, "dimension"));
+    const int limit = stats::parseLimit(queryParam(request, "limit"));
+    return StatsQuery{"breakdown", id,
+                      rangeParams(range) + "&dimension=" + std::string(stats::name(dimension)) +
+                          "&limit=" + std::to_string(limit),
+                      [id, range, dimension, limit](db::Connection* conn, redis::Client*) {
+                        return stats::breakdown(*conn, id, range, dimension, limit);
+                      }};
+  });
+}
+
+}  // namespace mp::http

@@ -1,0 +1,281 @@
+// mpctl stats end to end: its JSON is the HTTP API's answer, its table and CSV carry the same
+// rows, and bad input and unknown websites have the documented exit codes.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "aggregation/aggregator.hpp"
+#include "auth/jwt.hpp"
+#include "db/connection.hpp"
+#include "support/env.hpp"
+#include "support/http.hpp"
+#include "support/tracking.hpp"
+#include "util/exit_codes.hpp"
+#include "util/time.hpp"
+
+namespace mp::test {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::days;
+using std::chrono::sys_days;
+using ::testing::HasSubstr;
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// Cells of a line: split at runs of blanks (tables), or at each comma (CSV; the test values hold
+// no comma or quote).
+std::vector<std::string> cells(const std::string& line, bool csv) {
+  std::vector<std::string> out;
+  if (csv) {
+    std::string cell;
+    std::istringstream in(line);
+    while (std::getline(in, cell, ',')) out.push_back(cell);
+    if (!line.empty() && line.back() == ',') out.emplace_back();
+    return out;
+  }
+  std::istringstream in(line);
+  for (std::string cell; in >> cell;) out.push_back(cell);
+  return out;
+}
+
+class MpctlStats : public TrackingFixture {
+ protected:
+  // The daemon's own schedule would fold while a test looks at what is folded and what is not.
+  std::string extraToml() override { return "[aggregation]\nenabled = false\n"; }
+
+  void SetUp() override {
+    TrackingFixture::SetUp();
+    if (HasFatalFailure()) return;
+    const std::int64_t now = util::nowMillis() / 1000;
+    token_ = auth::signToken({owner_, now, now + 600}, secret_);
+    today_ = aggregation::todayUtc();
+    db::Connection conn(db_.url(), std::chrono::seconds(5));
+    // Twelve days of events on example.com (visitor ids day-scoped), the older ones folded; NULL
+    // referrers and countries are the "" values.
+    std::string sql =
+        "INSERT INTO events (website_id, ts, event_type, page, referrer_host, visitor_id,"
+        " session_id, browser, os, device, country) VALUES ";
+    for (int d = 0; d < 12; ++d) {
+      for (int i = 0; i < 4 + d % 5; ++i) {
+        const std::int64_t ms =
+            static_cast<std::int64_t>((today_ - days{d}).time_since_epoch().count()) * 86'400'000 +
+            (d == 0 ? 0 : i * 5'400'000);
+        sql += fmt::format(
+            "{}('{}', '{}', '{}', '/page-{}', {}, {}, 's{}', '{}', 'Linux', 'desktop', {})",
+            d + i ? "," : "", site_, util::formatRfc3339Millis(ms),
+            i % 3 == 2 ? "signup" : "pageview", i % 4, i % 2 ? "'search.example'" : "NULL",
+            d * 100 + i % 3, d * 100 + i, i % 2 ? "Firefox" : "Chrome", i % 3 ? "'SE'" : "NULL");
+      }
+    }
+    conn.exec(sql);
+    aggregation::foldRange(conn, today_ - days{11}, today_ - days{4});
+    // One live session for realtime, stored before any answer is cached.
+    const long stored = rowCount();
+    ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/"}, {"sessionId", "live"}})
+                  .status,
+              202);
+    ASSERT_TRUE(waitForRows(stored + 1));
+    config_ = dir_.write("mp.toml", "[database]\nurl = \"" + db_.url() + "\"\n[redis]\nurl = \"" +
+                                        redis_.url() + "\"\n");
+  }
+
+  ProcessResult mpctl(std::vector<std::string> args,
+                      const std::filesystem::path& config = std::filesystem::path()) {
+    args.insert(args.begin(),
+                {mpctlPath(), "-c", (config.empty() ? config_ : config).string(), "stats"});
+    return runProcess(args);
+  }
+
+  json http(const std::string& path) {
+    auto r =
+        httpRequest("GET", url("/stats/" + site_ + path), "", {"Authorization: Bearer " + token_});
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return json::parse(r.body);
+  }
+
+  std::string token_;
+  sys_days today_;
+  TempDir dir_;
+  std::filesystem::path config_;
+};
+
+TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
+  const std::string from = aggregation::formatDate(today_ - days{9});
+  const std::string to = aggregation::formatDate(today_);
+  struct Case {
+    std::vector<std::string> args;
+    std::string path;
+  };
+  std::vector<Case> cases = {
+      {{"top-pages", site_, "--from", from, "--to", to, "--limit", "3"},
+       "/top-pages?from=" + from + "&to=" + to + "&limit=3"},
+      {{"top-pages", "example.com"}, "/top-pages"},
+      {{"timeseries", site_, "--from", from}, "/timeseries?from=" + from},
+      {{"timeseries", site_, "--interval", "hour", "--to", to},
+       "/timeseries?interval=hour&to=" + to},
+  };
+  for (const char* dimension :
+       {"page", "referrer", "browser", "os", "device", "country", "eventType"}) {
+    cases.push_back({{"breakdown", site_, "--dimension", dimension, "--from", from},
+                     "/breakdown?dimension=" + std::string(dimension) + "&from=" + from});
+  }
+  for (auto& [args, path] : cases) {
+    args.insert(args.end(), {"--format", "json"});
+    auto r = mpctl(args);
+    ASSERT_EQ(r.exitCode, 0) << path << ": " << r.err;
+    EXPECT_EQ(json::parse(r.out), http(path)) << path;
+  }
+
+  auto overview = mpctl({"overview", site_, "--format", "json"});
+  ASSERT_EQ(overview.exitCode, 0) << overview.err;
+  json fromCli = json::parse(overview.out);
+  json fromHttp = http("/overview");
+  EXPECT_TRUE(fromCli["generatedAt"].is_string());
+  fromCli.erase("generatedAt");
+  fromHttp.erase("generatedAt");
+  EXPECT_EQ(fromCli, fromHttp);
+  EXPECT_GT(fromCli["totalViews"].get<long>(), 0);
+
+  auto realtime = mpctl({"realtime", site_, "--format", "json"});
+  ASSERT_EQ(realtime.exitCode, 0) << realtime.err;
+  json rt = json::parse(realtime.out);
+  EXPECT_EQ(rt["activeSessions"], 1);
+  EXPECT_EQ(rt["activeSessions"], http("/realtime")["activeSessions"]);
+  EXPECT_EQ(rt["windowSeconds"], 300);
+}
+
+TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
+  const std::string from = aggregation::formatDate(today_ - days{11});
+  for (const bool csv : {false, true}) {
+    const std::string format = csv ? "csv" : "table";
+    // A list: header, then one line per row of the HTTP answer.
+    struct Case {
+      std::vector<std::string> args;
+      std::string path;
+      std::string list;
+      std::string key;
+      std::vector<std::string> header;
+    };
+    const std::vector<Case> cases = {
+        {{"top-pages", site_, "--from", from},
+         "/top-pages?from=" + from,
+         "pages",
+         "page",
+         csv ? std::vector<std::string>{"page", "views", "visitors"}
+             : std::vector<std::string>{"PAGE", "VIEWS", "VISITORS"}},
+        {{"breakdown", site_, "--from", from, "--dimension", "referrer"},
+         "/breakdown?dimension=referrer&from=" + from,
+         "rows",
+         "value",
+         csv ? std::vector<std::string>{"value", "views", "visitors"}
+             : std::vector<std::string>{"VALUE", "VIEWS", "VISITORS"}},
+        {{"breakdown", site_, "--from", from, "--dimension", "country", "--limit", "1"},
+         "/breakdown?dimension=country&limit=1&from=" + from,
+         "rows",
+         "value",
+         csv ? std::vector<std::string>{"value", "views", "visitors"}
+             : std::vector<std::string>{"VALUE", "VIEWS", "VISITORS"}},
+        {{"timeseries", site_, "--from", from},
+         "/timeseries?from=" + from,
+         "points",
+         "t",
+         csv ? std::vector<std::string>{"t", "views", "visitors"}
+             : std::vector<std::string>{"TIME", "VIEWS", "VISITORS"}},
+    };
+    for (auto [args, path, list, key, header] : cases) {
+      args.insert(args.end(), {"--format", format});
+      auto r = mpctl(args);
+      ASSERT_EQ(r.exitCode, 0) << path << ": " << r.err;
+      const auto out = lines(r.out);
+      const json expected = http(path)[list];
+      ASSERT_EQ(out.size(), expected.size() + 1) << format << " " << path << ":\n" << r.out;
+      EXPECT_EQ(cells(out[0], csv), header) << format << " " << path;
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        std::string value = expected[i][key].get<std::string>();
+        // A table shows an empty value as "(none)"; CSV keeps it empty.
+        if (value.empty() && !csv) value = "(none)";
+        EXPECT_EQ(cells(out[i + 1], csv),
+                  (std::vector<std::string>{value, expected[i]["views"].dump(),
+                                            expected[i]["visitors"].dump()}))
+            << format << " " << path << " row " << i;
+      }
+    }
+
+    auto overview = mpctl({"overview", site_, "--format", format});
+    ASSERT_EQ(overview.exitCode, 0) << overview.err;
+    const json o = http("/overview");
+    const auto rows = lines(overview.out);
+    ASSERT_EQ(rows.size(), 4u) << overview.out;
+    EXPECT_EQ(cells(rows[0], csv), csv ? (std::vector<std::string>{"period", "views", "visitors"})
+                                       : (std::vector<std::string>{"PERIOD", "VIEWS", "VISITORS"}));
+    EXPECT_EQ(cells(rows[1], csv), (std::vector<std::string>{"all-time", o["totalViews"].dump(),
+                                                             o["uniqueVisitors"].dump()}));
+    EXPECT_EQ(cells(rows[2], csv), (std::vector<std::string>{"today", o["today"]["views"].dump(),
+                                                             o["today"]["visitors"].dump()}));
+    EXPECT_EQ(cells(rows[3], csv),
+              (std::vector<std::string>{"last-7-days", o["last7Days"]["views"].dump(),
+                                        o["last7Days"]["visitors"].dump()}));
+
+    auto realtime = mpctl({"realtime", site_, "--format", format});
+    ASSERT_EQ(realtime.exitCode, 0) << realtime.err;
+    const auto rt = lines(realtime.out);
+    ASSERT_EQ(rt.size(), 2u) << realtime.out;
+    EXPECT_EQ(cells(rt[0], csv),
+              csv ? (std::vector<std::string>{"activeSessions", "windowSeconds", "asOf"})
+                  : (std::vector<std::string>{"SESSIONS", "WINDOW", "TIME"}));
+    const auto values = cells(rt[1], csv);
+    ASSERT_EQ(values.size(), 3u);
+    EXPECT_EQ(values[0], "1");
+    EXPECT_EQ(values[1], "300");
+    EXPECT_THAT(values[2], ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{12}Z"));
+  }
+}
+
+TEST_F(MpctlStats, BadInputIsExit2AndUnknownWebsitesExit6) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"top-pages", site_, "--from", "2026-02-30"}, "from"},
+      {{"top-pages", site_, "--to", "today"}, "to"},
+      {{"top-pages", site_, "--from", "2026-11-20", "--to", "2026-11-10"}, "after"},
+      {{"top-pages", site_, "--limit", "0"}, "limit"},
+      {{"breakdown", site_, "--limit", "500", "--dimension", "os"}, "limit"},
+      {{"breakdown", site_, "--dimension", "plan"}, "dimension"},
+      {{"breakdown", site_}, "dimension"},
+      {{"timeseries", site_, "--interval", "minute"}, "interval"},
+      {{"timeseries", site_, "--interval", "hour", "--from", "2026-01-01", "--to", "2026-03-01"},
+       "31 days"},
+  };
+  for (const auto& [args, mention] : bad) {
+    auto r = mpctl(args);
+    EXPECT_EQ(r.exitCode, exit_code::kUsage) << args[0] << " " << mention << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(mention));
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(mpctl({"overview"}).exitCode, exit_code::kUsage) << "WEBSITE is required";
+  for (const char* unknown :
+       {"0190d7a0-0000-7000-8000-00000000dead", "nowhere.example", "not a website!"}) {
+    auto r = mpctl({"top-pages", unknown});
+    EXPECT_EQ(r.exitCode, exit_code::kNotFound) << unknown << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("no website"));
+  }
+  // Redis out of reach: realtime cannot be answered (exit 5); the others need only PostgreSQL.
+  const auto noRedis = dir_.write("noredis.toml", "[database]\nurl = \"" + db_.url() +
+                                                      "\"\n[redis]\nurl = \"redis://127.0.0.1:" +
+                                                      std::to_string(freePort()) + "\"\n");
+  EXPECT_EQ(mpctl({"realtime", site_}, noRedis).exitCode, exit_code::kUnavailable);
+  EXPECT_EQ(mpctl({"overview", site_}, noRedis).exitCode, exit_code::kOk);
+}
+
+}  // namespace
+}  // namespace mp::test
