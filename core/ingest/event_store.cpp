@@ -1,10 +1,11 @@
-// The hot write path: a batch goes to PostgreSQL in three round trips whatever its size.
+// The hot write path: a batch goes to PostgreSQL in two or three round trips whatever its size.
 #include "ingest/event_store.hpp"
 
 #include <libpq-fe.h>
 
 #include <charconv>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "util/time.hpp"
@@ -263,6 +264,47 @@ Drained drain(PGconn* conn) {
   return out;
 }
 
+void streamRows(PGconn* pg, std::span<const events::Event> events) {
+  std::string buffer;
+  buffer.reserve(kCopyChunkBytes + 4096);
+  for (const events::Event& e : events) {
+    appendLine(buffer, e);
+    if (buffer.size() >= kCopyChunkBytes) putCopyData(pg, buffer);
+  }
+  putCopyData(pg, buffer);
+  if (PQputCopyEnd(pg, nullptr) != 1) fail(pg, nullptr, "ending COPY");
+}
+
+// The common case, two round trips and each row written once: COPY straight into events. A batch
+// holding an event that is already stored (a redelivery after a writer died between COMMIT and
+// XACK) fails with unique_violation as a whole; then it is rolled back and std::nullopt tells the
+// caller to take the staging path, which skips such rows.
+std::optional<std::size_t> copyDirect(PGconn* pg, std::span<const events::Event> events) {
+  static const std::string kBeginAndCopy =
+      "BEGIN; COPY events (" + std::string(EventStore::kColumns) + ") FROM STDIN";
+  {
+    const ResultPtr res(PQexec(pg, kBeginAndCopy.c_str()));
+    if (!res || PQresultStatus(res.get()) != PGRES_COPY_IN) fail(pg, res.get(), "starting COPY");
+  }
+  streamRows(pg, events);
+  Drained copied = drain(pg);
+  if (copied.error) {
+    const char* state = PQresultErrorField(copied.error.get(), PG_DIAG_SQLSTATE);
+    if (state != nullptr && std::string_view(state) == "23505") {
+      rollbackQuietly(pg);
+      return std::nullopt;
+    }
+    fail(pg, copied.error.get(), "COPY into events");
+  }
+  if (PQsendQuery(pg, "COMMIT") != 1) fail(pg, nullptr, "sending COMMIT");
+  Drained committed = drain(pg);
+  if (committed.error) fail(pg, committed.error.get(), "COMMIT");
+  if (committed.commitRolledBack) {
+    throw DbError("writing events: the transaction was rolled back", "25P02");
+  }
+  return static_cast<std::size_t>(copied.firstAffected);
+}
+
 void isolate(db::Connection& conn, std::span<const events::Event> events, std::size_t offset,
              IsolatedInsert& out) {
   if (events.empty()) return;
@@ -305,6 +347,12 @@ std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events
   static const std::string kInsertAndCommit = insertAndCommitSql(false);
   static const std::string kInsertMarkAndCommit = insertAndCommitSql(true);
 
+  const bool late = mayHoldLateEvents(events);
+  if (!late) {
+    if (auto copied = copyDirect(pg, events)) return *copied;
+  }
+
+  // The staging path: for batches that may hold stored events or late days to mark.
   // 1: BEGIN, staging table, COPY start (libpq's PQexec stops at the COPY).
   {
     const ResultPtr res(PQexec(pg, kBeginAndCopy.c_str()));
@@ -312,21 +360,14 @@ std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events
   }
 
   // 2: the rows, streamed in chunks.
-  std::string buffer;
-  buffer.reserve(kCopyChunkBytes + 4096);
-  for (const events::Event& e : events) {
-    appendLine(buffer, e);
-    if (buffer.size() >= kCopyChunkBytes) putCopyData(pg, buffer);
-  }
-  putCopyData(pg, buffer);
-  if (PQputCopyEnd(pg, nullptr) != 1) fail(pg, nullptr, "ending COPY");
+  streamRows(pg, events);
   {
     Drained copied = drain(pg);
     if (copied.error) fail(pg, copied.error.get(), "COPY into the staging table");
   }
 
   // 3: move the new rows over (marking late days) and commit, in one round trip.
-  const std::string& finish = mayHoldLateEvents(events) ? kInsertMarkAndCommit : kInsertAndCommit;
+  const std::string& finish = late ? kInsertMarkAndCommit : kInsertAndCommit;
   if (PQsendQuery(pg, finish.c_str()) != 1) fail(pg, nullptr, "sending INSERT");
   Drained inserted = drain(pg);
   if (inserted.error) fail(pg, inserted.error.get(), "INSERT into events");
