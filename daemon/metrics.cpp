@@ -99,4 +99,22 @@ void JobMetrics::render(std::string& out) const {
   }
 }
 
+void WsMetrics::render(std::string& out) const {
+  out += "# HELP mp_ws_clients WebSocket live-feed clients connected now.\n";
+  out += "# TYPE mp_ws_clients gauge\n";
+  out += fmt::format("mp_ws_clients {}\n", clients.load());
+  out += "# HELP mp_ws_messages_sent_total Frames queued to live-feed clients.\n";
+  out += "# TYPE mp_ws_messages_sent_total counter\n";
+  out += fmt::format("mp_ws_messages_sent_total {}\n", framesSent.load());
+  out += "# HELP mp_ws_messages_dropped_total Frames discarded because a client read too slowly.\n";
+  out += "# TYPE mp_ws_messages_dropped_total counter\n";
+  out += fmt::format("mp_ws_messages_dropped_total {}\n", framesDropped.load());
+  out += "# HELP mp_ws_clients_dropped_total Clients disconnected, by reason.\n";
+  out += "# TYPE mp_ws_clients_dropped_total counter\n";
+  out += fmt::format("mp_ws_clients_dropped_total{{reason=\"slow\"}} {}\n", slowClients.load());
+  out += "# HELP mp_ws_handshakes_refused_total Upgrade requests answered with an HTTP error.\n";
+  out += "# TYPE mp_ws_handshakes_refused_total counter\n";
+  out += fmt::format("mp_ws_handshakes_refused_total {}\n", refused.load());
+}
+
 }  // namespace mp::daemon

@@ -56,4 +56,17 @@ class JobMetrics {
   std::map<std::string, Job> jobs_;
 };
 
+/// The WebSocket live feed: clients connected now, frames queued to clients, and what was
+/// dropped for clients that did not read their output in time.
+struct WsMetrics {
+  std::atomic<std::int64_t> clients{0};         ///< connections past the handshake, now
+  std::atomic<std::uint64_t> framesSent{0};     ///< frames queued to a client's socket
+  std::atomic<std::uint64_t> framesDropped{0};  ///< frames discarded with a slow client
+  std::atomic<std::uint64_t> slowClients{0};    ///< clients dropped over websocket.max_output_bytes
+  std::atomic<std::uint64_t> refused{0};        ///< handshakes answered with an HTTP error
+
+  /// Appends the mp_ws_* series. Never throws but std::bad_alloc.
+  void render(std::string& out) const;
+};
+
 }  // namespace mp::daemon

@@ -19,6 +19,7 @@
 #include "log/log.hpp"
 #include "scheduler.hpp"
 #include "util/error.hpp"
+#include "ws/live_server.hpp"
 
 namespace mp::daemon {
 namespace {
@@ -87,7 +88,8 @@ Services::Services(const config::Config& cfg)
       tracker(std::make_unique<ingest::Tracker>(
           ingest::TrackerDeps{config, sites, *userAgents, geoip.get(), salts, redis, *direct})),
       scheduler(std::make_unique<Scheduler>(db, cfg.database.url, salts, jobMetrics,
-                                            ScheduleOptions::fromConfig(cfg))) {}
+                                            ScheduleOptions::fromConfig(cfg))),
+      live(std::make_unique<ws::LiveServer>(*this)) {}
 
 Services::~Services() {
   stop();
@@ -102,6 +104,8 @@ void Services::start() {
 }
 
 void Services::stop() {
+  // Live-feed clients are told the daemon is going away before anything else stops.
+  if (live) live->stop();
   // First, so that a long fold or prune is cancelled rather than waited for.
   if (scheduler) scheduler->stop();
   // The tracker hands its last events to Redis (or the direct writer) before those stop.
@@ -150,9 +154,18 @@ void Server::start() {
     throw Error("cannot listen on " + cfg.listen + ": " + e.what());
   }
   log::get("http")->info("listening on http://{}", cfg.listen);
+  try {
+    services_->live->start();
+  } catch (...) {
+    endpoint_->shutdown();
+    endpoint_.reset();
+    throw;
+  }
 }
 
 void Server::shutdown() {
+  // Live-feed clients first, so they hear "going away" rather than a dropped connection.
+  services_->live->stop();
   if (!endpoint_) return;
   endpoint_->shutdown();
   endpoint_.reset();

@@ -23,6 +23,9 @@ class DirectWriter;
 class QueueWriter;
 class Tracker;
 }  // namespace mp::ingest
+namespace mp::ws {
+class LiveServer;
+}  // namespace mp::ws
 
 namespace mp::daemon {
 
@@ -60,6 +63,9 @@ struct Services {
   JobMetrics jobMetrics;
   /// Aggregation, partitions, retention and salt pruning on their schedule.
   std::unique_ptr<Scheduler> scheduler;
+  WsMetrics wsMetrics;
+  /// The WebSocket live feed (started by Server::start once HTTP serves, stopped first).
+  std::unique_ptr<ws::LiveServer> live;
 };
 
 class Server {

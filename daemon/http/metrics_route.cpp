@@ -35,6 +35,7 @@ std::string render(daemon::Services& services) {
   std::string out;
   services.httpMetrics.render(out);
   services.jobMetrics.render(out);
+  services.wsMetrics.render(out);
 
   const auto& t = services.tracker->stats();
   help(out, "mp_events_accepted_total", "counter", "Events answered 202 and kept, by path.");

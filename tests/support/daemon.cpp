@@ -23,7 +23,8 @@ DaemonProcess::DaemonProcess(DaemonOptions options)
   toml << "[http]\nlisten = \"127.0.0.1:" << httpPort_ << "\"\nthreads = " << options_.httpThreads
        << "\n"
        << options_.httpToml << "\n"
-       << "[websocket]\nlisten = \"127.0.0.1:" << wsPort_ << "\"\n\n"
+       << "[websocket]\nlisten = \"127.0.0.1:" << wsPort_ << "\"\n"
+       << options_.wsToml << "\n\n"
        << "[database]\nurl = \"" << options_.databaseUrl << "\"\npool_size = 4\n\n"
        << "[redis]\nurl = \"" << options_.redisUrl << "\"\ntimeout_ms = 1000\n\n"
        << "[auth]\njwt_secret_file = \"" << secretPath.string()

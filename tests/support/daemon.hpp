@@ -16,6 +16,7 @@ struct DaemonOptions {
   std::string redisUrl;  ///< defaults to redisUrl()
   int httpThreads = 2;
   std::string httpToml;  ///< extra lines inside [http]
+  std::string wsToml;    ///< extra lines inside [websocket]
   bool allowSignup = true;
   int bcryptCost = 4;  ///< cheap hashing keeps tests fast
   std::string jwtSecret = "test-secret-test-secret-test-secret-0123456789";
@@ -45,6 +46,8 @@ class DaemonProcess {
   std::string baseUrl() const;
   int httpPort() const { return httpPort_; }
   int wsPort() const { return wsPort_; }
+  /// Process id while running, -1 otherwise.
+  int pid() const { return pid_; }
   const std::filesystem::path& configPath() const { return configPath_; }
   /// What the daemon wrote to stdout and stderr so far.
   std::string output() const;
