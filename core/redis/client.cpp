@@ -8,6 +8,7 @@
 #include <charconv>
 #include <climits>
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
@@ -263,23 +264,8 @@ std::vector<Reply> Client::formattedOnce(std::string_view resp, std::size_t coun
 
 std::vector<Reply> Client::pipelineFormatted(std::string_view resp, std::size_t count) {
   if (count == 0) return {};
-  for (int attempt = 0;; ++attempt) {
-    connect();
-    const bool wasReused = reused_;
-    lastWasStale_ = false;
-    std::size_t received = 0;
-    try {
-      auto replies = formattedOnce(resp, count, received);
-      reused_ = true;
-      return replies;
-    } catch (const RedisError&) {
-      if (retry_ == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_ &&
-          received == 0) {
-        continue;
-      }
-      throw;
-    }
-  }
+  return withRetry(retry_,
+                   [&](std::size_t& received) { return formattedOnce(resp, count, received); });
 }
 
 void appendCommand(std::string& out, std::initializer_list<std::string_view> args) {
@@ -303,13 +289,18 @@ void appendCommand(std::string& out, std::span<const std::string_view> args) {
 }
 
 std::vector<Reply> Client::runPipeline(const std::vector<Argv>& commands, Retry retry) {
+  return withRetry(retry, [&](std::size_t& received) { return pipelineOnce(commands, received); });
+}
+
+std::vector<Reply> Client::withRetry(
+    Retry retry, const std::function<std::vector<Reply>(std::size_t& received)>& once) {
   for (int attempt = 0;; ++attempt) {
     connect();
     const bool wasReused = reused_;
     lastWasStale_ = false;
     std::size_t received = 0;
     try {
-      auto replies = pipelineOnce(commands, received);
+      auto replies = once(received);
       reused_ = true;
       return replies;
     } catch (const RedisError&) {

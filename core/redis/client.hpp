@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -93,6 +94,10 @@ class Client {
   Reply sendOnce(const Argv& argv);
   std::vector<Reply> pipelineOnce(const std::vector<Argv>& commands, std::size_t& received);
   std::vector<Reply> formattedOnce(std::string_view resp, std::size_t count, std::size_t& received);
+  // Runs `once` on a connection, again on a fresh one when a reused connection turned out stale
+  // before any reply came back and `retry` allows it.
+  std::vector<Reply> withRetry(
+      Retry retry, const std::function<std::vector<Reply>(std::size_t& received)>& once);
   [[noreturn]] void failIo(std::string_view during, int savedErrno);
 
   Url url_;
