@@ -300,7 +300,7 @@ std::vector<KeyDef> buildSchema() {
                       "Drop events from known bots and crawlers (still answered 202)."));
   s.push_back(intKey("ingest", "batch_size",
                      Field<IngestConfig, int>{&C::ingest, &IngestConfig::batchSize}, 2000, 1,
-                     100000, "Most events written to PostgreSQL in one batch."));
+                     100000, "Events written to PostgreSQL in one batch (about this many, twice at most)."));
   s.push_back(millisKey(
       "ingest", "flush_interval_ms",
       Field<IngestConfig, std::chrono::milliseconds>{&C::ingest, &IngestConfig::flushInterval}, 200,

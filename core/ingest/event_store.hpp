@@ -72,13 +72,14 @@ struct WriterStats {
   std::atomic<std::uint64_t> batchesWritten{0};    ///< transactions committed
   std::atomic<std::uint64_t> eventsWritten{0};     ///< rows added to events
   std::atomic<std::uint64_t> eventsDuplicated{0};  ///< redelivered, skipped by ON CONFLICT
-  std::atomic<std::uint64_t> undecodable{0};       ///< queue entries that are not events, dropped
-  std::atomic<std::uint64_t> rejected{0};          ///< events PostgreSQL refused (isDataError)
-  std::atomic<std::uint64_t> writeErrors{0};       ///< failed batch writes, each retry counted
-  std::atomic<std::uint64_t> claimed{0};           ///< entries taken over from dead consumers
-  std::atomic<std::uint64_t> lastBatchSize{0};     ///< events in the latest committed batch
-  std::atomic<bool> postgresDown{false};           ///< the latest write failed for want of it
-  std::atomic<bool> redisDown{false};              ///< the latest queue command failed
+  std::atomic<std::uint64_t> undecodable{
+      0};                                  ///< queue entries, or lines of them, not events: dropped
+  std::atomic<std::uint64_t> rejected{0};  ///< events PostgreSQL refused (isDataError)
+  std::atomic<std::uint64_t> writeErrors{0};    ///< failed batch writes, each retry counted
+  std::atomic<std::uint64_t> claimed{0};        ///< entries taken over from dead consumers
+  std::atomic<std::uint64_t> lastBatchSize{0};  ///< events in the latest committed batch
+  std::atomic<bool> postgresDown{false};        ///< the latest write failed for want of it
+  std::atomic<bool> redisDown{false};           ///< the latest queue command failed
   util::Histogram<kBatchLatencyBucketsMs.size()> batchLatencyMs{kBatchLatencyBucketsMs};
   util::Histogram<kBatchSizeBuckets.size()> batchSize{kBatchSizeBuckets};
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -49,19 +50,23 @@ bool startsWith(std::string_view text, std::string_view prefix) {
 // One batch as read from the stream, split by what has to happen to each entry.
 struct Batch {
   std::vector<events::Event> events;
-  std::vector<std::string> eventIds;  // the entry id of events[i]
-  std::vector<std::string> goneIds;   // deleted from the stream but still pending: ack only
-  std::vector<std::string> badIds;    // not an event: dropped
+  std::vector<std::size_t> eventEntry;  // index in entryIds of the entry holding events[i]
+  std::vector<std::string> entryIds;    // entries holding events: acknowledged once they are in
+  std::vector<std::string> goneIds;     // deleted from the stream but still pending: ack only
+  std::vector<std::string> badIds;      // not an event: dropped
   std::string firstBadReason;
+  std::size_t badEvents = 0;  // lines of good entries that are not an event: dropped
+  std::string firstBadEvent;
 
-  std::size_t entries() const { return events.size() + goneIds.size() + badIds.size(); }
+  std::size_t entries() const { return entryIds.size() + goneIds.size() + badIds.size(); }
 
   void addBad(const std::string& id, std::string reason) {
     if (badIds.empty()) firstBadReason = std::move(reason);
     badIds.push_back(id);
   }
 
-  // One stream entry: [id, [field, value, …]], or [id, nil] once XDEL removed its data.
+  // One stream entry: [id, [field, value, …]], or [id, nil] once XDEL removed its data. Field
+  // "b" holds one or more events' queue JSON, one per line; "e" one event (earlier versions).
   void addEntry(const redis::Reply& entry) {
     if (!entry.isArray() || entry.elements().empty() || !entry.elements()[0].isString()) return;
     const std::string& id = entry.elements()[0].str();
@@ -71,21 +76,50 @@ struct Batch {
     }
     const redis::Reply& fields = entry.elements()[1];
     const std::string* payload = nullptr;
+    bool lines = false;
     if (fields.isArray()) {
       const auto& f = fields.elements();
       for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
-        if (f[i].isString() && f[i].str() == "e" && f[i + 1].isString()) payload = &f[i + 1].str();
+        if (!f[i].isString() || !f[i + 1].isString()) continue;
+        if (f[i].str() == "b" || f[i].str() == "e") {
+          payload = &f[i + 1].str();
+          lines = f[i].str() == "b";
+        }
       }
     }
     if (payload == nullptr) {
-      addBad(id, "no field \"e\"");
+      addBad(id, "no field \"b\" or \"e\"");
       return;
     }
-    try {
-      events.push_back(events::fromQueueJson(*payload));
-      eventIds.push_back(id);
-    } catch (const std::exception& e) {
-      addBad(id, e.what());
+    const std::size_t before = events.size();
+    std::string firstError;
+    std::size_t failed = 0;
+    std::string_view rest(*payload);
+    for (;;) {
+      std::string_view line = rest;
+      if (lines) {
+        const auto nl = rest.find('\n');
+        line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      } else {
+        rest = {};
+      }
+      try {
+        events.push_back(events::fromQueueJson(line));
+        eventEntry.push_back(entryIds.size());
+      } catch (const std::exception& e) {
+        if (failed++ == 0) firstError = e.what();
+      }
+      if (rest.empty()) break;
+    }
+    if (events.size() == before) {
+      addBad(id, firstError);
+      return;
+    }
+    entryIds.push_back(id);
+    if (failed > 0) {
+      if (badEvents == 0) firstBadEvent = id + ": " + firstError;
+      badEvents += failed;
     }
   }
 
@@ -157,7 +191,6 @@ class QueueWriter::Worker {
       } catch (...) {
       }
     }
-    lease_.release();
   }
 
  private:
@@ -170,14 +203,14 @@ class QueueWriter::Worker {
     } else if (readPending_) {
       // Entries this consumer was given but has not acknowledged: a batch whose write failed, or
       // the work of an earlier process with the same consumer name. Oldest first, before new ones.
-      if (!readInto(batch, "0", std::nullopt, owner_.batchSize_)) return;
+      if (!readInto(batch, "0", std::nullopt, entriesFor(owner_.batchSize_))) return;
       if (batch.entries() == 0) {
         readPending_ = false;
         markRedisUp();
         return;
       }
     } else {
-      if (!readInto(batch, ">", block_, owner_.batchSize_)) return;
+      if (!readInto(batch, ">", block_, entriesFor(owner_.batchSize_))) return;
       markRedisUp();
       if (batch.entries() == 0) return;
       fillUp(batch);
@@ -216,20 +249,48 @@ class QueueWriter::Worker {
       return false;
     }
     if (reply.isError()) throw RedisError("XREADGROUP: " + reply.str());
+    const std::size_t entries = batch.entries();
+    const std::size_t events = batch.events.size();
     batch.addStreams(reply);
+    learn(batch.entries() - entries, batch.events.size() - events);
     return true;
+  }
+
+  // How many entries to ask for to get about `events` events: entries hold 1 to
+  // kEventsPerEntry events (fuller the busier the site), so the count follows a running mean.
+  // Capped so that a read of full entries holds twice batch_size at most.
+  int entriesFor(std::size_t events) const {
+    const double wanted = std::floor(static_cast<double>(events) / eventsPerEntry_);
+    const double cap =
+        std::max(1.0, 2.0 * owner_.batchSize_ / static_cast<double>(redis::kEventsPerEntry));
+    return static_cast<int>(std::clamp(wanted, 1.0, cap));
+  }
+
+  void learn(std::size_t entries, std::size_t events) {
+    if (entries == 0) return;
+    const double mean =
+        static_cast<double>(std::max<std::size_t>(events, 1)) / static_cast<double>(entries);
+    eventsPerEntry_ = std::clamp(0.5 * eventsPerEntry_ + 0.5 * mean, 1.0,
+                                 static_cast<double>(redis::kEventsPerEntry));
   }
 
   // XREADGROUP answers as soon as one entry is there. Under a steady trickle that would commit
   // every few events on their own, each commit a WAL flush; waiting up to flush_interval_ms for
-  // the batch to fill bounds the commit rate instead. Kept well below claimIdle, or other
+  // the batch to fill bounds the commit rate instead. It waits only once the stream has nothing
+  // more to give: under load the batch fills at once. Kept well below claimIdle, or other
   // daemons would take the entries over while they wait here.
   void fillUp(Batch& batch) {
     const auto wanted = static_cast<std::size_t>(owner_.batchSize_);
-    if (batch.entries() >= wanted) return;
     const auto wait = std::min(owner_.flushInterval_, opts_.claimIdle / 4);
-    if (wait <= 0ms || !owner_.pause(wait)) return;
-    readInto(batch, ">", std::nullopt, static_cast<int>(wanted - batch.entries()));
+    bool waited = false;
+    // A few reads at most: entries of one event each may need more than one.
+    for (int reads = 0; reads < 16 && batch.events.size() < wanted; ++reads) {
+      const std::size_t before = batch.entries();
+      if (!readInto(batch, ">", std::nullopt, entriesFor(wanted - batch.events.size()))) return;
+      if (batch.entries() > before) continue;
+      if (waited || wait <= 0ms || !owner_.pause(wait)) return;
+      waited = true;
+    }
   }
 
   // Takes over entries pending on any consumer for longer than claimIdle: their consumer is gone
@@ -238,7 +299,7 @@ class QueueWriter::Worker {
   void claimInto(Batch& batch) {
     const redis::Reply reply =
         redis_.command({"XAUTOCLAIM", kStream, kGroup, consumer_, millisText(opts_.claimIdle),
-                        claimCursor_, "COUNT", std::to_string(owner_.batchSize_)});
+                        claimCursor_, "COUNT", std::to_string(entriesFor(owner_.batchSize_))});
     if (isNoGroup(reply)) {
       groupReady_ = false;
       return;
@@ -320,6 +381,12 @@ class QueueWriter::Worker {
                  kStream, batch.badIds.front(), batch.firstBadReason);
       acknowledge(batch.badIds);
     }
+    if (batch.badEvents > 0) {
+      // Lines of an entry that also holds good events: dropped with it once those are stored.
+      stats_.undecodable.fetch_add(batch.badEvents, std::memory_order_relaxed);
+      log_->warn("dropping {} undecodable events of {} (first, entry {})", batch.badEvents, kStream,
+                 batch.firstBadEvent);
+    }
     if (batch.events.empty()) {
       if (!batch.goneIds.empty()) acknowledge(batch.goneIds);
       return;
@@ -328,31 +395,32 @@ class QueueWriter::Worker {
     const auto started = Clock::now();
     IsolatedInsert outcome;
     try {
-      if (lease_ && !lease_->probe()) lease_.release();
-      if (!lease_) lease_ = owner_.pool_.acquire(opts_.acquireWait);
-      outcome = EventStore::insertIsolating(*lease_, batch.events);
+      // A connection per batch, given back at once: held between batches, writer threads more
+      // than the pool's connections would starve the others (and the stats API) for good.
+      db::Pool::Lease lease = owner_.pool_.acquire(opts_.acquireWait);
+      outcome = EventStore::insertIsolating(*lease, batch.events);
     } catch (const DbError&) {
       stats_.writeErrors.fetch_add(1, std::memory_order_relaxed);
       // Not acknowledged: the entries stay pending on this consumer and are read again with "0".
       readPending_ = true;
-      if (lease_ && !lease_->healthy()) lease_.release();
       throw;
     }
     stats_.recordBatch(batch.events.size(), outcome, Clock::now() - started);
     markDbUp();
     if (!outcome.rejected.empty()) {
       log_->warn("dropped {} events PostgreSQL refuses to store (first, entry {}: {})",
-                 outcome.rejected.size(), batch.eventIds[outcome.rejected.front()],
+                 outcome.rejected.size(),
+                 batch.entryIds[batch.eventEntry[outcome.rejected.front()]],
                  outcome.firstRejection);
     }
 
-    std::vector<std::string> ids = std::move(batch.eventIds);
+    std::vector<std::string> ids = std::move(batch.entryIds);
     ids.insert(ids.end(), batch.goneIds.begin(), batch.goneIds.end());
     // Should this fail, the entries stay pending and are written again: ON CONFLICT skips them.
     acknowledge(ids);
   }
 
-  // XACK and XDEL in one MULTI: XLEN then counts exactly the events not yet in PostgreSQL, and a
+  // XACK and XDEL in one MULTI: XLEN then counts exactly the entries not yet in PostgreSQL, and a
   // crash between the two cannot leave an acknowledged entry in the stream for ever.
   void acknowledge(const std::vector<std::string>& ids) {
     if (ids.empty()) return;
@@ -423,10 +491,12 @@ class QueueWriter::Worker {
   const std::chrono::milliseconds block_;
   redis::Client redis_;
   std::shared_ptr<spdlog::logger> log_;
-  db::Pool::Lease lease_;
   bool groupReady_ = false;
   bool readPending_ = true;  // a (re)started consumer may have work pending from before
   bool claimWarned_ = false;
+  // Running mean of events per entry read; starts at the most, so a first read of a long queue
+  // of full entries stays small.
+  double eventsPerEntry_ = static_cast<double>(redis::kEventsPerEntry);
   std::string claimCursor_ = "0-0";
   Clock::time_point nextClaim_;
   std::chrono::milliseconds backoff_;

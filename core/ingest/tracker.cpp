@@ -232,11 +232,17 @@ std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCal
     return TrackOutcome::kIgnored;
   }
   // Serialised here, on the HTTP worker, so the one sending thread only concatenates.
-  Pending pending{std::move(event), request.clientIp, request.nowMillis, std::move(done), {}, {}};
+  std::string queued = events::toQueueJson(event);
+  std::string publish;
   redis::appendCommand(
-      pending.xadd, {"XADD", redis::kIngestStream, "*", "e", events::toQueueJson(pending.event)});
-  redis::appendCommand(pending.publish, {"PUBLISH", redis::eventsChannel(pending.event.websiteId),
-                                         events::liveFeedFrame(pending.event)});
+      publish, {"PUBLISH", redis::eventsChannel(event.websiteId), events::liveFeedFrame(event)});
+  Pending pending{std::move(queued),
+                  std::move(publish),
+                  std::move(event.websiteId),
+                  std::move(event.sessionId),
+                  deps_.config.ingest.rateLimitPerMinute > 0 ? request.clientIp : std::string(),
+                  request.nowMillis,
+                  std::move(done)};
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || waiting_.size() >= maxWaiting_) {
@@ -304,40 +310,58 @@ std::vector<bool> Tracker::admit(redis::Client& client, const std::vector<Pendin
 }
 
 // Two round trips at most per batch (rate limit, then the writes), however many events wait.
-// Per event XADD (the durable queue; the answer waits for its reply) and PUBLISH (live feed);
-// per website one ZADD of its sessions with the trim and expiry of the realtime set.
+// The events go into stream entries of up to kEventsPerEntry each (one XADD per entry: Redis's
+// work per XADD, XREADGROUP, XACK and XDEL is mostly per entry, not per byte); each event is
+// published on its own (live feed); per website one ZADD of its sessions, and every
+// kRealtimeTrimInterval the trim and expiry of its realtime set.
 void Tracker::sendBatch(std::vector<Pending>& batch) {
   std::vector<bool> allowed;
   std::vector<Reply> replies;
-  std::size_t queued = 0;
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> entryOf(batch.size(), kNone);  // index of the XADD reply of event i
   try {
     auto lease = deps_.redis.acquire();
     allowed = admit(*lease, batch);
     std::string resp;
     std::size_t bytes = 0;
-    for (const auto& p : batch) bytes += p.xadd.size() + p.publish.size();
-    resp.reserve(bytes + 256);
+    for (const auto& p : batch) bytes += 2 * p.queued.size() + p.publish.size() + 1;
+    resp.reserve(bytes + 1024);
+    std::string payload;
+    std::size_t entries = 0;
+    std::size_t inEntry = 0;
+    auto addEntry = [&] {
+      if (inEntry == 0) return;
+      redis::appendCommand(resp, {"XADD", redis::kIngestStream, "*", "b", payload});
+      ++entries;
+      payload.clear();
+      inEntry = 0;
+    };
+    std::size_t queued = 0;
     std::unordered_map<std::string_view, std::vector<const Pending*>> sessions;
     std::vector<std::string_view> sites;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!allowed[i]) continue;
-      resp.append(batch[i].xadd);
+      if (inEntry > 0) payload.push_back('\n');
+      payload.append(batch[i].queued);
+      entryOf[i] = entries;
+      if (++inEntry == redis::kEventsPerEntry) addEntry();
       ++queued;
-      auto [it, inserted] = sessions.try_emplace(batch[i].event.websiteId);
+      auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
       if (inserted) sites.push_back(it->first);
       it->second.push_back(&batch[i]);
     }
-    std::size_t commands = queued;
+    addEntry();
+    std::size_t commands = entries;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (allowed[i]) resp.append(batch[i].publish);
     }
     commands += queued;
     const std::string timeout = std::to_string(redis::kSessionTimeout.count());
+    std::vector<std::string> scores;
     for (const auto site : sites) {
       const std::string key = redis::realtimeKey(site);
       const auto& members = sessions[site];
-      std::vector<std::string> scores;
-      scores.reserve(members.size());
+      scores.clear();
       std::int64_t newest = 0;
       std::vector<std::string_view> zadd{"ZADD", key};
       for (const Pending* p : members) {
@@ -346,13 +370,19 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
       }
       for (std::size_t m = 0; m < members.size(); ++m) {
         zadd.push_back(scores[m]);
-        zadd.push_back(members[m]->event.sessionId);
+        zadd.push_back(members[m]->sessionId);
       }
       redis::appendCommand(resp, zadd);
-      redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
-                                  std::to_string(newest - redis::kSessionTimeout.count())});
-      redis::appendCommand(resp, {"EXPIRE", key, timeout});
-      commands += 3;
+      ++commands;
+      auto last = trimmed_.find(members.front()->websiteId);
+      if (last == trimmed_.end()) last = trimmed_.emplace(members.front()->websiteId, 0).first;
+      if (newest - last->second >= redis::kRealtimeTrimInterval.count()) {
+        redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
+                                    std::to_string(newest - redis::kSessionTimeout.count())});
+        redis::appendCommand(resp, {"EXPIRE", key, timeout});
+        commands += 2;
+        last->second = newest;
+      }
     }
     replies = lease->pipelineFormatted(resp, commands);
     if (redisDown_.exchange(false))
@@ -362,30 +392,36 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
       log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
                                e.what());
     }
-    for (auto& p : batch) fallBack(p);
+    // Trims scheduled in the failed pipeline are due again.
+    trimmed_.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (allowed.empty() || allowed[i]) {
+        fallBack(batch[i]);
+      } else {
+        refuseRateLimited(batch[i]);
+      }
+    }
     return;
   }
-  std::size_t next = 0;  // index of the next XADD reply
+  bool refusedLogged = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
     try {
       if (!allowed[i]) {
-        ++stats_.rejectedRateLimited;
-        const std::int64_t nowSeconds = p.nowMillis / 1000;
-        p.done(TrackOutcome::kQueued,
-               std::make_exception_ptr(Rejected(429, "rate_limited",
-                                                "too many events from this address; slow down",
-                                                60 - nowSeconds % 60)));
+        refuseRateLimited(p);
         continue;
       }
-      const Reply& reply = replies[next++];
+      const Reply& reply = replies[entryOf[i]];
       if (reply.isString()) {
         ++stats_.queued;
         p.done(TrackOutcome::kQueued, nullptr);
       } else {
-        // An error reply (OOM, a read-only replica…): the event was not queued.
-        log::get("ingest")->warn("redis refused an event ({}); storing it directly",
-                                 reply.debugString());
+        // An error reply (OOM, a read-only replica…): the entry was not queued.
+        if (!refusedLogged) {
+          log::get("ingest")->warn("redis refused a queue entry ({}); storing its events directly",
+                                   reply.debugString());
+          refusedLogged = true;
+        }
         fallBack(p);
       }
     } catch (const std::exception& e) {
@@ -394,10 +430,29 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
   }
 }
 
+void Tracker::refuseRateLimited(Pending& pending) {
+  ++stats_.rejectedRateLimited;
+  const std::int64_t nowSeconds = pending.nowMillis / 1000;
+  pending.done(TrackOutcome::kQueued,
+               std::make_exception_ptr(Rejected(429, "rate_limited",
+                                                "too many events from this address; slow down",
+                                                60 - nowSeconds % 60)));
+}
+
 // The queue is out of reach: write straight to PostgreSQL; the answer waits for COMMIT.
 void Tracker::fallBack(Pending& pending) {
   auto done = std::move(pending.done);
-  deps_.direct.writeAsync(std::move(pending.event), [this, done](bool stored) {
+  events::Event event;
+  try {
+    event = events::fromQueueJson(pending.queued);  // written by toQueueJson above: cannot fail
+  } catch (const std::exception& e) {
+    log::get("ingest")->error("an event's own queue JSON did not read back: {}", e.what());
+    ++stats_.rejectedUnavailable;
+    done(TrackOutcome::kStored,
+         std::make_exception_ptr(Rejected(503, "unavailable", "the event could not be stored", 5)));
+    return;
+  }
+  deps_.direct.writeAsync(std::move(event), [this, done](bool stored) {
     if (stored) {
       ++stats_.storedDirect;
       done(TrackOutcome::kStored, nullptr);

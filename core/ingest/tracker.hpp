@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "config/config.hpp"
 #include "events/event.hpp"
@@ -108,17 +110,22 @@ class Tracker {
   const TrackStats& stats() const { return stats_; }
 
  private:
+  // What the sending thread needs of one event: everything is serialised on the HTTP worker,
+  // and the Event itself is freed there (freeing memory on the thread that allocated it is
+  // cheaper, and the sender touches a handful of strings instead of twenty).
   struct Pending {
-    events::Event event;
-    std::string clientIp;
+    std::string queued;     ///< the event's queue JSON (one line of an entry's "b" field)
+    std::string publish;    ///< PUBLISH of the live frame, in RESP form
+    std::string websiteId;  ///< for the realtime set
+    std::string sessionId;
+    std::string clientIp;  ///< for the rate limit (empty when it is off)
     std::int64_t nowMillis;
     TrackCallback done;
-    std::string xadd;     ///< XADD of the queue entry, in RESP form
-    std::string publish;  ///< PUBLISH of the live frame, in RESP form
   };
   void run();
   void sendBatch(std::vector<Pending>& batch);
   void fallBack(Pending& pending);
+  void refuseRateLimited(Pending& pending);
   std::vector<bool> admit(redis::Client& client, const std::vector<Pending>& batch);
 
   TrackerDeps deps_;
@@ -130,6 +137,8 @@ class Tracker {
   std::deque<Pending> waiting_;
   bool stopping_ = false;
   std::thread thread_;
+  // Sender thread only: when each website's realtime set was last trimmed (seconds).
+  std::unordered_map<std::string, std::int64_t> trimmed_;
 };
 
 }  // namespace mp::ingest

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,7 +10,12 @@
 namespace mp::redis {
 
 /// The stream every accepted event is appended to (XADD) and the writers drain (XREADGROUP).
+/// An entry holds the events one send of the tracker queued together: field "b", their queue
+/// JSON objects one per line (at most kEventsPerEntry); entries of one event written by earlier
+/// versions have field "e" with one object and are read as well.
 inline constexpr std::string_view kIngestStream = "mp:ingest";
+/// The most events one stream entry holds.
+inline constexpr std::size_t kEventsPerEntry = 64;
 /// The consumer group of the writer threads of every daemon on kIngestStream.
 inline constexpr std::string_view kIngestGroup = "mp:writers";
 
@@ -60,10 +66,13 @@ inline std::string rateLimitKey(std::string_view ip, std::int64_t minute) {
 inline constexpr std::chrono::seconds kRealtimeWindow{300};
 /// A session with no event for this long is over; its realtime entry is dropped.
 inline constexpr std::chrono::seconds kSessionTimeout{1800};
+/// How often a daemon trims a website's realtime set and renews its expiry at most.
+inline constexpr std::chrono::seconds kRealtimeTrimInterval{10};
 
 /// Sorted set of one website's sessions scored by their last event time (Unix seconds):
 /// "mp:rt:{websiteId}". Active sessions = ZCOUNT over the last kRealtimeWindow; members older
-/// than kSessionTimeout are trimmed on every write, and the key expires with its last session.
+/// than kSessionTimeout are trimmed every kRealtimeTrimInterval at most, and the key expires
+/// with its last session.
 inline std::string realtimeKey(std::string_view websiteId) {
   std::string key("mp:rt:");
   key.append(websiteId);

@@ -79,10 +79,11 @@ std::string render(daemon::Services& services) {
   } catch (const std::exception&) {
     // Reported as -1 below.
   }
-  help(out, "mp_ingest_queue_length", "gauge", "Events queued in Redis and not yet in PostgreSQL.");
+  help(out, "mp_ingest_queue_length", "gauge",
+       "Queue entries in Redis not yet in PostgreSQL (an entry holds 1 to 64 events).");
   out += fmt::format("mp_ingest_queue_length {}\n", length);
   help(out, "mp_ingest_consumer_pending", "gauge",
-       "Queued events read by a writer and not yet committed.");
+       "Queue entries read by a writer and not yet committed (1 to 64 events each).");
   out += fmt::format("mp_ingest_consumer_pending {}\n", pending);
   help(out, "mp_websites_cached", "gauge", "Websites known to the tracking cache.");
   out += fmt::format("mp_websites_cached {}\n", services.sites.size());

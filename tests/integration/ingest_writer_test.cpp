@@ -188,6 +188,21 @@ class IngestWriterTest : public ::testing::Test {
     for (const auto& reply : c.pipeline(batch)) ASSERT_FALSE(reply.isError());
   }
 
+  // As the tracker queues them: entries of `perEntry` events, one queue JSON object per line.
+  void enqueueEntries(const std::vector<events::Event>& evs, std::size_t perEntry) {
+    redis::Client c = client();
+    std::vector<std::vector<std::string>> batch;
+    for (std::size_t i = 0; i < evs.size(); i += perEntry) {
+      std::string lines;
+      for (std::size_t j = i; j < std::min(evs.size(), i + perEntry); ++j) {
+        if (j > i) lines.push_back('\n');
+        lines += events::toQueueJson(evs[j]);
+      }
+      batch.push_back({"XADD", kStream, "*", "b", lines});
+    }
+    for (const auto& reply : c.pipeline(batch)) ASSERT_FALSE(reply.isError());
+  }
+
   std::int64_t xlen() {
     redis::Client c = client();
     return queueLength(c);
@@ -523,6 +538,39 @@ TEST_F(IngestWriterTest, UndecodableAndRefusedEntriesDoNotBlockTheRest) {
   EXPECT_EQ(w->stats().undecodable.load(), 3u);
   EXPECT_EQ(w->stats().rejected.load(), 1u);
   EXPECT_EQ(w->stats().eventsWritten.load(), 200u);
+}
+
+TEST_F(IngestWriterTest, EntriesOfManyEventsAreWrittenWholeInBatchesOfAboutBatchSize) {
+  // Single events and full entries mixed, as a site's traffic rises and falls.
+  const auto sent = makeEvents(0, 6000);
+  enqueueEntries(std::vector<events::Event>(sent.begin(), sent.begin() + 300), 1);
+  enqueueEntries(std::vector<events::Event>(sent.begin() + 300, sent.begin() + 3000), 64);
+  enqueueEntries(std::vector<events::Event>(sent.begin() + 3000, sent.begin() + 4000), 7);
+  enqueueEntries(std::vector<events::Event>(sent.begin() + 4000, sent.end()), 64);
+  // One entry whose second line is not an event: the other two lines are stored.
+  const auto mixed = makeEvents(6000, 6002);
+  redis::Client c = client();
+  ASSERT_FALSE(
+      c.command({"XADD", kStream, "*", "b",
+                 events::toQueueJson(mixed[0]) + "\nnot json\n" + events::toQueueJson(mixed[1])})
+          .isError());
+  const std::int64_t entries = xlen();
+  ASSERT_EQ(entries, 300 + 43 + 143 + 32 + 1);
+
+  config_.ingest.batchSize = 500;
+  auto w = writer();
+  w->start();
+  ASSERT_TRUE(waitFor([&] { return xlen() == 0; })) << "left: " << xlen();
+  EXPECT_EQ(rows(), 6002);
+  EXPECT_EQ(xpending(), 0);
+  EXPECT_EQ(w->stats().eventsWritten.load(), 6002u);
+  EXPECT_EQ(w->stats().undecodable.load(), 1u);
+  // Read by whole entries, so a batch may pass batch_size while the reader learns how full
+  // entries are, but never holds more than twice batch_size.
+  EXPECT_GE(w->stats().batchesWritten.load(), 7u);
+  const auto stored = storedEvents(conn_);
+  for (const events::Event& e : sent) ASSERT_EQ(stored.count(e.id), 1u) << e.id;
+  for (const events::Event& e : mixed) ASSERT_EQ(stored.count(e.id), 1u) << e.id;
 }
 
 TEST_F(IngestWriterTest, RecoversWhenRedisRestarts) {
