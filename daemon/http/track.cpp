@@ -75,7 +75,8 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
         // Answered from the tracker's thread once the event cannot be lost; this worker goes
         // on to the next request meanwhile.
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-        const std::string route = Router::currentRoute();
+        // The router's own pattern string, which lives as long as the server.
+        const std::string* route = &Router::currentRoute();
         const auto started = std::chrono::steady_clock::now();
         auto answer = [services, writer, route, started](ingest::TrackOutcome,
                                                          std::exception_ptr error) {
@@ -85,7 +86,7 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
             sendJsonText(*writer, Http::Code::Accepted, kAcceptedBody);
           }
           services->httpMetrics.record(
-              route, static_cast<int>(writer->getResponseCode()),
+              *route, static_cast<int>(writer->getResponseCode()),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         };
         markDeferred();  // answered (and counted) by `answer`, here or on the tracker's thread
