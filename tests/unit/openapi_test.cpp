@@ -201,10 +201,11 @@ TEST_F(OpenApi, DocumentsEveryRouteTheDaemonServes) {
 
 TEST_F(OpenApi, ErrorCodeEnumListsEveryCode) {
   const std::set<std::string> kCodes = {
-      "invalid_request", "unauthorized",    "forbidden",         "not_found",
-      "email_taken",     "domain_taken",    "signup_disabled",   "invalid_credentials",
-      "unknown_website", "domain_mismatch", "payload_too_large", "unsupported_media_type",
-      "rate_limited",    "unavailable",     "internal",          "method_not_allowed",
+      "invalid_request",  "unauthorized",    "forbidden",         "not_found",
+      "email_taken",      "domain_taken",    "signup_disabled",   "invalid_credentials",
+      "unknown_website",  "domain_mismatch", "payload_too_large", "unsupported_media_type",
+      "rate_limited",     "unavailable",     "internal",          "method_not_allowed",
+      "upgrade_required",  // the live feed's handshake without a WebSocket upgrade
   };
   const auto listed = enumOfSchema(lines_, "ErrorCode");
   EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), kCodes);
