@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "db/connection.hpp"
+#include "redis/client.hpp"
 #include "sites/sites.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
@@ -150,6 +151,36 @@ TEST_F(TrackFaults, RedisDownFallsBackToPostgres) {
   auto r = track("after");
   EXPECT_EQ(r.status, 202);
   EXPECT_TRUE(waitForRows(21));
+}
+
+TEST_F(TrackFaults, RedisRefusingTheQueueEntryFallsBackToPostgres) {
+  // Redis up but refusing writes (out of memory with noeviction): every XADD is an error reply,
+  // so the events of each refused entry are written directly, and answered after COMMIT.
+  redis::Client admin(redis::Url::parse(redis_.url()), std::chrono::seconds(2));
+  ASSERT_FALSE(admin.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"}).isError());
+  ASSERT_FALSE(admin.command({"CONFIG", "SET", "maxmemory", "1"}).isError());
+  // Several senders at once, so that entries hold more than one event.
+  std::vector<std::thread> senders;
+  std::atomic<int> accepted{0};
+  for (int t = 0; t < 6; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        if (track("oom" + std::to_string(t) + "-" + std::to_string(i)).status == 202) ++accepted;
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  EXPECT_EQ(accepted.load(), 60);
+  EXPECT_EQ(storedMarkers().size(), 60u);
+  auto metrics = httpRequest("GET", daemon_->baseUrl() + "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr("mp_events_accepted_total{path=\"direct\"} 60"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr("mp_events_accepted_total{path=\"queue\"} 0"));
+  EXPECT_THAT(daemon_->output(), ::testing::HasSubstr("redis refused a queue entry"));
+
+  ASSERT_FALSE(admin.command({"CONFIG", "SET", "maxmemory", "0"}).isError());
+  EXPECT_EQ(track("queued").status, 202);
+  EXPECT_TRUE(waitForRows(61));
+  for (const auto& [marker, count] : storedMarkers()) EXPECT_EQ(count, 1) << marker;
 }
 
 TEST_F(TrackFaults, BothDownIs503WithRetryAfter) {
