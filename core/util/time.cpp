@@ -58,12 +58,38 @@ std::string formatRfc3339Millis(std::int64_t millis) {
   std::int64_t y = 0;
   unsigned m = 0, d = 0;
   civilFromDays(days, y, m, d);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
-                static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60),
-                static_cast<long long>(rem % 1000));
-  return buf;
+  if (y < 0 || y > 9999) {
+    // Outside RFC 3339's four-digit years: still readable, never truncated.
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600000),
+                  static_cast<long long>(rem / 60000 % 60), static_cast<long long>(rem / 1000 % 60),
+                  static_cast<long long>(rem % 1000));
+    return buf;
+  }
+  // Digit by digit: this runs for every stored and broadcast event, and snprintf's format
+  // parsing was a visible share of that.
+  std::string out(24, '0');
+  const auto put = [&out](std::size_t at, std::int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) {
+      out[at + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
+    }
+  };
+  put(0, y, 4);
+  out[4] = '-';
+  put(5, m, 2);
+  out[7] = '-';
+  put(8, d, 2);
+  out[10] = 'T';
+  put(11, rem / 3600000, 2);
+  out[13] = ':';
+  put(14, rem / 60000 % 60, 2);
+  out[16] = ':';
+  put(17, rem / 1000 % 60, 2);
+  out[19] = '.';
+  put(20, rem % 1000, 3);
+  out[23] = 'Z';
+  return out;
 }
 
 std::optional<std::int64_t> parseRfc3339(std::string_view s) {

@@ -56,7 +56,7 @@ std::optional<Url> parseHttpUrl(std::string_view text) {
   url.host = lower(host);
   const auto pathEnd = tail.find_first_of("?#");
   url.path = std::string(tail.substr(0, pathEnd));
-  if (url.path.empty()) url.path = "/";
+  if (url.path.empty()) url.path.push_back('/');  // (not = "/": GCC 12 warns wrongly on that)
   return url;
 }
 

@@ -7,6 +7,7 @@
 #include "users/users.hpp"
 #include "util/base64.hpp"
 #include "util/error.hpp"
+#include "util/time.hpp"
 #include "util/utf8.hpp"
 #include "util/uuid.hpp"
 
@@ -29,6 +30,21 @@ TEST(Uuid, V7IsCanonicalUniqueAndTimeOrdered) {
   EXPECT_FALSE(util::isUuid("not-a-uuid"));
   EXPECT_FALSE(util::isUuid("0190d7a0-0000-7000-8000-00000000000g"));
   EXPECT_FALSE(util::isUuid("0190d7a000007000800000000000000000"));
+}
+
+TEST(Rfc3339, FormatsMillisecondsExactlyAndReadsThemBack) {
+  EXPECT_EQ(util::formatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(util::formatRfc3339Millis(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(util::formatRfc3339Millis(1795784838221), "2026-11-27T13:07:18.221Z");
+  EXPECT_EQ(util::formatRfc3339Millis(951782400000), "2000-02-29T00:00:00.000Z");
+  EXPECT_EQ(util::formatRfc3339Millis(253402300799999), "9999-12-31T23:59:59.999Z");
+  // Past four-digit years the text grows rather than being cut.
+  EXPECT_EQ(util::formatRfc3339Millis(253402300800000), "10000-01-01T00:00:00.000Z");
+  for (std::int64_t ms = -86400000LL * 400; ms < 86400000LL * 365 * 80;
+       ms += 86400000LL * 37 + 3600000 * 5 + 60000 * 7 + 1013) {
+    const std::string text = util::formatRfc3339Millis(ms);
+    ASSERT_EQ(util::parseRfc3339(text), ms) << text;
+  }
 }
 
 TEST(Utf8, AcceptsValidAndRejectsMalformed) {
