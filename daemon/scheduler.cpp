@@ -13,6 +13,7 @@
 #include "maintenance/jobs.hpp"
 #include "maintenance/retention.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 
 namespace mp::daemon {
 namespace {
@@ -91,7 +92,10 @@ void Scheduler::start() {
       options_.retentionDays > 0 ? fmt::format("{} days, daily", options_.retentionDays)
                                  : std::string("off (retention.days = 0)"),
       durationText(options_.saltInterval));
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::preferThroughput();
+    run();
+  });
 }
 
 void Scheduler::stop() noexcept {

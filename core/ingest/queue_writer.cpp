@@ -13,6 +13,7 @@
 #include "log/log.hpp"
 #include "redis/keys.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 
 namespace mp::ingest {
 namespace {
@@ -530,6 +531,7 @@ void QueueWriter::start() {
   started_ = true;
   for (int n = 0; n < writers_; ++n) {
     threads_.emplace_back([this, n] {
+      util::preferThroughput();
       try {
         Worker worker(*this, n);
         worker.run();

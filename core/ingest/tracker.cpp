@@ -20,6 +20,7 @@
 #include "redis/pool.hpp"
 #include "sites/site_cache.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 #include "util/time.hpp"
 #include "util/url.hpp"
 #include "util/utf8.hpp"
@@ -111,7 +112,14 @@ Tracker::~Tracker() {
 void Tracker::start() {
   std::lock_guard lock(mutex_);
   stopping_ = false;
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] {
+      // Batches grow while the HTTP workers run on instead of being preempted by every wake-up
+      // of this thread: measured, more requests a second and a shorter tail (bench/README.md).
+      util::preferThroughput();
+      run();
+    });
+  }
 }
 
 void Tracker::stop() {

@@ -4,6 +4,7 @@
 
 #include "log/log.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 
 namespace mp::sites {
 
@@ -16,7 +17,10 @@ SiteCache::~SiteCache() {
 
 void SiteCache::start() {
   reload();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::preferThroughput();
+    run();
+  });
 }
 
 void SiteCache::stop() {

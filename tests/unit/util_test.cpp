@@ -1,12 +1,15 @@
 // UUIDs, UTF-8, base64url, domain and email rules.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <set>
+#include <thread>
 
 #include "sites/sites.hpp"
 #include "users/users.hpp"
 #include "util/base64.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 #include "util/time.hpp"
 #include "util/utf8.hpp"
 #include "util/uuid.hpp"
@@ -45,6 +48,19 @@ TEST(Rfc3339, FormatsMillisecondsExactlyAndReadsThemBack) {
     const std::string text = util::formatRfc3339Millis(ms);
     ASSERT_EQ(util::parseRfc3339(text), ms) << text;
   }
+}
+
+TEST(Sched, PreferThroughputMakesOnlyTheCallingThreadABatchThread) {
+  int inside = -1;
+  bool applied = false;
+  std::thread worker([&] {
+    applied = util::preferThroughput();
+    inside = sched_getscheduler(0);
+  });
+  worker.join();
+  EXPECT_TRUE(applied);
+  EXPECT_EQ(inside, SCHED_BATCH);
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER) << "the caller's other threads are unchanged";
 }
 
 TEST(Utf8, AcceptsValidAndRejectsMalformed) {
