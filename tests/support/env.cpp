@@ -81,16 +81,13 @@ std::string mpctlPath() {
 std::filesystem::path sourcePath(const std::string& relative) {
   return std::filesystem::path(MP_SOURCE_DIR) / relative;
 }
-// The test data is read in place from shared/, never copied into the repository.
+// The test data lives in the checkout (tests/data), so a clone tests itself with nothing beside it.
 std::filesystem::path testdataPath(const std::string& relative) {
-  // shared/ sits beside the checkout; MP_TESTDATA_DIR points elsewhere when it does not.
-  const char* overridden = std::getenv("MP_TESTDATA_DIR");
-  const std::filesystem::path dir = overridden != nullptr ? overridden : MP_TESTDATA_DIR;
+  const std::filesystem::path dir = MP_TESTDATA_DIR;
   const auto path = dir / relative;
   if (!std::filesystem::exists(path)) {
     throw std::runtime_error("test data " + path.string() +
-                             " is missing: shared/testdata must sit beside the checkout, or set "
-                             "MP_TESTDATA_DIR");
+                             " is missing from the checkout");
   }
   return path;
 }

@@ -19,7 +19,7 @@ std::string metricpulsedPath();
 std::string mpctlPath();
 /// Path of a file in the source tree, e.g. sourcePath("etc/metricpulse.toml").
 std::filesystem::path sourcePath(const std::string& relative);
-/// Path of a file in shared/testdata beside the checkout, e.g. testdataPath("geoip/README.md").
+/// Path of a file in tests/data of the checkout, e.g. testdataPath("geoip/README.md").
 std::filesystem::path testdataPath(const std::string& relative);
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.

@@ -1,4 +1,4 @@
-// Country lookups against MaxMind's public test databases (shared/testdata/geoip, known answers).
+// Country lookups against MaxMind's public test databases (tests/data/geoip, known answers).
 #include "events/geoip.hpp"
 
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 namespace mp::events {
 namespace {
 
-// The table of shared/testdata/geoip/README.md.
+// The table of tests/data/geoip/README.md.
 const std::vector<std::pair<std::string, std::string>> kKnownAnswers = {
     {"81.2.69.160", "GB"},   {"2.125.160.216", "GB"}, {"89.160.20.112", "SE"},
     {"216.160.83.56", "US"}, {"67.43.156.1", "BT"},   {"202.196.224.1", "PH"},
