@@ -1,9 +1,13 @@
-// Terminal prompts: echo is turned off with termios while a password is typed.
+// Terminal prompts: echo is turned off with termios while a password is typed, and back on
+// however the prompt ends (Enter, end of input, Ctrl-C, a kill).
 #include "prompt.hpp"
 
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
+#include <csignal>
 #include <iostream>
 
 #include "util/error.hpp"
@@ -11,16 +15,56 @@
 namespace mp::cli {
 namespace {
 
+// The terminal's modes from before a hidden prompt, for the signal handler below.
+termios gSaved{};
+volatile std::sig_atomic_t gHidden = 0;
+constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+// Ctrl-C (or a kill) while echo is off must not leave the user's shell without echo: put the
+// terminal back, then die of the same signal as the default action would (tcsetattr, signal and
+// raise are async-signal-safe).
+extern "C" void restoreTerminal(int sig) {
+  if (gHidden != 0) tcsetattr(STDIN_FILENO, TCSAFLUSH, &gSaved);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+// Echo off for one line; the terminal is restored on return, on a throw and on a signal.
+class HiddenInput {
+ public:
+  HiddenInput() {
+    if (tcgetattr(STDIN_FILENO, &gSaved) != 0) return;
+    struct sigaction act {};
+    act.sa_handler = restoreTerminal;
+    sigemptyset(&act.sa_mask);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &act, &previous_[i]);
+    termios quiet = gSaved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    gHidden = 1;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  ~HiddenInput() {
+    if (gHidden == 0) return;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &gSaved);
+    gHidden = 0;
+    for (std::size_t i = 0; i < kSignals.size(); ++i)
+      sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+  HiddenInput(const HiddenInput&) = delete;
+  HiddenInput& operator=(const HiddenInput&) = delete;
+
+ private:
+  std::array<struct sigaction, kSignals.size()> previous_{};
+};
+
 std::string promptHidden(const std::string& prompt) {
-  std::cerr << prompt << std::flush;
-  termios old{};
-  tcgetattr(STDIN_FILENO, &old);
-  termios quiet = old;
-  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
   std::string line;
-  std::getline(std::cin, line);
-  tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+  {
+    // Echo goes off before the prompt shows, so nothing typed at it is ever echoed.
+    HiddenInput hidden;
+    std::cerr << prompt << std::flush;
+    std::getline(std::cin, line);
+  }
   std::cerr << "\n";
   return line;
 }

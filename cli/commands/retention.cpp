@@ -3,6 +3,7 @@
 #include "maintenance/retention.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "context.hpp"
 #include "db/migrations.hpp"
 #include "output.hpp"
+#include "prompt.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
 
@@ -23,6 +25,7 @@ namespace {
 struct PruneOptions {
   int olderThan = 0;  // 0: retention.days
   bool dryRun = false;
+  bool yes = false;
   Format format = Format::kTable;
 };
 
@@ -39,12 +42,31 @@ int runPrune(Context& ctx, const PruneOptions& opts) {
                        "configuration");
   }
   const auto cutoff = maintenance::retentionCutoff(days, aggregation::todayUtc());
+  const bool ask = !opts.dryRun && !opts.yes;
+  // A script without --yes fails before anything is opened, like the other destructive commands.
+  if (ask && isatty(STDIN_FILENO) == 0) {
+    throw InvalidInput("yes", "stdin is not a terminal: pass --yes to confirm the prune");
+  }
+  const std::string what = fmt::format("events before {} 00:00 UTC (older than {} day{})",
+                                       aggregation::formatDate(cutoff), days, days == 1 ? "" : "s");
 
   auto conn = ctx.connect();
   const auto check = db::checkSchema(conn);
   if (!check.ok) {
     std::cerr << "mpctl retention prune: " << db::describe(check) << "\n";
     return exit_code::kSchema;
+  }
+  if (ask) {
+    // Say what would go, counted the way the prune itself counts it, before asking.
+    const auto plan = maintenance::pruneEvents(conn, cutoff, true);
+    const auto dropped = plan.partitionsDropped();
+    if (!confirm(fmt::format("Prune {}: drop {} partition{} and delete {} events and {} rollup "
+                             "rows?",
+                             what, dropped, dropped == 1 ? "" : "s", plan.eventsRemoved(),
+                             plan.rollupRowsDeleted()))) {
+      std::cerr << "mpctl: nothing pruned\n";
+      return exit_code::kFailure;
+    }
   }
   const auto report = maintenance::pruneEvents(conn, cutoff, opts.dryRun);
 
@@ -58,9 +80,6 @@ int runPrune(Context& ctx, const PruneOptions& opts) {
   }
   if (opts.format == Format::kTable) {
     const auto dropped = report.partitionsDropped();
-    const std::string what =
-        fmt::format("events before {} 00:00 UTC (older than {} day{})",
-                    aggregation::formatDate(cutoff), days, days == 1 ? "" : "s");
     if (opts.dryRun) {
       std::cout << fmt::format(
           "dry run, nothing changed: pruning {} would drop {} partition{} and delete {} events "
@@ -92,6 +111,8 @@ void registerRetentionCommands(CLI::App& app, Context& ctx) {
                    "Days of events to keep before today (default: retention.days)")
       ->check(CLI::Range(1, 36500));
   prune->add_flag("--dry-run", opts->dryRun, "Report what would go; change nothing");
+  prune->add_flag("-y,--yes", opts->yes,
+                  "Do not ask for confirmation (required when stdin is not a terminal)");
   addFormatOption(*prune, opts->format);
   prune->callback([&ctx, opts] { ctx.action = [&ctx, opts] { return runPrune(ctx, *opts); }; });
 }

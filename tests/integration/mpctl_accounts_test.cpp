@@ -2,12 +2,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <nlohmann/json.hpp>
 
 #include "db/connection.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
+#include "support/pty.hpp"
 #include "users/users.hpp"
 
 namespace mp::test {
@@ -188,6 +190,19 @@ TEST_F(Mpctl, TokenIssueRefusesAShortSecret) {
                       {{"MP_DATABASE_URL", db_.url()}});
   EXPECT_EQ(r.exitCode, 3);
   EXPECT_THAT(r.err, HasSubstr("at least 32"));
+}
+
+TEST_F(Mpctl, CtrlCAtThePasswordPromptGivesTheTerminalBackEchoing) {
+  const auto config =
+      dir_.write("pty.toml", "[database]\nurl = \"" + db_.url() + "\"\n[auth]\nbcrypt_cost = 4\n");
+  PtyProcess add({mpctlPath(), "-c", config.string(), "user", "add", "ann@example.com"});
+  ASSERT_TRUE(add.waitFor("Password: ", std::chrono::seconds(20))) << add.output();
+  add.write("secret-so-far");
+  add.write("\x03");  // Ctrl-C, turned into SIGINT by the terminal
+  EXPECT_EQ(add.wait(std::chrono::seconds(20)), 128 + SIGINT) << add.output();
+  EXPECT_TRUE(add.echoing()) << "the terminal was left without echo";
+  EXPECT_THAT(add.output(), ::testing::Not(HasSubstr("secret-so-far")));
+  EXPECT_EQ(listJson({"user", "list"}).size(), 0u);
 }
 
 TEST(DaemonSecret, RefusesToStartWithoutAUsableSecret) {

@@ -20,12 +20,15 @@
 #include "db/migrations.hpp"
 #include "sites/sites.hpp"
 #include "support/env.hpp"
+#include "support/pty.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
 
 namespace mp::maintenance {
 namespace {
+
+using namespace std::chrono_literals;
 
 using std::chrono::days;
 using std::chrono::sys_days;
@@ -391,7 +394,8 @@ TEST_F(MpctlRetentionTest, DryRunAsJsonListsTheStepsAndChangesNothing) {
 TEST_F(MpctlRetentionTest, PrunesWithRetentionDaysFromTheConfiguration) {
   const auto expected = expectedSteps();
   const auto keptBefore = kept();
-  auto r = mpctl({"--format", "csv"}, fmt::format("[retention]\ndays = {}\n", olderThan()));
+  auto r =
+      mpctl({"--format", "csv", "--yes"}, fmt::format("[retention]\ndays = {}\n", olderThan()));
   ASSERT_EQ(r.exitCode, 0) << r.err;
   const auto rows = csvRows(r.out);
   ASSERT_EQ(rows.size(), expected.size() + 1) << r.out;
@@ -406,7 +410,7 @@ TEST_F(MpctlRetentionTest, PrunesWithRetentionDaysFromTheConfiguration) {
   EXPECT_EQ(kept(), keptBefore);
 
   // --older-than wins over the file; a table run with nothing left to do says so.
-  r = mpctl({"--older-than", std::to_string(olderThan())}, "[retention]\ndays = 36500\n");
+  r = mpctl({"--older-than", std::to_string(olderThan()), "-y"}, "[retention]\ndays = 36500\n");
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("0 partitions dropped, 0 events and 0 rollup rows deleted"));
   EXPECT_EQ(kept(), keptBefore);
@@ -427,26 +431,59 @@ TEST_F(MpctlRetentionTest, TableOutputSummarisesTheRun) {
               HasSubstr(fmt::format("would drop 2 partitions and delete {} events", events)));
   EXPECT_TRUE(tableExists("events_y2024m01"));
 
-  r = mpctl({"--older-than", std::to_string(olderThan())});
+  r = mpctl({"--older-than", std::to_string(olderThan()), "--yes"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr(fmt::format("2 partitions dropped, {} events and", events)));
   EXPECT_FALSE(tableExists("events_y2024m01"));
+}
+
+TEST_F(MpctlRetentionTest, WithoutYesAScriptIsRefusedAndNothingChanges) {
+  const auto before = everything();
+  auto r = mpctl({"--older-than", std::to_string(olderThan())});
+  EXPECT_EQ(r.exitCode, exit_code::kUsage) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--yes"));
+  EXPECT_EQ(everything(), before);
+}
+
+TEST_F(MpctlRetentionTest, OnATerminalItShowsWhatGoesAndAsks) {
+  const auto before = everything();
+  const auto keptBefore = kept();
+  const auto config = dir_.write("mp.toml", "[database]\nurl = \"" + db_.url() + "\"\n");
+  const std::vector<std::string> argv = {
+      test::mpctlPath(),          "-c", config.string(), "retention", "prune", "--older-than",
+      std::to_string(olderThan())};
+  {
+    test::PtyProcess no(argv);
+    ASSERT_TRUE(no.waitFor("[y/N]", 20s)) << no.output();
+    EXPECT_THAT(no.output(), HasSubstr("drop 2 partitions"));
+    no.write("n\n");
+    EXPECT_EQ(no.wait(20s), exit_code::kFailure) << no.output();
+    EXPECT_THAT(no.output(), HasSubstr("nothing pruned"));
+  }
+  EXPECT_EQ(everything(), before);
+  test::PtyProcess yes(argv);
+  ASSERT_TRUE(yes.waitFor("[y/N]", 20s)) << yes.output();
+  yes.write("y\n");
+  EXPECT_EQ(yes.wait(20s), 0) << yes.output();
+  EXPECT_THAT(yes.output(), HasSubstr("2 partitions dropped"));
+  EXPECT_FALSE(tableExists("events_y2024m01"));
+  EXPECT_EQ(kept(), keptBefore);
 }
 
 TEST(MpctlRetentionErrors, UnmigratedDatabaseIsASchemaErrorAndNoDatabaseIsUnavailable) {
   test::TempDatabase db;
   test::TempDir dir;
   auto config = dir.write("mp.toml", "[database]\nurl = \"" + db.url() + "\"\n");
-  auto r = test::runProcess(
-      {test::mpctlPath(), "-c", config.string(), "retention", "prune", "--older-than", "30"});
+  auto r = test::runProcess({test::mpctlPath(), "-c", config.string(), "retention", "prune",
+                             "--older-than", "30", "--yes"});
   EXPECT_EQ(r.exitCode, exit_code::kSchema) << r.err;
   EXPECT_THAT(r.err, HasSubstr("mpctl db migrate"));
 
   config = dir.write("down.toml", fmt::format("[database]\nurl = \"postgresql://postgres@"
                                               "127.0.0.1:{}/postgres\"\nconnect_timeout = \"2s\"\n",
                                               test::freePort()));
-  r = test::runProcess(
-      {test::mpctlPath(), "-c", config.string(), "retention", "prune", "--older-than", "30"});
+  r = test::runProcess({test::mpctlPath(), "-c", config.string(), "retention", "prune",
+                        "--older-than", "30", "--yes"});
   EXPECT_EQ(r.exitCode, exit_code::kUnavailable) << r.err;
 }
 
