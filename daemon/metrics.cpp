@@ -112,9 +112,19 @@ void WsMetrics::render(std::string& out) const {
   out += "# HELP mp_ws_clients_dropped_total Clients disconnected, by reason.\n";
   out += "# TYPE mp_ws_clients_dropped_total counter\n";
   out += fmt::format("mp_ws_clients_dropped_total{{reason=\"slow\"}} {}\n", slowClients.load());
+  out += fmt::format("mp_ws_clients_dropped_total{{reason=\"handshake_timeout\"}} {}\n",
+                     handshakeTimeouts.load());
   out += "# HELP mp_ws_handshakes_refused_total Upgrade requests answered with an HTTP error.\n";
   out += "# TYPE mp_ws_handshakes_refused_total counter\n";
   out += fmt::format("mp_ws_handshakes_refused_total {}\n", refused.load());
+  out +=
+      "# HELP mp_ws_connections_limited_total Connections refused before their request was "
+      "read, by the limit they met.\n";
+  out += "# TYPE mp_ws_connections_limited_total counter\n";
+  out += fmt::format("mp_ws_connections_limited_total{{limit=\"max_handshakes\"}} {}\n",
+                     refusedHandshakes.load());
+  out += fmt::format("mp_ws_connections_limited_total{{limit=\"max_clients_per_address\"}} {}\n",
+                     refusedPerAddress.load());
 }
 
 }  // namespace mp::daemon

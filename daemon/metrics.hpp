@@ -64,6 +64,9 @@ struct WsMetrics {
   std::atomic<std::uint64_t> framesDropped{0};  ///< frames discarded with a slow client
   std::atomic<std::uint64_t> slowClients{0};    ///< clients dropped over websocket.max_output_bytes
   std::atomic<std::uint64_t> refused{0};        ///< handshakes answered with an HTTP error
+  std::atomic<std::uint64_t> refusedHandshakes{0};  ///< of those: over websocket.max_handshakes
+  std::atomic<std::uint64_t> refusedPerAddress{0};  ///< of those: over max_clients_per_address
+  std::atomic<std::uint64_t> handshakeTimeouts{0};  ///< closed before finishing the upgrade
 
   /// Appends the mp_ws_* series. Never throws but std::bad_alloc.
   void render(std::string& out) const;

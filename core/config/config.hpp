@@ -21,6 +21,9 @@ struct WebSocketConfig {
   std::string listen;
   std::vector<std::string> allowedOrigins;  ///< empty: any Origin
   int maxClients = 0;
+  int maxHandshakes = 0;         ///< connections still in their upgrade request
+  int maxClientsPerAddress = 0;  ///< connections from one address; 0: no limit
+  std::chrono::seconds handshakeTimeout{0};
   std::int64_t maxOutputBytes = 0;  ///< unsent bytes per client before it is dropped
   std::chrono::seconds pingInterval{0};
   std::chrono::seconds idleTimeout{0};

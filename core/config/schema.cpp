@@ -230,6 +230,23 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(intKey("websocket", "max_clients",
                      Field<WebSocketConfig, int>{&C::websocket, &WebSocketConfig::maxClients},
                      10000, 1, 1000000, "Most WebSocket clients served at once."));
+  s.push_back(intKey(
+      "websocket", "max_handshakes",
+      Field<WebSocketConfig, int>{&C::websocket, &WebSocketConfig::maxHandshakes}, 256, 1, 1000000,
+      "Most connections still sending their upgrade request; more are refused with 503, so "
+      "clients that never log in cannot crowd out dashboards."));
+  s.push_back(
+      intKey("websocket", "max_clients_per_address",
+             Field<WebSocketConfig, int>{&C::websocket, &WebSocketConfig::maxClientsPerAddress}, 64,
+             0, 1000000,
+             "Most connections from one client address (IPv6: one /64); more are refused with 429. "
+             "0 turns the limit off. Peers in http.trusted_proxies are not limited."));
+  s.push_back(durationKey("websocket", "handshake_timeout",
+                          Field<WebSocketConfig, std::chrono::seconds>{
+                              &C::websocket, &WebSocketConfig::handshakeTimeout},
+                          5, 1, 60,
+                          "A connection that has not completed its upgrade request by then is "
+                          "closed."));
   s.push_back(
       intKey("websocket", "max_output_bytes",
              Field<WebSocketConfig, std::int64_t>{&C::websocket, &WebSocketConfig::maxOutputBytes},
@@ -298,9 +315,9 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(boolKey("ingest", "filter_bots",
                       Field<IngestConfig, bool>{&C::ingest, &IngestConfig::filterBots}, true,
                       "Drop events from known bots and crawlers (still answered 202)."));
-  s.push_back(intKey("ingest", "batch_size",
-                     Field<IngestConfig, int>{&C::ingest, &IngestConfig::batchSize}, 2000, 1,
-                     100000, "Events written to PostgreSQL in one batch (about this many, twice at most)."));
+  s.push_back(intKey(
+      "ingest", "batch_size", Field<IngestConfig, int>{&C::ingest, &IngestConfig::batchSize}, 2000,
+      1, 100000, "Events written to PostgreSQL in one batch (about this many, twice at most)."));
   s.push_back(millisKey(
       "ingest", "flush_interval_ms",
       Field<IngestConfig, std::chrono::milliseconds>{&C::ingest, &IngestConfig::flushInterval}, 200,

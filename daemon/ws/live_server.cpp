@@ -30,6 +30,7 @@
 #include "redis/keys.hpp"
 #include "server.hpp"
 #include "util/error.hpp"
+#include "util/net.hpp"
 #include "util/uuid.hpp"
 #include "ws/frame.hpp"
 #include "ws/frame_parser.hpp"
@@ -46,8 +47,6 @@ using Frame = std::shared_ptr<const std::string>;
 
 // How often realtime counts are pushed to every subscribed room (API.md: every 5 s).
 constexpr std::chrono::seconds kRealtimeInterval{5};
-// A connection that has not finished its upgrade request by then is closed.
-constexpr std::chrono::seconds kHandshakeTimeout{10};
 // How long a closing connection may take to take its last bytes and say goodbye.
 constexpr std::chrono::seconds kCloseTimeout{5};
 // How long stop() waits for the going-away frames to leave.
@@ -111,6 +110,7 @@ struct LiveServer::Impl {
     Impl* server = nullptr;
     bufferevent* bev = nullptr;
     State state = State::Handshake;
+    std::string address;  // the per-address limit's key; empty for trusted proxies
     RequestParser request;
     FrameParser frames{ParserOptions{Role::Server, kDefaultMaxMessageBytes}};
     std::string userId;
@@ -152,6 +152,10 @@ struct LiveServer::Impl {
   // SUBSCRIBE and UNSUBSCRIBE commands per website still waiting for their reply on the current
   // subscriber connection; a room is confirmed when its count falls to 0.
   std::unordered_map<std::string, int> inflight;
+  // Connections still in State::Handshake, and connections per client address: the caps that
+  // keep clients who never log in from crowding out dashboards.
+  std::size_t handshaking = 0;
+  std::unordered_map<std::string, int> perAddress;
   Frame pingFrame;
   std::thread thread;
   std::mutex lifecycle;  // start() and stop() from other threads
@@ -238,6 +242,8 @@ struct LiveServer::Impl {
       if (client->bev) bufferevent_free(client->bev);
     }
     clients.clear();
+    handshaking = 0;
+    perAddress.clear();
     rooms.clear();
     subscriber.reset();
     commands.reset();
@@ -294,10 +300,10 @@ struct LiveServer::Impl {
 
   // ---- connections --------------------------------------------------------------------
 
-  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr*, int, void* arg) {
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* arg) {
     auto* self = static_cast<Impl*>(arg);
     try {
-      self->accept(fd);
+      self->accept(fd, peer);
     } catch (const std::exception& e) {
       evutil_closesocket(fd);
       log::get("ws")->error("accept: {}", e.what());
@@ -314,7 +320,21 @@ struct LiveServer::Impl {
     }
   }
 
-  void accept(evutil_socket_t fd) {
+  // The key of the per-address limit: IPv4 as is, IPv6 by its /64 (one customer's network),
+  // IPv4-mapped IPv6 as IPv4; empty (no limit) for trusted proxies, whose clients the limit
+  // cannot tell apart before the request is read.
+  std::string addressKey(const sockaddr* peer) const {
+    if (cfg.maxClientsPerAddress <= 0 || peer == nullptr) return {};
+    const std::string key = util::addressBucket(*peer);
+    if (key.empty() || services.config.http.trustedProxies.empty()) return key;
+    const std::string host = util::addressText(*peer);
+    for (const auto& cidr : services.config.http.trustedProxies) {
+      if (util::inCidr(host, cidr)) return {};
+    }
+    return key;
+  }
+
+  void accept(evutil_socket_t fd, const sockaddr* peer) {
     if (stopping) {
       evutil_closesocket(fd);
       return;
@@ -331,15 +351,36 @@ struct LiveServer::Impl {
     c->server = this;
     c->bev = bev;
     c->since = c->lastHeard = c->lastPing = Clock::now();
+    c->address = addressKey(peer);
     const bool full = clients.size() >= static_cast<std::size_t>(cfg.maxClients);
+    const bool crowded = handshaking >= static_cast<std::size_t>(cfg.maxHandshakes);
+    const int fromAddress = c->address.empty() ? 0 : perAddress[c->address]++;
     clients.emplace(c, std::move(client));
+    ++handshaking;
     bufferevent_setcb(bev, &Impl::onRead, &Impl::onWrite, &Impl::onEvent, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+    // Answered before the request is read: the limits protect the loop, not the request.
     if (full) {
-      // Answered before the request is read: the limit protects the loop, not the request.
       refuse(*c, errorResponse(503, "unavailable", "too many live-feed clients; try again later",
                                {{"Retry-After", "5"}}));
+    } else if (crowded) {
+      ++services.wsMetrics.refusedHandshakes;
+      refuse(*c, errorResponse(503, "unavailable",
+                               "too many live-feed connections are still in their handshake; try "
+                               "again later",
+                               {{"Retry-After", "5"}}));
+    } else if (fromAddress >= cfg.maxClientsPerAddress && !c->address.empty()) {
+      ++services.wsMetrics.refusedPerAddress;
+      refuse(*c,
+             errorResponse(429, "rate_limited", "too many live-feed connections from this address",
+                           {{"Retry-After", "5"}}));
     }
+  }
+
+  // Moves a client to `next`, keeping the count of connections in their handshake.
+  void setState(Client& c, State next) {
+    if (c.state == State::Handshake && next != State::Handshake) --handshaking;
+    c.state = next;
   }
 
   static void onRead(bufferevent*, void* arg) {
@@ -445,7 +486,7 @@ struct LiveServer::Impl {
     c.userId = verified.claims->sub;
     const std::string answer = acceptResponse(hs.key);
     bufferevent_write(c.bev, answer.data(), answer.size());
-    c.state = State::Open;
+    setState(c, State::Open);
     c.since = Clock::now();
     ++services.wsMetrics.clients;
     // Bytes after the head are the first frames.
@@ -457,7 +498,7 @@ struct LiveServer::Impl {
   void refuse(Client& c, const std::string& response) {
     ++services.wsMetrics.refused;
     bufferevent_write(c.bev, response.data(), response.size());
-    c.state = State::Closing;
+    setState(c, State::Closing);
     c.since = Clock::now();
   }
 
@@ -590,7 +631,7 @@ struct LiveServer::Impl {
   void sendClose(Client& c, std::string frame) {
     if (c.state != State::Open) return;
     bufferevent_write(c.bev, frame.data(), frame.size());
-    c.state = State::Closing;
+    setState(c, State::Closing);
     c.since = Clock::now();
     --services.wsMetrics.clients;
     leaveAll(c);
@@ -599,7 +640,7 @@ struct LiveServer::Impl {
   // Output flushed: half-close so the client reads everything before seeing the end, then wait
   // for its own end (or the close timeout) before freeing.
   void drain(Client& c) {
-    c.state = State::Draining;
+    setState(c, State::Draining);
     c.since = Clock::now();
     shutdown(bufferevent_getfd(c.bev), SHUT_WR);
   }
@@ -608,6 +649,11 @@ struct LiveServer::Impl {
     auto it = clients.find(c);
     if (it == clients.end()) return;
     if (c->state == State::Open) --services.wsMetrics.clients;
+    if (c->state == State::Handshake) --handshaking;
+    if (!c->address.empty()) {
+      auto counted = perAddress.find(c->address);
+      if (counted != perAddress.end() && --counted->second <= 0) perAddress.erase(counted);
+    }
     leaveAll(*c);
     bufferevent_free(c->bev);
     c->bev = nullptr;
@@ -820,7 +866,10 @@ struct LiveServer::Impl {
       if (!clients.count(c)) continue;
       switch (c->state) {
         case State::Handshake:
-          if (now - c->since > kHandshakeTimeout) destroy(c);
+          if (now - c->since >= cfg.handshakeTimeout) {
+            ++services.wsMetrics.handshakeTimeouts;
+            destroy(c);
+          }
           break;
         case State::Open:
           if (now - c->lastHeard >= cfg.idleTimeout) {

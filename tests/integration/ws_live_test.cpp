@@ -1,8 +1,13 @@
 // The WebSocket live feed end to end: a real daemon, PostgreSQL, a private Redis and the test
 // client; handshake answers, subscriptions, event and realtime delivery, other instances, Redis
 // restarts, slow clients, protocol errors and shutdown.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -49,11 +54,13 @@ class LiveFeed : public ::testing::Test {
   }
 
   virtual std::string wsToml() { return ""; }
+  virtual std::string httpToml() { return ""; }
 
   std::unique_ptr<DaemonProcess> makeDaemon(const std::string& ws) {
     DaemonOptions options(db_.url());
     options.redisUrl = redis_.url();
     options.wsToml = ws;
+    options.httpToml = httpToml();
     options.extraToml = "[ingest]\nrate_limit_per_minute = 0\nflush_interval_ms = 50\n";
     return std::make_unique<DaemonProcess>(options);
   }
@@ -415,6 +422,136 @@ TEST_F(LiveFeedOneClient, ClientsPastTheLimitAreRefused) {
   WsClient second;
   EXPECT_EQ(connect(second, *daemon_, "/ws?token=" + token(owner_)), 503);
   EXPECT_THAT(second.responseBody(), HasSubstr("\"unavailable\""));
+}
+
+// A TCP connection to the live feed that sends only what it is told: a client that never
+// finishes (or never starts) its upgrade request.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::runtime_error("cannot connect to the live feed");
+    }
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  void send(std::string_view bytes) {
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  }
+
+  /// Reads until the server closes the connection; true when it did within `timeout`.
+  bool waitEnd(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 1))) <= 0) continue;
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return true;
+      received_.append(buf, static_cast<std::size_t>(n));
+    }
+    return false;
+  }
+  const std::string& received() const { return received_; }
+
+ private:
+  int fd_ = -1;
+  std::string received_;
+};
+
+// Handshake-phase connections have their own small cap and a short timeout, so connections that
+// never authenticate cannot starve the dashboards.
+class LiveFeedFewHandshakes : public LiveFeed {
+  std::string wsToml() override {
+    return "max_handshakes = 3\nhandshake_timeout = \"2s\"\nmax_clients_per_address = 0\n";
+  }
+};
+
+TEST_F(LiveFeedFewHandshakes, IdleConnectionsAreCappedAndTimedOutWhileDashboardsAreServed) {
+  auto dashboard = open(*daemon_);
+  subscribe(*dashboard, site_);
+
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(std::make_unique<RawConnection>(daemon_->wsPort()));
+  idle[0]->send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n");  // half a request
+  // The cap counts connections from their accept: poll until the daemon has taken all three.
+  WsClient refused;
+  int status = 0;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    WsClient probe;
+    status = probe.connect(daemon_->wsPort(), "/ws?token=" + token(owner_));
+    if (status == 503) {
+      EXPECT_THAT(probe.responseBody(), HasSubstr("handshake"));
+      EXPECT_THAT(probe.responseHead(), HasSubstr("Retry-After"));
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(status, 503) << "a fourth connection in its handshake was not refused";
+
+  // The open dashboard is untouched and still gets events.
+  ASSERT_EQ(track(*daemon_, "/during-flood").status, 202);
+  EXPECT_TRUE(eventFor(*dashboard, "/during-flood", 10s).has_value());
+
+  // Connections that never finish their request are closed after handshake_timeout.
+  for (auto& c : idle) EXPECT_TRUE(c->waitEnd(10s)) << "an idle connection was kept";
+  EXPECT_TRUE(idle[1]->received().empty()) << idle[1]->received();
+  EXPECT_THAT(metrics(*daemon_),
+              HasSubstr("mp_ws_clients_dropped_total{reason=\"handshake_timeout\"} 3"));
+  // Room again for a real client.
+  auto later = open(*daemon_);
+  subscribe(*later, site_);
+}
+
+class LiveFeedTwoPerAddress : public LiveFeed {
+  std::string wsToml() override { return "max_clients_per_address = 2\n"; }
+};
+
+TEST_F(LiveFeedTwoPerAddress, OneAddressCannotHoldMoreThanItsShare) {
+  auto first = open(*daemon_);
+  auto second = open(*daemon_);
+  {
+    WsClient third;
+    EXPECT_EQ(connect(third, *daemon_, "/ws?token=" + token(owner_)), 429);
+    EXPECT_THAT(third.responseBody(), HasSubstr("\"rate_limited\""));
+    EXPECT_THAT(third.responseHead(), HasSubstr("Retry-After"));
+  }                          // a refused connection holds its place until it hangs up, as any other
+  subscribe(*first, site_);  // the two that hold the share are still served
+
+  // A connection that ends gives its place back.
+  second.reset();
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 101; ++attempt) {
+    WsClient again;
+    status = again.connect(daemon_->wsPort(), "/ws?token=" + token(owner_));
+    if (status != 101) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(status, 101);
+  EXPECT_THAT(metrics(*daemon_),
+              HasSubstr("mp_ws_connections_limited_total{limit=\"max_clients_per_address\"} "));
+}
+
+// Behind a reverse proxy every client has the proxy's address: trusted proxies are not limited.
+class LiveFeedBehindProxy : public LiveFeedTwoPerAddress {
+  std::string httpToml() override { return "trusted_proxies = [\"127.0.0.1\"]\n"; }
+};
+
+TEST_F(LiveFeedBehindProxy, ATrustedProxyIsNotLimited) {
+  auto first = open(*daemon_);
+  auto second = open(*daemon_);
+  auto third = open(*daemon_);
+  subscribe(*third, site_);
 }
 
 }  // namespace
