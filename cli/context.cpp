@@ -1,6 +1,8 @@
 // mpctl shared state: lazily loaded configuration and common options.
 #include "context.hpp"
 
+#include <iostream>
+
 #include "util/error.hpp"
 
 namespace mp::cli {
@@ -13,6 +15,16 @@ const config::Config& Context::config() {
 db::Connection Context::connect() {
   const auto& database = config().database;
   return db::Connection(database.url, database.connectTimeout);
+}
+
+redis::Client Context::redis() {
+  const auto& cfg = config().redis;
+  return redis::Client(redis::Url::parse(cfg.url), cfg.timeout);
+}
+
+void warnNotAnnounced() {
+  std::cerr << "mpctl: warning: Redis is out of reach; running daemons notice the change within "
+               "a minute\n";
 }
 
 void addFormatOption(CLI::App& cmd, Format& format) {

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "db/connection.hpp"
+#include "redis/client.hpp"
 
 namespace mp::cli {
 
@@ -24,10 +25,15 @@ class Context {
   const config::Config& config();
   /// A PostgreSQL connection from the configuration; throws ConfigError, DbError.
   db::Connection connect();
+  /// A Redis client from the configuration (connects on first use); throws ConfigError.
+  redis::Client redis();
 
  private:
   std::optional<config::Config> config_;
 };
+
+/// Says on stderr that running daemons could not be told of a change (Redis out of reach).
+void warnNotAnnounced();
 
 /// Adds --format table|json|csv to a listing command.
 void addFormatOption(CLI::App& cmd, Format& format);

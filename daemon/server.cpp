@@ -17,6 +17,7 @@
 #include "ingest/queue_writer.hpp"
 #include "ingest/tracker.hpp"
 #include "log/log.hpp"
+#include "redis/keys.hpp"
 #include "scheduler.hpp"
 #include "util/error.hpp"
 #include "ws/live_server.hpp"
@@ -25,6 +26,9 @@ namespace mp::daemon {
 namespace {
 
 namespace Http = Pistache::Http;
+
+// How often every website is reloaded although announcements keep the cache coherent.
+constexpr std::chrono::seconds kWebsiteReloadInterval{60};
 
 // Room for the request line and headers on top of the configured body limit.
 constexpr std::size_t kHeaderAllowance = 16 * 1024;
@@ -76,7 +80,18 @@ Services::Services(const config::Config& cfg)
       redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
             cfg.redis.timeout),
       blocking(2, 512),
-      sites(db, std::chrono::seconds(2)),
+      // The full reload is only the safety net for announcements missed while the subscription
+      // was down (it reloads at once when it comes back).
+      sites(db, kWebsiteReloadInterval),
+      accounts(db),
+      invalidations(
+          redis::Url::parse(cfg.redis.url), std::string(redis::kInvalidateChannel),
+          [this](std::string_view message) { invalidate(message); },
+          [this] {
+            // Announcements may have been missed while there was no subscription.
+            sites.forgetAll();
+            accounts.forgetAll();
+          }),
       salts(db),
       userAgents(std::make_unique<events::UserAgentParser>()),
       geoip(cfg.geoip.database.empty() ? nullptr
@@ -95,8 +110,22 @@ Services::~Services() {
   stop();
 }
 
+void Services::invalidate(std::string_view message) {
+  const auto colon = message.find(':');
+  if (colon == std::string_view::npos) return;
+  const std::string id(message.substr(colon + 1));
+  const auto kind = message.substr(0, colon);
+  if (kind == "website") {
+    sites.forget(id);
+  } else if (kind == "account") {
+    accounts.forget(id);
+  }
+}
+
 void Services::start() {
   sites.start();
+  accounts.start();
+  invalidations.start();
   salts.current();
   writer->start();
   tracker->start();
@@ -112,7 +141,9 @@ void Services::stop() {
   if (tracker) tracker->stop();
   if (writer) writer->stop();
   if (direct) direct->stop();
+  invalidations.stop();
   sites.stop();
+  accounts.stop();
 }
 
 Server::Server(std::shared_ptr<Services> services)

@@ -11,7 +11,9 @@
 #include "http/router.hpp"
 #include "metrics.hpp"
 #include "redis/pool.hpp"
+#include "redis/subscriber.hpp"
 #include "sites/site_cache.hpp"
+#include "users/account_cache.hpp"
 #include "util/thread_pool.hpp"
 
 namespace mp::events {
@@ -45,6 +47,8 @@ struct Services {
   void start();
   /// Stops the background jobs, the writers (finishing their batch) and background reloads.
   void stop();
+  /// Applies one message of redis::kInvalidateChannel ("website:{id}", "account:{id}").
+  void invalidate(std::string_view message);
 
   config::Config config;
   std::string jwtSecret;
@@ -53,7 +57,13 @@ struct Services {
   /// Threads for CPU-heavy work (bcrypt) so HTTP workers keep serving other requests.
   util::ThreadPool blocking;
   HttpMetrics httpMetrics;
+  /// Websites by id (tracking, live feed, stats ownership), kept coherent across daemons.
   sites::SiteCache sites;
+  /// Token versions by account id (every authenticated route and the live-feed handshake).
+  users::AccountCache accounts;
+  /// Listens on redis::kInvalidateChannel and drops what `sites` and `accounts` hold of what
+  /// another process changed.
+  redis::Subscriber invalidations;
   events::SaltStore salts;
   std::unique_ptr<events::UserAgentParser> userAgents;
   std::unique_ptr<events::GeoIp> geoip;  ///< null when geoip.database is empty

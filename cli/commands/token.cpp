@@ -39,7 +39,7 @@ void registerTokenCommands(CLI::App& app, Context& ctx) {
       const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-      std::cout << auth::signToken({user->id, now, now + ttl}, secret) << "\n";
+      std::cout << auth::signToken({user->id, now, now + ttl, user->tokenVersion}, secret) << "\n";
       return exit_code::kOk;
     };
   });

@@ -5,6 +5,7 @@
 #include "db/connection.hpp"
 #include "output.hpp"
 #include "prompt.hpp"
+#include "sites/announce.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
@@ -63,8 +64,12 @@ void registerUserCommands(CLI::App& app, Context& ctx) {
         throw NotFound("no account with email " + passwd->email);
       }
       const std::string password = readPassword(passwd->passwordStdin, true);
-      users::setPassword(conn, passwd->email, password, ctx.config().auth.bcryptCost);
+      const std::string id =
+          users::setPassword(conn, passwd->email, password, ctx.config().auth.bcryptCost);
       std::cout << "password changed for " << passwd->email << "\n";
+      // Its earlier tokens are refused from now on: tell the running daemons.
+      auto redis = ctx.redis();
+      if (!sites::announceAccountChanged(redis, id)) warnNotAnnounced();
       return exit_code::kOk;
     };
   });
@@ -90,8 +95,13 @@ void registerUserCommands(CLI::App& app, Context& ctx) {
         std::cerr << "mpctl: nothing deleted\n";
         return exit_code::kFailure;
       }
-      users::remove(conn, found->email);
-      std::cout << "deleted user " << found->email << " and " << sites.size() << " website(s)\n";
+      const auto removed = users::remove(conn, found->email);
+      std::cout << "deleted user " << found->email << " and " << removed.websiteIds.size()
+                << " website(s)\n";
+      // Its tokens and websites are refused from now on: tell the running daemons.
+      auto redis = ctx.redis();
+      const bool told = sites::announceAccountChanged(redis, removed.userId);
+      if (!sites::announceWebsitesDeleted(redis, removed.websiteIds) || !told) warnNotAnnounced();
       return exit_code::kOk;
     };
   });

@@ -6,6 +6,7 @@
 #include "db/connection.hpp"
 #include "output.hpp"
 #include "prompt.hpp"
+#include "sites/announce.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
@@ -33,6 +34,8 @@ void registerWebsiteCommands(CLI::App& app, Context& ctx) {
       if (!owner) throw NotFound("no account with email " + add->owner);
       auto site = sites::create(conn, owner->id, add->name, add->domain);
       std::cout << "created website " << site.domain << " (" << site.id << ")\n";
+      auto redis = ctx.redis();
+      if (!sites::announceWebsiteCreated(redis, site.id)) warnNotAnnounced();
       return exit_code::kOk;
     };
   });
@@ -92,6 +95,8 @@ void registerWebsiteCommands(CLI::App& app, Context& ctx) {
       }
       if (!sites::remove(conn, site->id)) throw NotFound("no website with id " + del->id);
       std::cout << "deleted website " << site->domain << " (" << site->id << ")\n";
+      auto redis = ctx.redis();
+      if (!sites::announceWebsitesDeleted(redis, {site->id})) warnNotAnnounced();
       return exit_code::kOk;
     };
   });

@@ -29,8 +29,11 @@ std::string hmacSha256(std::string_view key, std::string_view data) {
 
 std::string signToken(const Claims& claims, std::string_view secret) {
   static const std::string kHeader = util::base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
-  nlohmann::json payload = {
-      {"sub", claims.sub}, {"iat", claims.iat}, {"exp", claims.exp}, {"iss", kIssuer}};
+  nlohmann::json payload = {{"sub", claims.sub},
+                            {"iat", claims.iat},
+                            {"exp", claims.exp},
+                            {"iss", kIssuer},
+                            {"ver", claims.ver}};
   std::string signingInput = kHeader + "." + util::base64UrlEncode(payload.dump());
   return signingInput + "." + hs256Signature(signingInput, secret);
 }
@@ -75,6 +78,13 @@ Verified verifyToken(std::string_view token, std::string_view secret, std::int64
     return v;
   }
   Claims c{p["sub"].get<std::string>(), p["iat"].get<std::int64_t>(), p["exp"].get<std::int64_t>()};
+  if (p.contains("ver")) {
+    if (!p["ver"].is_number_integer() || p["ver"].get<std::int64_t>() < 1) {
+      v.error = TokenError::kClaims;
+      return v;
+    }
+    c.ver = p["ver"].get<std::int64_t>();
+  }
   if (c.exp <= now) {
     v.error = TokenError::kExpired;
     return v;

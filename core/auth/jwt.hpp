@@ -18,6 +18,7 @@ struct Claims {
   std::string sub;       ///< user id
   std::int64_t iat = 0;  ///< issued at, seconds since the epoch
   std::int64_t exp = 0;  ///< expiry, seconds since the epoch
+  std::int64_t ver = 1;  ///< the account's token version at issue (tokens without one: 1)
 };
 
 /// Why a token was refused (never shown to clients in detail).
@@ -34,7 +35,8 @@ std::string signToken(const Claims& claims, std::string_view secret);
 /// The base64url HS256 signature of a JWS signing input ("header.payload").
 std::string hs256Signature(std::string_view signingInput, std::string_view secret);
 
-/// Verifies signature (constant time), alg == HS256, iss, exp > now.
+/// Verifies signature (constant time), alg == HS256, iss, exp > now, and a positive integer ver
+/// when present. Whether the account still exists with that version is the caller's check.
 Verified verifyToken(std::string_view token, std::string_view secret, std::int64_t now);
 
 /// Human text for a TokenError (for logs).

@@ -3,12 +3,15 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <unordered_set>
 
 #include "util/time.hpp"
+#include "util/uuid.hpp"
 
 namespace mp::ingest {
 namespace {
@@ -23,7 +26,7 @@ constexpr std::string_view kStagingTable = "mp_events_staging";
 
 std::string beginAndCopySql() {
   std::string sql =
-      "BEGIN; SET LOCAL client_min_messages = warning; "
+      "SET LOCAL client_min_messages = warning; "
       "CREATE TEMP TABLE IF NOT EXISTS ";
   sql.append(kStagingTable);
   sql.append(" (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; COPY ");
@@ -275,15 +278,59 @@ void streamRows(PGconn* pg, std::span<const events::Event> events) {
   if (PQputCopyEnd(pg, nullptr) != 1) fail(pg, nullptr, "ending COPY");
 }
 
+// A batch must never store events of a website that no longer exists, events queued before it
+// was deleted included. The guard: in the batch's own transaction, before its rows are written,
+// lock the rows of its websites FOR KEY SHARE (what a foreign key check takes) and keep only the
+// events of the websites found. A website deleted before this statement is not found; one whose
+// deletion is in progress is waited for and then not found; and a deletion that comes later
+// waits for this transaction to end, so its DELETE of the website's events sees these rows.
+// Nothing per event: one index lookup per website of the batch, in one more round trip.
+// Returns the events to write: `events` itself, or `kept` when some were left out.
+std::span<const events::Event> beginGuarded(PGconn* pg, std::span<const events::Event> events,
+                                            std::vector<events::Event>& kept) {
+  {
+    const ResultPtr res(PQexec(pg, "BEGIN"));
+    if (!res || PQresultStatus(res.get()) != PGRES_COMMAND_OK) fail(pg, res.get(), "BEGIN");
+  }
+  std::unordered_set<std::string> ids;
+  std::string array = "{";
+  for (const events::Event& e : events) {
+    // Only UUIDs go into the literal (nothing in them needs quoting).
+    if (!util::isUuid(e.websiteId) || !ids.insert(e.websiteId).second) continue;
+    if (array.size() > 1) array.push_back(',');
+    array.append(e.websiteId);
+  }
+  array.push_back('}');
+  const char* values[] = {array.c_str()};
+  const ResultPtr res(PQexecParams(
+      pg, "SELECT id::text FROM websites WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE", 1,
+      nullptr, values, nullptr, nullptr, 0));
+  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
+    fail(pg, res.get(), "locking the batch's websites");
+  }
+  std::unordered_set<std::string> live;
+  for (int r = 0; r < PQntuples(res.get()); ++r) live.emplace(PQgetvalue(res.get(), r, 0));
+  // Found rows are a subset of the ids asked for: the same number means every one was found.
+  if (live.size() == ids.size()) return events;
+  kept.clear();
+  for (const events::Event& e : events) {
+    // An id that is not a UUID stays: PostgreSQL refuses it, and that is counted as a rejection.
+    if (live.count(e.websiteId) || !util::isUuid(e.websiteId)) kept.push_back(e);
+  }
+  return kept;
+}
+
 // The common case, two round trips and each row written once: COPY straight into events. A batch
 // holding an event that is already stored (a redelivery after a writer died between COMMIT and
 // XACK) fails with unique_violation as a whole; then it is rolled back and std::nullopt tells the
 // caller to take the staging path, which skips such rows.
-std::optional<std::size_t> copyDirect(PGconn* pg, std::span<const events::Event> events) {
-  static const std::string kBeginAndCopy =
-      "BEGIN; COPY events (" + std::string(EventStore::kColumns) + ") FROM STDIN";
+std::optional<std::size_t> copyDirect(PGconn* pg, std::span<const events::Event> all) {
+  static const std::string kCopy =
+      "COPY events (" + std::string(EventStore::kColumns) + ") FROM STDIN";
+  std::vector<events::Event> kept;
+  const auto events = beginGuarded(pg, all, kept);
   {
-    const ResultPtr res(PQexec(pg, kBeginAndCopy.c_str()));
+    const ResultPtr res(PQexec(pg, kCopy.c_str()));
     if (!res || PQresultStatus(res.get()) != PGRES_COPY_IN) fail(pg, res.get(), "starting COPY");
   }
   streamRows(pg, events);
@@ -353,7 +400,10 @@ std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events
   }
 
   // The staging path: for batches that may hold stored events or late days to mark.
-  // 1: BEGIN, staging table, COPY start (libpq's PQexec stops at the COPY).
+  // 1: BEGIN and the guard, then the staging table and COPY start (libpq's PQexec stops at the
+  // COPY).
+  std::vector<events::Event> kept;
+  events = beginGuarded(pg, events, kept);
   {
     const ResultPtr res(PQexec(pg, kBeginAndCopy.c_str()));
     if (!res || PQresultStatus(res.get()) != PGRES_COPY_IN) fail(pg, res.get(), "starting COPY");

@@ -34,7 +34,9 @@ class EventStore {
   /// (referrer, referrerHost, country, ip, props) become NULL; NUL bytes, which PostgreSQL text
   /// cannot hold, are dropped. In the same transaction, each website's days before the current
   /// UTC day that receive an event are marked dirty in aggregation_runs, so stats never read
-  /// rollups that miss them. Throws DbError, after rolling the transaction back.
+  /// rollups that miss them. Events of a website that does not exist (deleted since they were
+  /// queued) are left out, race-free against a concurrent deletion. Throws DbError, after rolling
+  /// the transaction back.
   static std::size_t insertBatch(db::Connection& conn, const std::vector<events::Event>& events);
   /// The same for a slice of a batch.
   static std::size_t insertBatch(db::Connection& conn, std::span<const events::Event> events);

@@ -131,7 +131,8 @@ void Tracker::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-events::Event Tracker::buildEvent(const TrackRequest& request) {
+events::Event Tracker::buildEvent(const TrackRequest& request,
+                                  const db::Lookup<sites::CachedSite>* resolved) {
   auto body = json::parse(request.body, nullptr, false);
   if (body.is_discarded()) {
     throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
@@ -180,11 +181,14 @@ events::Event Tracker::buildEvent(const TrackRequest& request) {
     e.props = checkedProps(*props);
   }
 
-  // The website and the hosts it may be tracked from.
-  auto site = deps_.sites.find(e.websiteId);
-  if (!site) {
+  // The website and the hosts it may be tracked from: from the cache, or (for an id it does not
+  // hold) from the lookup track() had made first.
+  const db::Lookup<sites::CachedSite> found = resolved ? *resolved : deps_.sites.peek(e.websiteId);
+  if (found.state == db::Known::kUnsure) throw SiteUnresolved{e.websiteId};
+  if (found.state == db::Known::kAbsent) {
     throw Rejected(404, "unknown_website", "no website with this websiteId");
   }
+  const sites::CachedSite* site = &found.value;
   if (serverSide && *request.tokenUserId != site->userId) {
     throw Rejected(403, "forbidden", "the token does not belong to this website's owner");
   }
@@ -219,9 +223,37 @@ events::Event Tracker::buildEvent(const TrackRequest& request) {
 }
 
 std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCallback done) {
+  return track(request, std::move(done), nullptr);
+}
+
+std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCallback done,
+                                           const db::Lookup<sites::CachedSite>* resolved) {
   events::Event event;
   try {
-    event = buildEvent(request);
+    event = buildEvent(request, resolved);
+  } catch (const SiteUnresolved& miss) {
+    // A website this daemon does not hold (created a moment ago, perhaps on another daemon):
+    // looked up on the cache's thread, never on this one, and the event is taken from there.
+    const bool queued = deps_.sites.resolveAsync(
+        miss.websiteId, [this, request, done](const db::Lookup<sites::CachedSite>& site) {
+          if (site.state == db::Known::kUnsure) {
+            ++stats_.rejectedUnavailable;
+            done(TrackOutcome::kIgnored,
+                 std::make_exception_ptr(Rejected(
+                     503, "unavailable", "the website could not be looked up; try again", 5)));
+            return;
+          }
+          try {
+            if (auto outcome = track(request, done, &site)) done(*outcome, nullptr);
+          } catch (...) {
+            done(TrackOutcome::kIgnored, std::current_exception());
+          }
+        });
+    if (!queued) {
+      ++stats_.rejectedUnavailable;
+      throw Rejected(503, "unavailable", "too many websites are being looked up; try again", 1);
+    }
+    return std::nullopt;
   } catch (const InvalidInput&) {
     ++stats_.rejectedInvalid;
     throw;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "db/lookup_cache.hpp"
 #include "events/event.hpp"
 
 namespace mp::db {
@@ -26,7 +27,8 @@ class Pool;
 }  // namespace mp::redis
 namespace mp::sites {
 class SiteCache;
-}
+struct CachedSite;
+}  // namespace mp::sites
 namespace mp::events {
 class UserAgentParser;
 class GeoIp;
@@ -101,11 +103,22 @@ class Tracker {
   /// Validates and enriches the event; throws InvalidInput (400) or Rejected (404
   /// unknown_website, 403 domain_mismatch/forbidden, 503 when too many events wait). Returns the
   /// outcome at once for events deliberately not kept (bots, Do-Not-Track); otherwise returns
-  /// nullopt and calls `done` once the event cannot be lost (or with the error to answer).
+  /// nullopt and calls `done` once the event cannot be lost (or with the error to answer). A
+  /// website the cache does not hold is looked up on the cache's thread, which then goes on with
+  /// the event: `done` may then also get the outcome of a bot or Do-Not-Track, or any of the
+  /// errors above.
   std::optional<TrackOutcome> track(const TrackRequest& request, TrackCallback done);
 
-  /// Parses and enriches without queueing (used by track(); public for tests).
-  events::Event buildEvent(const TrackRequest& request);
+  /// Parses and enriches without queueing (used by track(); public for tests). `resolved` is the
+  /// website's lookup when the cache did not hold it; without one such a website throws
+  /// SiteUnresolved.
+  events::Event buildEvent(const TrackRequest& request,
+                           const db::Lookup<sites::CachedSite>* resolved = nullptr);
+
+  /// Thrown by buildEvent() for a website the cache does not hold.
+  struct SiteUnresolved {
+    std::string websiteId;
+  };
 
   const TrackStats& stats() const { return stats_; }
 
@@ -122,6 +135,8 @@ class Tracker {
     std::int64_t nowMillis;
     TrackCallback done;
   };
+  std::optional<TrackOutcome> track(const TrackRequest& request, TrackCallback done,
+                                    const db::Lookup<sites::CachedSite>* resolved);
   void run();
   void sendBatch(std::vector<Pending>& batch);
   void fallBack(Pending& pending);

@@ -34,6 +34,23 @@ inline std::string eventsChannel(std::string_view websiteId) {
   return key;
 }
 
+/// Pub/sub channel on which whoever creates or deletes a website, deletes an account or changes
+/// a password (a daemon, mpctl) announces it before answering, so that every daemon drops what
+/// it cached of that id at once. Messages: websiteChangedMessage(), accountChangedMessage().
+inline constexpr std::string_view kInvalidateChannel = "mp:invalidate";
+/// The announcement that a website was created or deleted: "website:{id}".
+inline std::string websiteChangedMessage(std::string_view websiteId) {
+  std::string message("website:");
+  message.append(websiteId);
+  return message;
+}
+/// The announcement that an account was deleted or its password changed: "account:{id}".
+inline std::string accountChangedMessage(std::string_view userId) {
+  std::string message("account:");
+  message.append(userId);
+  return message;
+}
+
 /// Counter of failed logins for one email: "mp:login:email:{email}". The email is lower-cased
 /// (ASCII), as users.email is unique case-insensitively, so "A@x" and "a@x" share one counter.
 inline std::string loginFailEmailKey(std::string_view email) {
@@ -96,6 +113,15 @@ inline std::string statsCacheKey(std::string_view websiteId, std::string_view en
   key.push_back(':');
   key.append(params);
   return key;
+}
+
+/// SCAN pattern of every cached stats answer of one website ("mp:stats:{websiteId}:*"), dropped
+/// when the website is deleted. A website id (a UUID) holds no glob character.
+inline std::string statsCachePattern(std::string_view websiteId) {
+  std::string pattern("mp:stats:");
+  pattern.append(websiteId);
+  pattern.append(":*");
+  return pattern;
 }
 
 }  // namespace mp::redis

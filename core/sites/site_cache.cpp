@@ -1,82 +1,62 @@
-// SiteCache: a full reload every few seconds is cheap (one row per website) and needs no
-// invalidation protocol between daemons; readers copy a shared_ptr to an immutable map.
+// SiteCache: the queries behind the generic lookup cache. Websites are few (one row each) and
+// never change owner or domain, so a full reload is cheap and an entry never goes stale except
+// by deletion, which is announced.
 #include "sites/site_cache.hpp"
 
-#include "log/log.hpp"
-#include "util/error.hpp"
-#include "util/sched.hpp"
+#include "util/uuid.hpp"
 
 namespace mp::sites {
+namespace {
 
-SiteCache::SiteCache(db::Pool& pool, std::chrono::milliseconds interval)
-    : pool_(pool), interval_(interval), sites_(std::make_shared<const Map>()) {}
+using Map = std::unordered_map<std::string, CachedSite>;
 
-SiteCache::~SiteCache() {
-  stop();
-}
-
-void SiteCache::start() {
-  reload();
-  thread_ = std::thread([this] {
-    util::preferThroughput();
-    run();
-  });
-}
-
-void SiteCache::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void SiteCache::reload() {
-  auto conn = pool_.acquire();
-  auto rows = conn->exec("SELECT id::text, user_id::text, domain FROM websites");
-  auto fresh = std::make_shared<Map>();
-  fresh->reserve(static_cast<std::size_t>(rows.rows()));
+Map rowsOf(const db::Result& rows) {
+  Map out;
+  out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {
-    fresh->emplace(std::string(rows.get(r, 0)),
-                   CachedSite{std::string(rows.get(r, 1)), std::string(rows.get(r, 2))});
+    out.emplace(std::string(rows.get(r, 0)),
+                CachedSite{std::string(rows.get(r, 1)), std::string(rows.get(r, 2))});
   }
-  std::lock_guard lock(mutex_);
-  sites_ = std::move(fresh);
+  return out;
 }
 
-std::optional<CachedSite> SiteCache::find(const std::string& websiteId) const {
-  std::shared_ptr<const Map> snapshot;
-  {
-    std::lock_guard lock(mutex_);
-    snapshot = sites_;
+// A PostgreSQL array literal of ids, passed as one parameter. Only UUIDs get here (callers check
+// them), and they hold no character the literal would need to quote.
+std::string uuidArray(const std::vector<std::string>& ids) {
+  std::string out = "{";
+  for (const auto& id : ids) {
+    if (!util::isUuid(id)) continue;
+    if (out.size() > 1) out.push_back(',');
+    out.append(id);
   }
-  auto it = snapshot->find(websiteId);
-  if (it == snapshot->end()) return std::nullopt;
-  return it->second;
+  out.push_back('}');
+  return out;
 }
 
-std::size_t SiteCache::size() const {
-  std::lock_guard lock(mutex_);
-  return sites_->size();
-}
+}  // namespace
 
-void SiteCache::run() {
-  bool failing = false;
-  std::unique_lock lock(mutex_);
-  while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
-    lock.unlock();
-    try {
-      reload();
-      if (failing) log::get("ingest")->info("website cache reloads again");
-      failing = false;
-    } catch (const std::exception& e) {
-      // Keep serving the last good copy; say so once per outage.
-      if (!failing) log::get("ingest")->warn("website cache reload failed: {}", e.what());
-      failing = true;
-    }
-    lock.lock();
-  }
+SiteCache::SiteCache(db::Pool& pool, std::chrono::milliseconds reloadInterval,
+                     std::chrono::milliseconds absentTtl)
+    : db::LookupCache<CachedSite>(
+          pool,
+          [](db::Connection& conn, const std::vector<std::string>& ids) {
+            return rowsOf(conn.execArgs(
+                "SELECT id::text, user_id::text, domain FROM websites WHERE id = ANY($1::uuid[])",
+                uuidArray(ids)));
+          },
+          [](db::Connection& conn) {
+            return rowsOf(conn.exec("SELECT id::text, user_id::text, domain FROM websites"));
+          },
+          Options{.name = "website cache",
+                  .presentTtl = std::chrono::milliseconds(0),
+                  .absentTtl = absentTtl,
+                  .reloadInterval = reloadInterval}) {}
+
+std::optional<CachedSite> SiteCache::find(const std::string& websiteId) {
+  if (!util::isUuid(websiteId)) return std::nullopt;
+  auto found = get(websiteId);
+  if (found.state != db::Known::kPresent) return std::nullopt;
+  return found.value;
 }
 
 }  // namespace mp::sites

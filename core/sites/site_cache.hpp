@@ -1,16 +1,11 @@
-// In-process copy of every website's id, owner and domain, so tracking needs no query per event.
+// In-process copy of the websites' owner and domain, so tracking needs no query per event.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <unordered_map>
 
+#include "db/lookup_cache.hpp"
 #include "db/pool.hpp"
 
 namespace mp::sites {
@@ -20,36 +15,18 @@ struct CachedSite {
   std::string domain;
 };
 
-class SiteCache {
+/// Every website, loaded at start and reloaded every `reloadInterval` as a safety net; kept
+/// coherent in between by forget()/put() on the announcements of creations and deletions
+/// (redis::kInvalidateChannel). An id it does not hold is looked up by id (resolveAsync() off the
+/// caller's thread, or find() on a thread that may block); unknown ids are remembered as absent
+/// for `absentTtl`, so a stream of them costs one query per id and period, not one per request.
+class SiteCache : public db::LookupCache<CachedSite> {
  public:
-  /// Reloads every `interval` from `pool` in a background thread started by start().
-  SiteCache(db::Pool& pool, std::chrono::milliseconds interval);
-  ~SiteCache();
-  SiteCache(const SiteCache&) = delete;
-  SiteCache& operator=(const SiteCache&) = delete;
+  SiteCache(db::Pool& pool, std::chrono::milliseconds reloadInterval,
+            std::chrono::milliseconds absentTtl = std::chrono::seconds(30));
 
-  /// Loads once (throws DbError), then keeps reloading in the background.
-  void start();
-  void stop();
-
-  /// The website, when it existed at the last reload (readers share an immutable snapshot).
-  std::optional<CachedSite> find(const std::string& websiteId) const;
-  /// Reloads now (also used after a website is created or deleted by this process).
-  void reload();
-  /// Number of websites known.
-  std::size_t size() const;
-
- private:
-  using Map = std::unordered_map<std::string, CachedSite>;
-  void run();
-
-  db::Pool& pool_;
-  std::chrono::milliseconds interval_;
-  std::shared_ptr<const Map> sites_;
-  mutable std::mutex mutex_;  // guards sites_ swaps and the stop flag
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  /// The website, looked up in PostgreSQL when it is not cached (blocks; throws DbError).
+  std::optional<CachedSite> find(const std::string& websiteId);
 };
 
 }  // namespace mp::sites

@@ -13,10 +13,11 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id::text, email, to_char(created_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), token_version";
 
 User rowToUser(const db::Result& r, int row) {
-  return User{std::string(r.get(row, 0)), std::string(r.get(row, 1)), std::string(r.get(row, 2))};
+  return User{std::string(r.get(row, 0)), std::string(r.get(row, 1)), std::string(r.get(row, 2)),
+              r.getInt(row, 3)};
 }
 
 using util::trim;
@@ -80,7 +81,7 @@ std::optional<User> authenticate(db::Connection& conn, std::string_view email,
     auth::verifyPassword(password, auth::dummyHash(bcryptCost));
     return std::nullopt;
   }
-  if (!auth::verifyPassword(password, std::string(r.get(0, 3)))) return std::nullopt;
+  if (!auth::verifyPassword(password, std::string(r.get(0, 4)))) return std::nullopt;
   return rowToUser(r, 0);
 }
 
@@ -106,29 +107,37 @@ std::vector<User> list(db::Connection& conn) {
   return out;
 }
 
-void setPassword(db::Connection& conn, std::string_view email, std::string_view password,
-                 int bcryptCost) {
+std::string setPassword(db::Connection& conn, std::string_view email, std::string_view password,
+                        int bcryptCost) {
   checkPassword(password);
   const std::string hash = auth::hashPassword(password, bcryptCost);
+  // A new token version ends every token issued before (0005_token_version.sql).
   auto r = conn.execArgs(
-      "UPDATE users SET password_hash = $2, updated_at = now() WHERE lower(email) = lower($1)",
+      "UPDATE users SET password_hash = $2, token_version = token_version + 1, "
+      "updated_at = now() WHERE lower(email) = lower($1) RETURNING id::text",
       trim(email), hash);
-  if (r.affected() == 0) throw NotFound("no account with email " + trim(email));
+  if (r.rows() == 0) throw NotFound("no account with email " + trim(email));
+  return std::string(r.get(0, 0));
 }
 
-void remove(db::Connection& conn, std::string_view email) {
+Removed remove(db::Connection& conn, std::string_view email) {
   db::Transaction tx(conn);
   auto user = findByEmail(conn, email);
   if (!user) throw NotFound("no account with email " + trim(email));
+  Removed out{user->id, {}};
+  // The websites first: deleting their rows waits for writers that hold them (FOR KEY SHARE, see
+  // EventStore), so no event of theirs can be committed after the events are deleted below.
+  auto sites =
+      conn.execArgs("DELETE FROM websites WHERE user_id = $1 RETURNING id::text", user->id);
+  for (int i = 0; i < sites.rows(); ++i) out.websiteIds.emplace_back(sites.get(i, 0));
   // Events and summaries carry no foreign key (bulk COPY into partitions), so go site by site.
-  conn.execArgs(
-      "DELETE FROM events WHERE website_id IN (SELECT id FROM websites WHERE user_id = $1)",
-      user->id);
-  conn.execArgs(
-      "DELETE FROM event_summary WHERE website_id IN (SELECT id FROM websites WHERE user_id = $1)",
-      user->id);
+  for (const auto& id : out.websiteIds) {
+    conn.execArgs("DELETE FROM events WHERE website_id = $1", id);
+    conn.execArgs("DELETE FROM event_summary WHERE website_id = $1", id);
+  }
   conn.execArgs("DELETE FROM users WHERE id = $1", user->id);
   tx.commit();
+  return out;
 }
 
 }  // namespace mp::users

@@ -1,6 +1,7 @@
 // User accounts: validation, creation, lookup, password checks. Shared by the HTTP API and mpctl.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,14 @@ struct User {
   std::string id;         ///< UUID
   std::string email;      ///< as entered (trimmed); compared case-insensitively
   std::string createdAt;  ///< RFC 3339, UTC
+  /// Tokens carry it (the "ver" claim) and are refused once it changed (password change).
+  std::int64_t tokenVersion = 1;
+};
+
+/// What remove() deleted.
+struct Removed {
+  std::string userId;
+  std::vector<std::string> websiteIds;
 };
 
 /// Trims and checks an email address; throws InvalidInput("email").
@@ -36,10 +45,11 @@ std::optional<User> findByEmail(db::Connection& conn, std::string_view email);
 /// Every account, oldest first.
 std::vector<User> list(db::Connection& conn);
 
-/// Replaces the password; throws InvalidInput, NotFound.
-void setPassword(db::Connection& conn, std::string_view email, std::string_view password,
-                 int bcryptCost);
+/// Replaces the password and ends the account's earlier tokens (a new token version); returns
+/// the account's id. Throws InvalidInput, NotFound.
+std::string setPassword(db::Connection& conn, std::string_view email, std::string_view password,
+                        int bcryptCost);
 /// Deletes the account with its websites and their data; throws NotFound.
-void remove(db::Connection& conn, std::string_view email);
+Removed remove(db::Connection& conn, std::string_view email);
 
 }  // namespace mp::users

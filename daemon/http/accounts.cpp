@@ -1,14 +1,18 @@
 // POST /auth/signup, POST /auth/login, GET /auth/me and the /websites routes.
 #include "http/accounts.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 
 #include "auth/jwt.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
+#include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "server.hpp"
+#include "sites/announce.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
@@ -27,6 +31,26 @@ std::int64_t nowSeconds() {
 
 json userJson(const users::User& u) {
   return {{"id", u.id}, {"email", u.email}, {"createdAt", u.createdAt}};
+}
+
+// Runs `tell` with a Redis client of the pool; a Redis out of reach is logged, never an error:
+// the change is committed, and other daemons catch up at their next reload.
+void announce(daemon::Services& services, const std::function<void(redis::Client&)>& tell) {
+  try {
+    auto lease = services.redis.acquire();
+    tell(*lease);
+  } catch (const std::exception& e) {
+    log::get("redis")->warn(
+        "could not announce a change (other daemons see it at their next "
+        "reload): {}",
+        e.what());
+  }
+}
+
+std::string lowerId(std::string id) {
+  std::transform(id.begin(), id.end(), id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return id;
 }
 
 json websiteJson(const sites::Website& w) {
@@ -93,7 +117,7 @@ class LoginThrottle {
 
 }  // namespace
 
-std::string requireUser(const Http::Request& request, const daemon::Services& services) {
+auth::Claims requireToken(const Http::Request& request, const daemon::Services& services) {
   auto token = bearerToken(request);
   if (!token) throw Unauthorized("an Authorization: Bearer token is required");
   auto verified = auth::verifyToken(*token, services.jwtSecret, nowSeconds());
@@ -101,7 +125,17 @@ std::string requireUser(const Http::Request& request, const daemon::Services& se
     log::get("auth")->debug("token refused: {}", auth::describe(verified.error));
     throw Unauthorized("the token is invalid or has expired; log in again");
   }
-  return verified.claims->sub;
+  return *verified.claims;
+}
+
+void requireLiveAccount(daemon::Services& services, const auth::Claims& claims) {
+  // A token outliving its account, or issued before a password change, is as good as none.
+  if (users::standing(services.accounts.get(claims.sub), claims.ver) !=
+      users::TokenStanding::kValid) {
+    throw Unauthorized(
+        "the token is no longer valid (account deleted or password changed); "
+        "log in again");
+  }
 }
 
 void offload(daemon::Services& services, Http::ResponseWriter& response, std::string context,
@@ -176,8 +210,8 @@ void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services
                   throttle->clearEmail();
                   const auto now = nowSeconds();
                   const auto ttl = services->config.auth.tokenTtl.count();
-                  const std::string token =
-                      auth::signToken({user->id, now, now + ttl}, services->jwtSecret);
+                  const std::string token = auth::signToken(
+                      {user->id, now, now + ttl, user->tokenVersion}, services->jwtSecret);
                   sendJson(rw, Http::Code::Ok,
                            {{"accessToken", token}, {"tokenType", "Bearer"}, {"expiresIn", ttl}});
                 });
@@ -186,12 +220,14 @@ void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services
   router.add(
       Http::Method::Get, "/auth/me",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
-        const std::string userId = requireUser(request, *services);
-        auto conn = services->db.acquire();
-        auto user = users::findById(*conn, userId);
-        // A token outliving its account is as good as no token.
-        if (!user) throw Unauthorized("the account of this token no longer exists");
-        sendJson(response, Http::Code::Ok, userJson(*user));
+        const auth::Claims claims = requireToken(request, *services);
+        offload(*services, response, "GET /auth/me", [services, claims](Http::ResponseWriter& rw) {
+          requireLiveAccount(*services, claims);
+          auto conn = services->db.acquire();
+          auto user = users::findById(*conn, claims.sub);
+          if (!user) throw Unauthorized("the account of this token no longer exists");
+          sendJson(rw, Http::Code::Ok, userJson(*user));
+        });
       });
 }
 
@@ -199,49 +235,82 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
   router.add(
       Http::Method::Post, "/websites",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
-        const std::string userId = requireUser(request, *services);
+        const auth::Claims claims = requireToken(request, *services);
         const json body = jsonBody(request);
         const std::string name = requireString(body, "name");
         const std::string domain = requireString(body, "domain");
-        auto conn = services->db.acquire();
-        if (!users::findById(*conn, userId)) {
-          throw Unauthorized("the account of this token no longer exists");
-        }
-        auto site = sites::create(*conn, userId, name, domain);
-        log::get("http")->info("website created id={} domain={}", site.id, site.domain);
-        sendJson(response, Http::Code::Created, websiteJson(site));
+        offload(*services, response, "POST /websites",
+                [services, claims, name, domain](Http::ResponseWriter& rw) {
+                  requireLiveAccount(*services, claims);
+                  auto conn = services->db.acquire();
+                  if (!users::findById(*conn, claims.sub)) {
+                    throw Unauthorized("the account of this token no longer exists");
+                  }
+                  auto site = sites::create(*conn, claims.sub, name, domain);
+                  conn.release();
+                  // Usable from the 201 on: tracked here without a lookup, and every other
+                  // daemon told before the answer leaves.
+                  services->sites.put(site.id, sites::CachedSite{site.userId, site.domain});
+                  announce(*services, [&](redis::Client& redis) {
+                    sites::announceWebsiteCreated(redis, site.id);
+                  });
+                  log::get("http")->info("website created id={} domain={}", site.id, site.domain);
+                  sendJson(rw, Http::Code::Created, websiteJson(site));
+                });
       });
 
   router.add(
       Http::Method::Get, "/websites",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
-        const std::string userId = requireUser(request, *services);
-        auto conn = services->db.acquire();
-        json list = json::array();
-        for (const auto& site : sites::listForUser(*conn, userId))
-          list.push_back(websiteJson(site));
-        sendJson(response, Http::Code::Ok, list);
+        const auth::Claims claims = requireToken(request, *services);
+        offload(*services, response, "GET /websites", [services, claims](Http::ResponseWriter& rw) {
+          requireLiveAccount(*services, claims);
+          auto conn = services->db.acquire();
+          json list = json::array();
+          for (const auto& site : sites::listForUser(*conn, claims.sub))
+            list.push_back(websiteJson(site));
+          sendJson(rw, Http::Code::Ok, list);
+        });
       });
 
   router.add(Http::Method::Get, "/websites/{id}",
              [services](const Http::Request& request, const RouteParams& params,
                         Http::ResponseWriter& response) {
-               const std::string userId = requireUser(request, *services);
-               auto conn = services->db.acquire();
-               auto site = sites::findOwned(*conn, userId, params.get("id"));
-               if (!site) throw NotFound("no such website");
-               sendJson(response, Http::Code::Ok, websiteJson(*site));
+               const auth::Claims claims = requireToken(request, *services);
+               const std::string id = params.get("id");
+               offload(*services, response, "GET /websites/{id}",
+                       [services, claims, id](Http::ResponseWriter& rw) {
+                         requireLiveAccount(*services, claims);
+                         auto conn = services->db.acquire();
+                         auto site = sites::findOwned(*conn, claims.sub, id);
+                         if (!site) throw NotFound("no such website");
+                         sendJson(rw, Http::Code::Ok, websiteJson(*site));
+                       });
              });
 
   router.add(Http::Method::Delete, "/websites/{id}",
              [services](const Http::Request& request, const RouteParams& params,
                         Http::ResponseWriter& response) {
-               const std::string userId = requireUser(request, *services);
-               auto conn = services->db.acquire();
-               if (!sites::removeOwned(*conn, userId, params.get("id")))
-                 throw NotFound("no such website");
-               log::get("http")->info("website deleted id={}", params.get("id"));
-               response.send(Http::Code::No_Content);
+               const auth::Claims claims = requireToken(request, *services);
+               const std::string id = params.get("id");
+               offload(*services, response, "DELETE /websites/{id}",
+                       [services, claims, id](Http::ResponseWriter& rw) {
+                         requireLiveAccount(*services, claims);
+                         auto conn = services->db.acquire();
+                         if (!sites::removeOwned(*conn, claims.sub, id)) {
+                           throw NotFound("no such website");
+                         }
+                         conn.release();
+                         // Gone from the 204 on: no longer tracked here, every other daemon
+                         // told, and its cached stats dropped, before the answer leaves.
+                         const std::string lowered = lowerId(id);
+                         services->sites.forget(lowered);
+                         announce(*services, [&](redis::Client& redis) {
+                           sites::announceWebsitesDeleted(redis, {lowered});
+                         });
+                         log::get("http")->info("website deleted id={}", lowered);
+                         rw.send(Http::Code::No_Content);
+                       });
              });
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/jwt.hpp"
 #include "http/router.hpp"
 
 namespace mp::daemon {
@@ -13,8 +14,14 @@ struct Services;
 
 namespace mp::http {
 
-/// The user id of a valid bearer token; throws Unauthorized (401) otherwise.
-std::string requireUser(const Pistache::Http::Request& request, const daemon::Services& services);
+/// The claims of a valid bearer token (signature, issuer, expiry: no I/O); throws Unauthorized
+/// (401) otherwise. Whether its account still holds it is requireLiveAccount()'s question.
+auth::Claims requireToken(const Pistache::Http::Request& request, const daemon::Services& services);
+
+/// Throws Unauthorized (401) when the token's account is gone or its password changed since the
+/// token was issued. Answered by the account cache; on a miss it looks the account up, so call
+/// it where blocking is allowed (offload()); throws DbError when the lookup fails.
+void requireLiveAccount(daemon::Services& services, const auth::Claims& claims);
 
 /// Runs `work` on the blocking pool and answers from there; exceptions map as in sendException.
 /// Answers 503 at once when the pool's queue is full.

@@ -87,6 +87,12 @@ std::string render(daemon::Services& services) {
   out += fmt::format("mp_ingest_consumer_pending {}\n", pending);
   help(out, "mp_websites_cached", "gauge", "Websites known to the tracking cache.");
   out += fmt::format("mp_websites_cached {}\n", services.sites.size());
+  help(out, "mp_website_lookups_total", "counter",
+       "Queries of the website cache: lookups of ids it did not hold, and full reloads.");
+  out += fmt::format("mp_website_lookups_total {}\n", services.sites.queries());
+  help(out, "mp_account_lookups_total", "counter",
+       "Queries of the account cache (token versions of accounts it did not hold).");
+  out += fmt::format("mp_account_lookups_total {}\n", services.accounts.queries());
   return out;
 }
 

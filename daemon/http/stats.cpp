@@ -62,17 +62,14 @@ std::string rangeParams(const stats::DateRange& range) {
   return "from=" + aggregation::formatDate(range.from) + "&to=" + aggregation::formatDate(range.to);
 }
 
-// Throws NotFound unless the website exists and is `userId`'s. The in-process website cache
-// answers for the websites it knows (an owner never changes); one created since its last reload
-// is looked up.
+// Throws NotFound unless the website exists and is `userId`'s: the website cache answers, and
+// looks a website it does not hold up (this runs on the blocking pool). A deleted website is
+// forgotten by every daemon when its deletion is announced, so its cached answers are never
+// served: this check comes first.
 void requireOwned(daemon::Services& services, const std::string& userId,
                   const std::string& websiteId) {
-  if (auto cached = services.sites.find(websiteId)) {
-    if (cached->userId != userId) throw NotFound("no such website");
-    return;
-  }
-  auto conn = services.db.acquire();
-  if (!sites::findOwned(*conn, userId, websiteId)) throw NotFound("no such website");
+  auto site = services.sites.find(websiteId);
+  if (!site || site->userId != userId) throw NotFound("no such website");
 }
 
 // Answers `query` for `userId`: from the cache when it holds the answer, else computed and
@@ -134,11 +131,12 @@ void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
       Http::Method::Get, path,
       [services, path, build = std::move(build)](
           const Http::Request& request, const RouteParams& params, Http::ResponseWriter& response) {
-        const std::string userId = requireUser(request, *services);
+        const auth::Claims claims = requireToken(request, *services);
         auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params)));
         offload(*services, response, "GET " + path,
-                [services, userId, query](Http::ResponseWriter& rw) {
-                  serve(*services, userId, *query, rw);
+                [services, claims, query](Http::ResponseWriter& rw) {
+                  requireLiveAccount(*services, claims);
+                  serve(*services, claims.sub, *query, rw);
                 });
       });
 }

@@ -12,6 +12,7 @@
 #include "http/response.hpp"
 #include "ingest/tracker.hpp"
 #include "server.hpp"
+#include "users/account_cache.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
 
@@ -34,6 +35,19 @@ std::string lowerMediaType(const std::string& contentType) {
   std::transform(media.begin(), media.end(), media.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return media;
+}
+
+// Hands the event to the tracker; `answer` gets its outcome, now or later.
+void submit(daemon::Services& services, const ingest::TrackRequest& track,
+            const ingest::TrackCallback& answer) {
+  std::optional<ingest::TrackOutcome> outcome;
+  try {
+    outcome = services.tracker->track(track, answer);
+  } catch (...) {
+    answer(ingest::TrackOutcome::kIgnored, std::current_exception());
+    return;
+  }
+  if (outcome) answer(*outcome, nullptr);
 }
 
 }  // namespace
@@ -71,7 +85,11 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
         track.origin = header(request, "Origin");
         track.doNotTrack = header(request, "DNT").value_or("") == "1";
         track.nowMillis = util::nowMillis();
-        if (bearerToken(request)) track.tokenUserId = requireUser(request, *services);
+        std::optional<auth::Claims> claims;
+        if (bearerToken(request)) {
+          claims = requireToken(request, *services);
+          track.tokenUserId = claims->sub;
+        }
         // Answered from the tracker's thread once the event cannot be lost; this worker goes
         // on to the next request meanwhile.
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
@@ -89,15 +107,37 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
               *route, static_cast<int>(writer->getResponseCode()),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         };
-        markDeferred();  // answered (and counted) by `answer`, here or on the tracker's thread
-        std::optional<ingest::TrackOutcome> outcome;
-        try {
-          outcome = services->tracker->track(track, answer);
-        } catch (...) {
-          answer(ingest::TrackOutcome::kIgnored, std::current_exception());
-          return;
+        markDeferred();  // answered (and counted) by `answer`, here or on another thread
+        if (claims) {
+          // A server-side token: its account must still hold it. Cached, that is a lookup in
+          // memory; otherwise the account is looked up on the blocking pool, not here.
+          const auto standing = users::standing(services->accounts.peek(claims->sub), claims->ver);
+          if (standing == users::TokenStanding::kRevoked) {
+            answer(ingest::TrackOutcome::kIgnored,
+                   std::make_exception_ptr(Unauthorized(
+                       "the token is no longer valid (account deleted or password changed); "
+                       "log in again")));
+            return;
+          }
+          if (standing == users::TokenStanding::kUnsure) {
+            const bool queued = services->blocking.submit([services, claims, answer, track] {
+              try {
+                requireLiveAccount(*services, *claims);
+              } catch (...) {
+                answer(ingest::TrackOutcome::kIgnored, std::current_exception());
+                return;
+              }
+              submit(*services, track, answer);
+            });
+            if (!queued) {
+              answer(ingest::TrackOutcome::kIgnored,
+                     std::make_exception_ptr(
+                         Rejected(503, "unavailable", "the server is busy; try again shortly", 1)));
+            }
+            return;
+          }
         }
-        if (outcome) answer(*outcome, nullptr);
+        submit(*services, track, answer);
       });
 }
 

@@ -17,6 +17,7 @@
 #include <array>
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -29,6 +30,8 @@
 #include "log/log.hpp"
 #include "redis/keys.hpp"
 #include "server.hpp"
+#include "sites/site_cache.hpp"
+#include "users/account_cache.hpp"
 #include "util/error.hpp"
 #include "util/net.hpp"
 #include "util/uuid.hpp"
@@ -109,8 +112,11 @@ struct LiveServer::Impl {
   struct Client {
     Impl* server = nullptr;
     bufferevent* bev = nullptr;
+    std::uint64_t serial = 0;  // tells a client from a later one at the same address
     State state = State::Handshake;
-    std::string address;  // the per-address limit's key; empty for trusted proxies
+    std::string address;          // the per-address limit's key; empty for trusted proxies
+    bool authenticating = false;  // its account is being looked up; reading waits
+    std::unordered_set<std::string> resolving;  // subscribes waiting for a website lookup
     RequestParser request;
     FrameParser frames{ParserOptions{Role::Server, kDefaultMaxMessageBytes}};
     std::string userId;
@@ -157,6 +163,12 @@ struct LiveServer::Impl {
   std::size_t handshaking = 0;
   std::unordered_map<std::string, int> perAddress;
   Frame pingFrame;
+  std::uint64_t nextSerial = 0;
+  // Work handed back to the loop by other threads (answers of the website and account caches).
+  std::mutex inboxMutex;
+  std::vector<std::function<void()>> inbox;
+  event* inboxEvent = nullptr;
+  bool inboxClosed = true;
   std::thread thread;
   std::mutex lifecycle;  // start() and stop() from other threads
   int boundPort = 0;
@@ -207,6 +219,11 @@ struct LiveServer::Impl {
     tick = event_new(base, -1, EV_PERSIST, &Impl::onTick, this);
     realtimeTimer = event_new(base, -1, EV_PERSIST, &Impl::onRealtime, this);
     graceTimer = evtimer_new(base, &Impl::onGrace, this);
+    inboxEvent = event_new(base, -1, 0, &Impl::onInbox, this);
+    {
+      std::lock_guard lock(inboxMutex);
+      inboxClosed = false;
+    }
     const timeval second = toTimeval(std::chrono::seconds(1));
     const timeval realtime = toTimeval(kRealtimeInterval);
     event_add(tick, &second);
@@ -238,6 +255,11 @@ struct LiveServer::Impl {
 
   // After the loop ended, on the stopping thread.
   void release() noexcept {
+    {
+      std::lock_guard lock(inboxMutex);
+      inboxClosed = true;
+      inbox.clear();
+    }
     for (auto& [ptr, client] : clients) {
       if (client->bev) bufferevent_free(client->bev);
     }
@@ -247,7 +269,7 @@ struct LiveServer::Impl {
     rooms.clear();
     subscriber.reset();
     commands.reset();
-    for (event** e : {&stopEvent, &tick, &realtimeTimer, &graceTimer}) {
+    for (event** e : {&stopEvent, &tick, &realtimeTimer, &graceTimer, &inboxEvent}) {
       if (*e) event_free(*e);
       *e = nullptr;
     }
@@ -288,6 +310,37 @@ struct LiveServer::Impl {
   }
 
   static void onGrace(evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->finish(); }
+
+  // From any thread: runs `task` on the loop soon; dropped once the loop is gone.
+  void post(std::function<void()> task) {
+    std::lock_guard lock(inboxMutex);
+    if (inboxClosed) return;
+    inbox.push_back(std::move(task));
+    event_active(inboxEvent, 0, 0);  // thread-safe: the base was made with pthreads locking
+  }
+
+  static void onInbox(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard lock(self->inboxMutex);
+      tasks.swap(self->inbox);
+    }
+    for (auto& task : tasks) {
+      try {
+        task();
+      } catch (const std::exception& e) {
+        log::get("ws")->error("live feed: {}", e.what());
+      } catch (...) {
+      }
+    }
+  }
+
+  // The client `c` was when a task was posted, if it is still connected.
+  Client* alive(Client* c, std::uint64_t serial) {
+    auto it = clients.find(c);
+    return it != clients.end() && c->serial == serial ? c : nullptr;
+  }
 
   void finish() noexcept {
     if (finished) return;
@@ -350,6 +403,7 @@ struct LiveServer::Impl {
     Client* c = client.get();
     c->server = this;
     c->bev = bev;
+    c->serial = ++nextSerial;
     c->since = c->lastHeard = c->lastPing = Clock::now();
     c->address = addressKey(peer);
     const bool full = clients.size() >= static_cast<std::size_t>(cfg.maxClients);
@@ -419,7 +473,7 @@ struct LiveServer::Impl {
   void read(Client& c) {
     evbuffer* in = bufferevent_get_input(c.bev);
     std::array<char, kReadChunk> chunk{};
-    while (clients.count(&c) && evbuffer_get_length(in) > 0) {
+    while (clients.count(&c) && !c.authenticating && evbuffer_get_length(in) > 0) {
       const int n = evbuffer_remove(in, chunk.data(), chunk.size());
       if (n <= 0) break;
       c.lastHeard = Clock::now();
@@ -483,16 +537,61 @@ struct LiveServer::Impl {
                               {{"WWW-Authenticate", "Bearer"}}));
       return;
     }
-    c.userId = verified.claims->sub;
-    const std::string answer = acceptResponse(hs.key);
+    // Bytes after the head are the first frames.
+    const std::size_t consumed = c.request.consumed();
+    std::string rest(consumed < data.size() ? data.substr(consumed) : std::string_view());
+    const auth::Claims claims = *verified.claims;
+    const auto standing = users::standing(services.accounts.peek(claims.sub), claims.ver);
+    if (standing != users::TokenStanding::kUnsure) {
+      admit(c, claims, hs.key, standing, rest);
+      return;
+    }
+    // Not cached: the account is looked up on the cache's thread, and the upgrade goes on here
+    // afterwards; until then nothing more is read from this client.
+    c.authenticating = true;
+    Client* client = &c;
+    const std::uint64_t serial = c.serial;
+    const bool queued =
+        services.accounts.resolveAsync(claims.sub, [this, client, serial, claims, key = hs.key,
+                                                    rest](const db::Lookup<std::int64_t>& account) {
+          post([this, client, serial, claims, key, rest, account] {
+            Client* waiting = alive(client, serial);
+            if (!waiting) return;
+            waiting->authenticating = false;
+            admit(*waiting, claims, key, users::standing(account, claims.ver), rest);
+            // What arrived meanwhile waits in the input buffer.
+            if (clients.count(waiting) && waiting->state == State::Open) read(*waiting);
+          });
+        });
+    if (!queued) {
+      c.authenticating = false;
+      refuse(c, errorResponse(503, "unavailable", "the server is busy; try again shortly",
+                              {{"Retry-After", "1"}}));
+    }
+  }
+
+  // The end of a handshake whose token is genuine: upgrade when its account still holds it.
+  void admit(Client& c, const auth::Claims& claims, const std::string& key,
+             users::TokenStanding standing, const std::string& rest) {
+    if (standing == users::TokenStanding::kUnsure) {
+      refuse(c, errorResponse(503, "unavailable", "the account could not be checked; try again",
+                              {{"Retry-After", "5"}}));
+      return;
+    }
+    if (standing == users::TokenStanding::kRevoked) {
+      refuse(c, errorResponse(401, "unauthorized",
+                              "the token is no longer valid (account deleted or password changed)",
+                              {{"WWW-Authenticate", "Bearer"}}));
+      return;
+    }
+    c.userId = claims.sub;
+    const std::string answer = acceptResponse(key);
     bufferevent_write(c.bev, answer.data(), answer.size());
     setState(c, State::Open);
     c.since = Clock::now();
     ++services.wsMetrics.clients;
-    // Bytes after the head are the first frames.
-    const std::size_t consumed = c.request.consumed();
     c.request = RequestParser();  // frees the head's buffer for the connection's lifetime
-    if (consumed < data.size()) frames(c, data.substr(consumed));
+    if (!rest.empty()) frames(c, rest);
   }
 
   void refuse(Client& c, const std::string& response) {
@@ -558,14 +657,55 @@ struct LiveServer::Impl {
     const std::string given = msg["websiteId"].get<std::string>();
     const std::string id = lower(given);
     if (type == "unsubscribe") {
+      c.resolving.erase(id);
       leave(c, id, true);
       send(c, textFrame({{"type", "unsubscribed"}, {"websiteId", id}}));
       return;
     }
+    if (!util::isUuid(id)) {
+      send(c, textFrame({{"type", "error"}, {"code", "not_found"}, {"websiteId", given}}));
+      return;
+    }
+    const auto site = services.sites.peek(id);
+    if (site.state != db::Known::kUnsure) {
+      subscribeChecked(c, id, given, site);
+      return;
+    }
+    // Not cached (created a moment ago, perhaps on another daemon): looked up on the cache's
+    // thread, answered here afterwards.
+    if (!c.resolving.insert(id).second) return;  // already being looked up for this client
+    Client* client = &c;
+    const std::uint64_t serial = c.serial;
+    const bool queued = services.sites.resolveAsync(
+        id, [this, client, serial, id, given](const db::Lookup<sites::CachedSite>& found) {
+          post([this, client, serial, id, given, found] {
+            Client* waiting = alive(client, serial);
+            // An unsubscribe meanwhile was answered already.
+            if (!waiting || waiting->state != State::Open || !waiting->resolving.erase(id)) return;
+            subscribeChecked(*waiting, id, given, found);
+          });
+        });
+    if (!queued) {
+      c.resolving.erase(id);
+      send(c, textFrame({{"type", "error"},
+                         {"code", "unavailable"},
+                         {"websiteId", given},
+                         {"message", "the server is busy; try again shortly"}}));
+    }
+  }
+
+  void subscribeChecked(Client& c, const std::string& id, const std::string& given,
+                        const db::Lookup<sites::CachedSite>& site) {
+    if (site.state == db::Known::kUnsure) {
+      send(c, textFrame({{"type", "error"},
+                         {"code", "unavailable"},
+                         {"websiteId", given},
+                         {"message", "the website could not be looked up; try again"}}));
+      return;
+    }
     // The same answer for a website that does not exist and one of another account, so the
     // feed does not reveal which ids exist.
-    const auto site = util::isUuid(id) ? services.sites.find(id) : std::nullopt;
-    if (!site || site->userId != c.userId) {
+    if (site.state == db::Known::kAbsent || site.value.userId != c.userId) {
       send(c, textFrame({{"type", "error"}, {"code", "not_found"}, {"websiteId", given}}));
       return;
     }

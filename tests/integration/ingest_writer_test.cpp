@@ -24,6 +24,7 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "support/env.hpp"
+#include "users/users.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
 
@@ -164,9 +165,19 @@ class IngestWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db::Migrator(conn_).migrate();
+    addSites(conn_);
     config_.ingest.batchSize = 2000;
     config_.ingest.flushInterval = 200ms;
     config_.ingest.writers = 1;
+  }
+
+  // The websites of makeEvent()'s events: the writers store only events of websites that exist.
+  static void addSites(db::Connection& conn) {
+    const std::string owner = users::create(conn, "owner@example.com", "password123", 4).id;
+    conn.execArgs(
+        "INSERT INTO websites (id, user_id, name, domain) VALUES ($1, $3, 'A', 'a.example'), "
+        "($2, $3, 'B', 'b.example')",
+        kSiteA, kSiteB, owner);
   }
 
   std::int64_t rows(const std::string& table = "events") {
@@ -436,6 +447,7 @@ TEST_F(IngestWriterTest, WritesResumeWhenPostgresComesBackFromAShutdown) {
   {
     db::Connection setup(url, 10s);
     db::Migrator(setup).migrate();
+    addSites(setup);
   }
   db::Pool pool(url, 2, 5s);
   const auto count = [&] {

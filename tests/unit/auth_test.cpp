@@ -44,6 +44,25 @@ TEST(Jwt, SignedTokenVerifies) {
   EXPECT_EQ(payload["iat"], 1000);
 }
 
+TEST(Jwt, TheTokenVersionIsCarriedAndOldTokensCountAsVersionOne) {
+  auto v = verifyToken(signToken({"u", 1000, 5000, 7}, kSecret), kSecret, 2000);
+  ASSERT_TRUE(v.claims) << describe(v.error);
+  EXPECT_EQ(v.claims->ver, 7);
+  // Issued before token versions existed: no "ver" claim.
+  const std::string input =
+      util::base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+      util::base64UrlEncode(R"({"sub":"u","iat":1000,"exp":5000,"iss":"metricpulse"})");
+  auto old = verifyToken(input + "." + hs256Signature(input, kSecret), kSecret, 2000);
+  ASSERT_TRUE(old.claims) << describe(old.error);
+  EXPECT_EQ(old.claims->ver, 1);
+  // A version that is not a positive integer is a malformed claim.
+  const std::string bad =
+      util::base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." +
+      util::base64UrlEncode(R"({"sub":"u","iat":1000,"exp":5000,"iss":"metricpulse","ver":"2"})");
+  EXPECT_EQ(verifyToken(bad + "." + hs256Signature(bad, kSecret), kSecret, 2000).error,
+            TokenError::kClaims);
+}
+
 TEST(Jwt, ExpiredWrongSecretAndTamperedAreRefused) {
   const std::string token = signToken({"u", 1000, 5000}, kSecret);
   EXPECT_EQ(verifyToken(token, kSecret, 5000).error, TokenError::kExpired);
