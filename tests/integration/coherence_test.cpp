@@ -193,6 +193,14 @@ TEST_F(Coherence, AWebsiteCreatedOnOneDaemonIsTrackedAndSubscribableOnAnotherAtO
   EXPECT_EQ(trackOn(*daemon_, cli, "/cli-a", "cli.example.net").status, 202);
   EXPECT_EQ(subscribe(client, cli), "subscribed");
   EXPECT_TRUE(waitForEvent(cli, "/cli"));
+  // And mpctl's deletion is refused by both daemons as soon as the command returns.
+  auto del = mpctl(*daemon_, {"website", "del", cli, "--yes"});
+  ASSERT_EQ(del.exitCode, 0) << del.err;
+  EXPECT_EQ(trackOn(*other_, cli, "/cli-gone", "cli.example.net").status, 404);
+  EXPECT_EQ(trackOn(*daemon_, cli, "/cli-gone-a", "cli.example.net").status, 404);
+  WsClient late;
+  ASSERT_EQ(openFeed(late, *other_, token_), 101);
+  EXPECT_EQ(subscribe(late, cli), "error:not_found");
 }
 
 TEST_F(Coherence, AWebsiteDeletedOnOneDaemonIsGoneOnAnotherAtOnce) {
