@@ -298,9 +298,9 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(boolKey("ingest", "filter_bots",
                       Field<IngestConfig, bool>{&C::ingest, &IngestConfig::filterBots}, true,
                       "Drop events from known bots and crawlers (still answered 202)."));
-  s.push_back(intKey("ingest", "batch_size",
-                     Field<IngestConfig, int>{&C::ingest, &IngestConfig::batchSize}, 2000, 1,
-                     100000, "Events written to PostgreSQL in one batch (about this many, twice at most)."));
+  s.push_back(intKey(
+      "ingest", "batch_size", Field<IngestConfig, int>{&C::ingest, &IngestConfig::batchSize}, 2000,
+      1, 100000, "Events written to PostgreSQL in one batch (about this many, twice at most)."));
   s.push_back(millisKey(
       "ingest", "flush_interval_ms",
       Field<IngestConfig, std::chrono::milliseconds>{&C::ingest, &IngestConfig::flushInterval}, 200,
@@ -347,10 +347,19 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(enumKey("log", "level", Field<LogConfig, std::string>{&C::log, &LogConfig::level},
                       "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                       "Least severe messages logged; re-read on SIGHUP.", "MP_LOG_LEVEL"));
-  s.push_back(enumKey(
-      "log", "format", Field<LogConfig, std::string>{&C::log, &LogConfig::format}, "auto",
-      {"auto", "text", "journal"},
-      "text has timestamps; journal leaves them to journald; auto picks by JOURNAL_STREAM."));
+  s.push_back(
+      enumKey("log", "format", Field<LogConfig, std::string>{&C::log, &LogConfig::format}, "auto",
+              {"auto", "text", "journal"},
+              "text has timestamps; journal leaves them to journald and starts each line with its "
+              "syslog priority (<3> error, <4> warning, <6> info, <7> debug); auto picks by "
+              "JOURNAL_STREAM."));
+  // [metrics]
+  s.push_back(stringKey(
+      "metrics", "listen", Field<MetricsConfig, std::string>{&C::metrics, &MetricsConfig::listen},
+      "127.0.0.1:9464",
+      "Address and port of GET /metrics (host:port), apart from the public API; empty turns it "
+      "off.",
+      "MP_METRICS_LISTEN"));
   return s;
 }
 
@@ -375,6 +384,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& sections() {
       {"geoip", "Country lookup of client addresses."},
       {"retention", "How long raw events are kept."},
       {"log", "Logging to stderr (the journal under systemd)."},
+      {"metrics", "Prometheus metrics, on a listener of their own."},
   };
   return kSections;
 }
