@@ -143,24 +143,26 @@ class Handler : public Http::Handler {
       return;
     }
     if (!c.headDone) {
-      const std::size_t before = c.head.size();
-      c.head.append(buffer, std::min(len, kHeadLimit + 4 - std::min(before, kHeadLimit + 4)));
-      const auto end = c.head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
-      if (end == std::string::npos || end + 4 > kHeadLimit) {
-        if (c.head.size() > kHeadLimit) {
-          return refuse(c, peer, Http::Code::Request_Header_Fields_Too_Large,
-                        "the request head is larger than " + std::to_string(kHeadLimit) + " bytes");
-        }
+      // Usually the whole head is in this one read: look at it where it is, copying nothing.
+      const std::string_view input(buffer, len);
+      std::size_t end = std::string_view::npos;
+      if (c.head.empty()) end = input.find("\r\n\r\n");
+      if (end != std::string_view::npos && end + 4 <= kHeadLimit) {
+        if (!headComplete(c, peer, input.substr(0, end + 4))) return;
       } else {
-        c.headDone = true;
-        c.tracking =
-            startsWithNoCase(c.head, "post /track") || startsWithNoCase(c.head, "options /track");
-        const long long length = contentLength(std::string_view(c.head).substr(0, end + 4));
-        if (length > static_cast<long long>(maxBody_)) {
-          return refuse(c, peer, Http::Code::Request_Entity_Too_Large,
-                        "the body is larger than " + std::to_string(maxBody_) + " bytes");
+        const std::size_t before = c.head.size();
+        c.head.append(buffer, std::min(len, kHeadLimit + 4 - std::min(before, kHeadLimit + 4)));
+        end = c.head.find("\r\n\r\n", before >= 3 ? before - 3 : 0);
+        if (end == std::string::npos || end + 4 > kHeadLimit) {
+          if (c.head.size() > kHeadLimit) {
+            return refuse(
+                c, peer, Http::Code::Request_Header_Fields_Too_Large,
+                "the request head is larger than " + std::to_string(kHeadLimit) + " bytes");
+          }
+        } else {
+          if (!headComplete(c, peer, std::string_view(c.head).substr(0, end + 4))) return;
+          std::string().swap(c.head);
         }
-        std::string().swap(c.head);
       }
     }
     c.bytes += len;
@@ -197,6 +199,20 @@ class Handler : public Http::Handler {
       log::get("http")->error("answering a request failed: {}", e.what());
     }
     c.restart();
+  }
+
+  // Looks at a complete request head; false when it was refused (its Content-Length is over the
+  // limit).
+  bool headComplete(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                    std::string_view head) {
+    c.headDone = true;
+    c.tracking = startsWithNoCase(head, "post /track") || startsWithNoCase(head, "options /track");
+    if (contentLength(head) > static_cast<long long>(maxBody_)) {
+      refuse(c, peer, Http::Code::Request_Entity_Too_Large,
+             "the body is larger than " + std::to_string(maxBody_) + " bytes");
+      return false;
+    }
+    return true;
   }
 
   // Answers `status` as JSON, closing the connection, and drops the rest of the request.
