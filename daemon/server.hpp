@@ -85,17 +85,30 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Binds http.listen and serves on background threads; throws mp::Error when it cannot bind.
+  /// Binds http.listen (and metrics.listen unless it is empty) and serves on background threads;
+  /// throws mp::Error when it cannot bind.
   void start();
   /// Stops accepting, lets in-flight requests finish, joins the threads.
   void shutdown();
   /// The port actually bound (useful when listen asked for port 0).
   int port() const;
+  /// The port of the metrics listener, 0 when there is none.
+  int metricsPort() const;
+
+  /// Adds the routes of the public API (http.listen) to `router`; `services` is only captured,
+  /// so a null one gives the route table alone.
+  static void addApiRoutes(http::Router& router, const std::shared_ptr<Services>& services);
+  /// Adds the routes of the metrics listener (metrics.listen), as addApiRoutes does.
+  static void addMetricsRoutes(http::Router& router, const std::shared_ptr<Services>& services);
 
  private:
+  void startMetrics();
+
   std::shared_ptr<Services> services_;
   std::shared_ptr<http::Router> router_;
+  std::shared_ptr<http::Router> metricsRouter_;
   std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+  std::unique_ptr<Pistache::Http::Endpoint> metricsEndpoint_;
 };
 
 }  // namespace mp::daemon

@@ -174,6 +174,15 @@ void crossChecks(const Config& c, const std::map<std::string, std::string>& wher
   if (c.http.listen == c.websocket.listen) {
     add("websocket.listen", "must differ from http.listen (both are \"" + c.http.listen + "\")");
   }
+  if (!c.metrics.listen.empty()) {
+    if (!splitHostPort(c.metrics.listen, host, port)) {
+      add("metrics.listen", "\"" + c.metrics.listen +
+                                "\" is not host:port (for example \"127.0.0.1:9464\"), nor empty");
+    } else if (c.metrics.listen == c.http.listen || c.metrics.listen == c.websocket.listen) {
+      add("metrics.listen",
+          "must differ from http.listen and websocket.listen (\"" + c.metrics.listen + "\")");
+    }
+  }
   for (const auto& proxy : c.http.trustedProxies) {
     if (!validCidr(proxy)) {
       add("http.trusted_proxies",

@@ -87,6 +87,10 @@ struct LogConfig {
   std::string format;  ///< auto | text | journal
 };
 
+struct MetricsConfig {
+  std::string listen;  ///< host:port of the Prometheus listener; empty = none
+};
+
 /// Every setting, with the defaults of the key table (see schema()).
 struct Config {
   HttpConfig http;
@@ -101,6 +105,7 @@ struct Config {
   GeoipConfig geoip;
   RetentionConfig retention;
   LogConfig log;
+  MetricsConfig metrics;
 
   /// A configuration holding every default.
   static Config defaults();

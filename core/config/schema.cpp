@@ -364,10 +364,19 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(enumKey("log", "level", Field<LogConfig, std::string>{&C::log, &LogConfig::level},
                       "info", {"trace", "debug", "info", "warn", "error", "critical", "off"},
                       "Least severe messages logged; re-read on SIGHUP.", "MP_LOG_LEVEL"));
-  s.push_back(enumKey(
-      "log", "format", Field<LogConfig, std::string>{&C::log, &LogConfig::format}, "auto",
-      {"auto", "text", "journal"},
-      "text has timestamps; journal leaves them to journald; auto picks by JOURNAL_STREAM."));
+  s.push_back(
+      enumKey("log", "format", Field<LogConfig, std::string>{&C::log, &LogConfig::format}, "auto",
+              {"auto", "text", "journal"},
+              "text has timestamps; journal leaves them to journald and starts each line with its "
+              "syslog priority (<3> error, <4> warning, <6> info, <7> debug); auto picks by "
+              "JOURNAL_STREAM."));
+  // [metrics]
+  s.push_back(stringKey(
+      "metrics", "listen", Field<MetricsConfig, std::string>{&C::metrics, &MetricsConfig::listen},
+      "127.0.0.1:9464",
+      "Address and port of GET /metrics (host:port), apart from the public API; empty turns it "
+      "off.",
+      "MP_METRICS_LISTEN"));
   return s;
 }
 
@@ -392,6 +401,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& sections() {
       {"geoip", "Country lookup of client addresses."},
       {"retention", "How long raw events are kept."},
       {"log", "Logging to stderr (the journal under systemd)."},
+      {"metrics", "Prometheus metrics, on a listener of their own."},
   };
   return kSections;
 }

@@ -1,6 +1,7 @@
 // Logger set-up: one stderr sink shared by all named loggers.
 #include "log/log.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <array>
@@ -15,7 +16,44 @@ namespace {
 std::mutex gMutex;
 std::shared_ptr<spdlog::sinks::sink> gSink;
 spdlog::level::level_enum gLevel = spdlog::level::info;
-std::string gPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v";
+Format gFormat = Format::kText;
+
+constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v";
+// '*' is the syslog priority flag below; journald strips "<N>" and files the line under N.
+constexpr const char* kJournalPattern = "%*[%n] %v";
+
+// The sd-daemon(3) prefix of a level: "<N>" with N the syslog priority.
+class PriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*tm*/,
+              spdlog::memory_buf_t& dest) override {
+    const char* prefix = "<6>";
+    switch (msg.level) {
+      case spdlog::level::trace:
+      case spdlog::level::debug:
+        prefix = "<7>";  // LOG_DEBUG
+        break;
+      case spdlog::level::info:
+        prefix = "<6>";  // LOG_INFO
+        break;
+      case spdlog::level::warn:
+        prefix = "<4>";  // LOG_WARNING
+        break;
+      case spdlog::level::err:
+        prefix = "<3>";  // LOG_ERR
+        break;
+      case spdlog::level::critical:
+        prefix = "<2>";  // LOG_CRIT
+        break;
+      default:
+        break;
+    }
+    dest.append(std::string_view(prefix));
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PriorityFlag>();
+  }
+};
 
 constexpr std::array<const char*, 9> kAreas = {"main",   "http", "ws",   "db", "redis",
                                                "ingest", "agg",  "auth", "cli"};
@@ -28,13 +66,20 @@ std::shared_ptr<spdlog::sinks::sink> sink() {
 std::shared_ptr<spdlog::logger> makeLogger(const std::string& area) {
   auto logger = std::make_shared<spdlog::logger>(area, sink());
   logger->set_level(gLevel);
-  logger->set_pattern(gPattern);
+  logger->set_formatter(makeFormatter(gFormat));
   logger->flush_on(spdlog::level::warn);
   spdlog::register_logger(logger);
   return logger;
 }
 
 }  // namespace
+
+std::unique_ptr<spdlog::formatter> makeFormatter(Format format) {
+  if (format == Format::kText) return std::make_unique<spdlog::pattern_formatter>(kTextPattern);
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PriorityFlag>('*').set_pattern(kJournalPattern);
+  return formatter;
+}
 
 spdlog::level::level_enum parseLevel(std::string_view name) {
   static constexpr std::array<std::pair<std::string_view, spdlog::level::level_enum>, 7> kLevels{{
@@ -69,19 +114,12 @@ void init(std::string_view level, std::string_view format) {
   const auto fmt = parseFormat(format);
   std::lock_guard lock(gMutex);
   gLevel = lvl;
-  switch (fmt) {
-    case Format::kText:
-      gPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v";
-      break;
-    case Format::kJournal:
-      gPattern = "<%l> [%n] %v";
-      break;
-  }
+  gFormat = fmt;
   for (const char* area : kAreas) {
     auto logger = spdlog::get(area);
     if (!logger) logger = makeLogger(area);
     logger->set_level(gLevel);
-    logger->set_pattern(gPattern);
+    logger->set_formatter(makeFormatter(gFormat));
   }
 }
 

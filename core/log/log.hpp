@@ -1,6 +1,7 @@
 // Named spdlog loggers per area and their set-up from configuration.
 #pragma once
 
+#include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -9,8 +10,13 @@
 
 namespace mp::log {
 
-/// Output format: human text with timestamps, or text without them (journald adds its own).
+/// Output format: human text with timestamps, or for journald: no timestamp (it adds its own)
+/// and each line led by its syslog priority as sd-daemon(3) defines it ("<3>" error, "<4>"
+/// warning, "<6>" info, "<7>" debug), so `journalctl -p` can filter on it.
 enum class Format { kText, kJournal };
+
+/// The line formatter of `format` (what every logger uses after init()).
+std::unique_ptr<spdlog::formatter> makeFormatter(Format format);
 
 /// Parses "trace|debug|info|warn|error|critical|off"; throws ConfigError otherwise.
 spdlog::level::level_enum parseLevel(std::string_view name);

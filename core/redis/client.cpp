@@ -81,8 +81,9 @@ void Client::ContextDeleter::operator()(redisContext* ctx) const noexcept {
   redisFree(ctx);
 }
 
-Client::Client(Url url, std::chrono::milliseconds timeout, Retry retry)
-    : url_(std::move(url)), timeout_(timeout), retry_(retry) {
+Client::Client(Url url, std::chrono::milliseconds timeout, Retry retry,
+               std::shared_ptr<Backoff> backoff)
+    : url_(std::move(url)), timeout_(timeout), retry_(retry), backoff_(std::move(backoff)) {
   ignoreSigpipeOnce();
 }
 
@@ -104,6 +105,13 @@ void Client::connect() {
   }
   ContextPtr ctx(raw);
   if (!ctx || ctx->err != 0) {
+    const int savedErrno = errno;
+    // A connect that timed out (an address that drops packets, a listener that never accepts)
+    // costs the whole time-out, unlike a refused one.
+    lastTimedOut_ = ctx && ctx->err == REDIS_ERR_IO &&
+                    (savedErrno == ETIMEDOUT || savedErrno == EINPROGRESS || savedErrno == EAGAIN ||
+                     savedErrno == EWOULDBLOCK ||
+                     std::string_view(ctx->errstr).find("timed out") != std::string_view::npos);
     lastError_ = "cannot connect to Redis at " + url_.redacted() + ": " +
                  (ctx ? std::string(ctx->errstr) : std::string("out of memory"));
     throw RedisError(lastError_);
@@ -151,6 +159,7 @@ void Client::failIo(std::string_view during, int savedErrno) {
   const bool timedOut =
       err == REDIS_ERR_IO && (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK ||
                               savedErrno == ETIMEDOUT || savedErrno == EINPROGRESS);
+  lastTimedOut_ = timedOut;
   lastWasStale_ = err == REDIS_ERR_EOF ||
                   (err == REDIS_ERR_IO && (savedErrno == ECONNRESET || savedErrno == EPIPE ||
                                            savedErrno == ECONNABORTED || savedErrno == ENOTCONN));
@@ -190,17 +199,37 @@ Reply Client::readReply() {
   return detail::fromHiredis(*reply);
 }
 
+void Client::admit() {
+  if (!backoff_ || backoff_->admit()) return;
+  lastTimedOut_ = false;
+  lastError_ = "Redis at " + url_.redacted() + " timed out recently; not asked again for " +
+               std::to_string(backoff_->remaining().count()) + " ms";
+  throw RedisError(lastError_);
+}
+
+void Client::report(bool failed) noexcept {
+  if (backoff_) backoff_->report(failed && lastTimedOut_);
+}
+
 Reply Client::run(const Argv& argv, Retry retry) {
+  admit();
   for (int attempt = 0;; ++attempt) {
-    connect();
-    const bool wasReused = reused_;
-    lastWasStale_ = false;
+    lastTimedOut_ = false;
     try {
-      Reply reply = sendOnce(argv);
-      reused_ = true;
-      return reply;
+      connect();
+      const bool wasReused = reused_;
+      lastWasStale_ = false;
+      try {
+        Reply reply = sendOnce(argv);
+        reused_ = true;
+        report(false);
+        return reply;
+      } catch (const RedisError&) {
+        if (retry == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_) continue;
+        throw;
+      }
     } catch (const RedisError&) {
-      if (retry == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_) continue;
+      report(true);
       throw;
     }
   }
@@ -294,21 +323,29 @@ std::vector<Reply> Client::runPipeline(const std::vector<Argv>& commands, Retry 
 
 std::vector<Reply> Client::withRetry(
     Retry retry, const std::function<std::vector<Reply>(std::size_t& received)>& once) {
+  admit();
   for (int attempt = 0;; ++attempt) {
-    connect();
-    const bool wasReused = reused_;
-    lastWasStale_ = false;
-    std::size_t received = 0;
+    lastTimedOut_ = false;
     try {
-      auto replies = once(received);
-      reused_ = true;
-      return replies;
-    } catch (const RedisError&) {
-      // Once a reply came back the server has run part of the batch: never resend it.
-      if (retry == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_ &&
-          received == 0) {
-        continue;
+      connect();
+      const bool wasReused = reused_;
+      lastWasStale_ = false;
+      std::size_t received = 0;
+      try {
+        auto replies = once(received);
+        reused_ = true;
+        report(false);
+        return replies;
+      } catch (const RedisError&) {
+        // Once a reply came back the server has run part of the batch: never resend it.
+        if (retry == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_ &&
+            received == 0) {
+          continue;
+        }
+        throw;
       }
+    } catch (const RedisError&) {
+      report(true);
       throw;
     }
   }

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "redis/backoff.hpp"
 #include "redis/reply.hpp"
 #include "redis/url.hpp"
 
@@ -37,8 +38,11 @@ enum class Retry {
 class Client {
  public:
   /// Keeps the address; connects on first use. `timeout` bounds connecting and each reply
-  /// (zero or less: no time-out). Never throws for an unreachable server.
-  Client(Url url, std::chrono::milliseconds timeout, Retry retry = Retry::kNever);
+  /// (zero or less: no time-out). Never throws for an unreachable server. With a `backoff`
+  /// (a Pool shares one among its clients), a time-out makes the following commands fail at once
+  /// with RedisError, without a connection attempt, for as long as the back-off says.
+  Client(Url url, std::chrono::milliseconds timeout, Retry retry = Retry::kNever,
+         std::shared_ptr<Backoff> backoff = nullptr);
   ~Client();
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;
@@ -99,6 +103,10 @@ class Client {
   std::vector<Reply> withRetry(
       Retry retry, const std::function<std::vector<Reply>(std::size_t& received)>& once);
   [[noreturn]] void failIo(std::string_view during, int savedErrno);
+  // Throws RedisError when the back-off refuses a call now.
+  void admit();
+  // Tells the back-off how an admitted call ended.
+  void report(bool failed) noexcept;
 
   Url url_;
   std::chrono::milliseconds timeout_;
@@ -106,6 +114,8 @@ class Client {
   ContextPtr ctx_;
   bool reused_ = false;        ///< the open connection served an earlier call
   bool lastWasStale_ = false;  ///< the latest I/O failure looked like a dead peer, not a time-out
+  bool lastTimedOut_ = false;  ///< the latest failure was a time-out (connecting or a reply)
+  std::shared_ptr<Backoff> backoff_;
   std::string lastError_;
 };
 

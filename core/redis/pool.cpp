@@ -53,11 +53,14 @@ void Pool::Lease::release() noexcept {
 }
 
 Pool::Pool(const Url& url, std::size_t size, std::chrono::milliseconds timeout, Retry retry)
-    : state_(std::make_shared<Lease::State>()), size_(size), timeout_(timeout) {
+    : state_(std::make_shared<Lease::State>()),
+      size_(size),
+      timeout_(timeout),
+      backoff_(std::make_shared<Backoff>()) {
   if (size == 0) throw std::invalid_argument("redis pool: size must be at least 1");
   state_->idle.reserve(size);
   for (std::size_t i = 0; i < size; ++i) {
-    state_->idle.push_back(std::make_unique<Client>(url, timeout, retry));
+    state_->idle.push_back(std::make_unique<Client>(url, timeout, retry, backoff_));
   }
 }
 

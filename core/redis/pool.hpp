@@ -12,7 +12,8 @@
 namespace mp::redis {
 
 /// A fixed number of Clients shared by many threads; each thread borrows one with acquire().
-/// Clients connect lazily, so a pool can be built while Redis is down.
+/// Clients connect lazily, so a pool can be built while Redis is down. The clients share one
+/// Backoff: after a time-out, commands on any of them fail at once for a while (see Backoff).
 class Pool {
  public:
   /// A borrowed Client, returned to its pool when the lease is destroyed; move-only. A lease may
@@ -62,11 +63,14 @@ class Pool {
   std::size_t size() const noexcept { return size_; }
   /// How many clients are free right now.
   std::size_t available() const;
+  /// The back-off the clients share (its counters are metrics).
+  const Backoff& backoff() const noexcept { return *backoff_; }
 
  private:
   std::shared_ptr<Lease::State> state_;
   std::size_t size_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<Backoff> backoff_;
 };
 
 }  // namespace mp::redis

@@ -47,15 +47,16 @@ class Histogram {
 };
 
 /// Appends `name_bucket{labels,le=…}`, `name_sum` and `name_count` lines in the Prometheus text
-/// format; `labels` is "" or `key="value"` pairs.
+/// format; `labels` is "" or `key="value"` pairs. Bounds and sum are multiplied by `scale` (0.001
+/// renders a histogram kept in milliseconds in seconds, the base unit).
 template <std::size_t N>
 void renderHistogram(std::string& out, const std::string& name, const std::string& labels,
-                     const Histogram<N>& h) {
+                     const Histogram<N>& h, double scale = 1.0) {
   const std::string sep = labels.empty() ? "" : ",";
   for (std::size_t i = 0; i <= N; ++i) {
     std::string le = "+Inf";
     if (i < N) {
-      le = std::to_string(h.bounds()[i]);
+      le = std::to_string(h.bounds()[i] * scale);
       le.erase(le.find_last_not_of('0') + 1);  // 0.005000 -> 0.005, 10.000000 -> 10.
       if (le.back() == '.') le.pop_back();
     }
@@ -63,7 +64,7 @@ void renderHistogram(std::string& out, const std::string& name, const std::strin
            std::to_string(h.cumulativeCount(i)) + "\n";
   }
   const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-  out += name + "_sum" + braces + " " + std::to_string(h.sum()) + "\n";
+  out += name + "_sum" + braces + " " + std::to_string(h.sum() * scale) + "\n";
   out += name + "_count" + braces + " " + std::to_string(h.count()) + "\n";
 }
 

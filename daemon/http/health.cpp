@@ -1,12 +1,32 @@
 // Liveness and readiness: readiness pings PostgreSQL and Redis on every call, so it recovers by
-// itself.
+// itself. The pings run on the blocking pool: with PostgreSQL or Redis unreachable they can take
+// their whole time-out, which must not hold up an HTTP worker (and /track behind it).
 #include "http/health.hpp"
 
+#include "http/accounts.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
 #include "server.hpp"
 
 namespace mp::http {
+namespace {
+
+void answerReadiness(daemon::Services& services, Pistache::Http::ResponseWriter& response) {
+  const bool dbOk = services.db.ping();
+  const bool redisOk = services.redis.ping();
+  nlohmann::json body = {{"status", dbOk && redisOk ? "ready" : "unavailable"},
+                         {"database", dbOk ? "ok" : "down"},
+                         {"redis", redisOk ? "ok" : "down"}};
+  if (!dbOk || !redisOk) {
+    log::get("http")->warn("readyz: database={} redis={}", dbOk ? "ok" : "down",
+                           redisOk ? "ok" : "down");
+  }
+  sendJson(response,
+           dbOk && redisOk ? Pistache::Http::Code::Ok : Pistache::Http::Code::Service_Unavailable,
+           body);
+}
+
+}  // namespace
 
 void addHealthRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
   router.add(Pistache::Http::Method::Get, "/healthz", [](const auto&, const auto&, auto& response) {
@@ -14,19 +34,8 @@ void addHealthRoutes(Router& router, std::shared_ptr<daemon::Services> services)
   });
   router.add(
       Pistache::Http::Method::Get, "/readyz", [services](const auto&, const auto&, auto& response) {
-        const bool dbOk = services->db.ping();
-        const bool redisOk = services->redis.ping();
-        nlohmann::json body = {{"status", dbOk && redisOk ? "ready" : "unavailable"},
-                               {"database", dbOk ? "ok" : "down"},
-                               {"redis", redisOk ? "ok" : "down"}};
-        if (!dbOk || !redisOk) {
-          log::get("http")->warn("readyz: database={} redis={}", dbOk ? "ok" : "down",
-                                 redisOk ? "ok" : "down");
-        }
-        sendJson(
-            response,
-            dbOk && redisOk ? Pistache::Http::Code::Ok : Pistache::Http::Code::Service_Unavailable,
-            body);
+        offload(*services, response, "GET /readyz",
+                [services](Pistache::Http::ResponseWriter& rw) { answerReadiness(*services, rw); });
       });
 }
 

@@ -18,17 +18,44 @@ void help(std::string& out, const char* name, const char* type, const char* text
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, text, name, type);
 }
 
-void writerMetrics(std::string& out, const char* writer, const ingest::WriterStats& s) {
-  const std::string l = fmt::format("writer=\"{}\"", writer);
-  out += fmt::format("mp_writer_batches_total{{{}}} {}\n", l, s.batchesWritten.load());
-  out += fmt::format("mp_writer_events_written_total{{{}}} {}\n", l, s.eventsWritten.load());
-  out += fmt::format("mp_writer_events_duplicated_total{{{}}} {}\n", l, s.eventsDuplicated.load());
-  out += fmt::format("mp_writer_events_rejected_total{{{}}} {}\n", l, s.rejected.load());
-  out += fmt::format("mp_writer_undecodable_total{{{}}} {}\n", l, s.undecodable.load());
-  out += fmt::format("mp_writer_errors_total{{{}}} {}\n", l, s.writeErrors.load());
-  out += fmt::format("mp_writer_claimed_total{{{}}} {}\n", l, s.claimed.load());
-  util::renderHistogram(out, "mp_writer_batch_duration_ms", l, s.batchLatencyMs);
-  util::renderHistogram(out, "mp_writer_batch_size", l, s.batchSize);
+// One counter family with a series per writer: every series of a family goes under its one
+// HELP/TYPE, never interleaved with another family.
+void writerCounter(std::string& out, const char* name, const char* text,
+                   std::atomic<std::uint64_t> ingest::WriterStats::*field,
+                   const ingest::WriterStats& queue, const ingest::WriterStats& direct) {
+  help(out, name, "counter", text);
+  out += fmt::format("{}{{writer=\"queue\"}} {}\n", name, (queue.*field).load());
+  out += fmt::format("{}{{writer=\"direct\"}} {}\n", name, (direct.*field).load());
+}
+
+void writerMetrics(std::string& out, const ingest::WriterStats& queue,
+                   const ingest::WriterStats& direct) {
+  using S = ingest::WriterStats;
+  writerCounter(out, "mp_writer_batches_total", "Batches committed to PostgreSQL.",
+                &S::batchesWritten, queue, direct);
+  writerCounter(out, "mp_writer_events_written_total", "Events inserted into PostgreSQL.",
+                &S::eventsWritten, queue, direct);
+  writerCounter(out, "mp_writer_events_duplicated_total",
+                "Events already stored (a redelivered queue entry), skipped.", &S::eventsDuplicated,
+                queue, direct);
+  writerCounter(out, "mp_writer_events_rejected_total",
+                "Events PostgreSQL refused, dropped after isolating them.", &S::rejected, queue,
+                direct);
+  writerCounter(out, "mp_writer_undecodable_total", "Queue entries that could not be decoded.",
+                &S::undecodable, queue, direct);
+  writerCounter(out, "mp_writer_errors_total", "Failed batch writes (retried).", &S::writeErrors,
+                queue, direct);
+  writerCounter(out, "mp_writer_claimed_total",
+                "Queue entries taken over from a consumer that went silent.", &S::claimed, queue,
+                direct);
+  help(out, "mp_writer_batch_duration_seconds", "histogram", "Time to write one batch.");
+  util::renderHistogram(out, "mp_writer_batch_duration_seconds", "writer=\"queue\"",
+                        queue.batchLatencyMs, 0.001);
+  util::renderHistogram(out, "mp_writer_batch_duration_seconds", "writer=\"direct\"",
+                        direct.batchLatencyMs, 0.001);
+  help(out, "mp_writer_batch_size", "histogram", "Events per written batch.");
+  util::renderHistogram(out, "mp_writer_batch_size", "writer=\"queue\"", queue.batchSize);
+  util::renderHistogram(out, "mp_writer_batch_size", "writer=\"direct\"", direct.batchSize);
 }
 
 std::string render(daemon::Services& services) {
@@ -57,12 +84,16 @@ std::string render(daemon::Services& services) {
     out += fmt::format("mp_events_rejected_total{{reason=\"{}\"}} {}\n", reason, n);
   }
 
-  help(out, "mp_writer_batches_total", "counter", "Batches committed to PostgreSQL.");
-  help(out, "mp_writer_batch_duration_ms", "histogram",
-       "Time to write one batch, in milliseconds.");
-  help(out, "mp_writer_batch_size", "histogram", "Events per written batch.");
-  writerMetrics(out, "queue", services.writer->stats());
-  writerMetrics(out, "direct", services.direct->stats());
+  writerMetrics(out, services.writer->stats(), services.direct->stats());
+
+  const auto& backoff = services.redis.backoff();
+  help(out, "mp_redis_timeouts_total", "counter",
+       "Redis commands of the HTTP side that timed out (each cost its caller the whole "
+       "redis.timeout_ms).");
+  out += fmt::format("mp_redis_timeouts_total {}\n", backoff.timeouts());
+  help(out, "mp_redis_backoff_failures_total", "counter",
+       "Redis commands failed at once, without asking Redis, while backing off after a time-out.");
+  out += fmt::format("mp_redis_backoff_failures_total {}\n", backoff.shortCircuited());
 
   // Queue depth and lag are read from Redis now; -1 says Redis could not be asked.
   std::int64_t length = -1, pending = -1;

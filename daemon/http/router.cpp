@@ -52,6 +52,13 @@ bool Router::match(const Route& route, const std::vector<std::string_view>& path
   return true;
 }
 
+std::vector<Router::RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const auto& route : routes_) out.push_back({route.method, route.pattern});
+  return out;
+}
+
 const std::string& Router::currentRoute() {
   return tCurrentRoute ? *tCurrentRoute : kUnmatched;
 }

@@ -23,6 +23,12 @@ using RouteHandler = std::function<void(const Pistache::Http::Request&, const Ro
 
 class Router {
  public:
+  /// One entry of the route table.
+  struct RouteInfo {
+    Pistache::Http::Method method;
+    std::string pattern;
+  };
+
   /// Adds a route; `pattern` is "/fixed/{param}/fixed" and labels the route in metrics.
   void add(Pistache::Http::Method method, std::string pattern, RouteHandler handler);
 
@@ -30,6 +36,9 @@ class Router {
   /// matched route's pattern, or "unmatched" (the label metrics use).
   const std::string& dispatch(const Pistache::Http::Request& request,
                               Pistache::Http::ResponseWriter& response) const;
+
+  /// Every route, in the order added (the spec test compares it with docs/openapi.yaml).
+  std::vector<RouteInfo> routes() const;
 
   /// The pattern of the route last dispatched on this thread, or "unmatched" (set before the
   /// handler runs, so it is right even when the handler throws or defers its answer).

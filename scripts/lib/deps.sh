@@ -9,8 +9,9 @@ MP_PACKAGES=(
   libpistache-dev rapidjson-dev libevent-dev libpq-dev libhiredis-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev libcrypt-dev libjwt-dev
   libcurl4-openssl-dev uap-core libmaxminddb-dev libre2-dev libyaml-cpp-dev
-  # tests and formatting (clang, libclang-rt-dev: libFuzzer and the sanitizers of tests/fuzz)
-  libgtest-dev libgmock-dev clang-format clang libclang-rt-dev
+  # tests and formatting (clang, libclang-rt-dev: libFuzzer and the sanitizers of tests/fuzz;
+  # prometheus: promtool checks /metrics; systemd: systemd-analyze verifies the units)
+  libgtest-dev libgmock-dev clang-format clang libclang-rt-dev prometheus systemd
   # services
   postgresql-15 postgresql-client-15 postgresql-15-hll redis-server redis-tools
 )

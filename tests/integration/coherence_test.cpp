@@ -153,7 +153,7 @@ class Coherence : public TrackingFixture {
 
   // The value of a counter without labels on d's /metrics, or -1.
   static long metric(const DaemonProcess& d, const std::string& name) {
-    const auto body = httpRequest("GET", d.baseUrl() + "/metrics").body;
+    const auto body = httpRequest("GET", d.metricsUrl()).body;
     std::smatch m;
     if (!std::regex_search(body, m, std::regex("\n" + name + " ([0-9]+)"))) return -1;
     return std::stol(m[1]);

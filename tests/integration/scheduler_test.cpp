@@ -341,9 +341,7 @@ class DaemonSchedulerTest : public SchedulerBase {
     daemon_ = std::make_unique<test::DaemonProcess>(options);
     ASSERT_TRUE(daemon_->start()) << daemon_->output();
   }
-  std::string metricsText() {
-    return test::httpRequest("GET", daemon_->baseUrl() + "/metrics").body;
-  }
+  std::string metricsText() { return test::httpRequest("GET", daemon_->metricsUrl()).body; }
 
   test::RedisProcess redis_;
   std::unique_ptr<test::DaemonProcess> daemon_;

@@ -669,7 +669,7 @@ TEST_F(StatsHttp, EveryEndpointIsAMissThenAHitWithTheSameBody) {
   EXPECT_GT(rtTtl, 0);
   EXPECT_LE(rtTtl, 5);
 
-  auto metrics = test::httpRequest("GET", url("/metrics"));
+  auto metrics = test::httpRequest("GET", daemon_->metricsUrl());
   EXPECT_THAT(metrics.body,
               HasSubstr("mp_stats_cache_requests_total{endpoint=\"top-pages\",result=\"hit\"} 2"));
   EXPECT_THAT(metrics.body,
@@ -746,7 +746,7 @@ TEST_F(StatsHttp, WithRedisDownAnswersComeFromTheDatabase) {
   EXPECT_EQ(back.status, 200);
   EXPECT_EQ(back.header("x-cache"), "MISS");
   EXPECT_EQ(get(other).header("x-cache"), "HIT");
-  auto metrics = test::httpRequest("GET", url("/metrics"));
+  auto metrics = test::httpRequest("GET", daemon_->metricsUrl());
   EXPECT_THAT(metrics.body,
               ::testing::ContainsRegex("mp_stats_cache_requests_total\\{endpoint=\"top-pages\","
                                        "result=\"error\"\\} [1-9]"));

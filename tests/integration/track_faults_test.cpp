@@ -6,6 +6,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "db/connection.hpp"
@@ -39,9 +40,11 @@ class TrackFaults : public ::testing::Test {
       std::fprintf(stderr, "--- daemon output ---\n%s\n", daemon_->output().c_str());
   }
 
-  std::unique_ptr<DaemonProcess> startDaemon() {
+  std::unique_ptr<DaemonProcess> startDaemon(int httpThreads = 2, int redisTimeoutMs = 1000) {
     DaemonOptions options(dbUrl_);
     options.redisUrl = redis_.url();
+    options.httpThreads = httpThreads;
+    options.redisTimeoutMs = redisTimeoutMs;
     options.extraToml =
         "[ingest]\nrate_limit_per_minute = 0\nflush_interval_ms = 50\nclaim_idle = \"2s\"\n";
     options.httpToml = "";
@@ -153,6 +156,67 @@ TEST_F(TrackFaults, RedisDownFallsBackToPostgres) {
   EXPECT_TRUE(waitForRows(21));
 }
 
+// The value of an unlabelled counter in a metrics text, or -1.
+long long metricValue(const std::string& metrics, const std::string& name) {
+  std::istringstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0) return std::stoll(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
+TEST_F(TrackFaults, UnreachableRedisCostsTrackOnlyAFewTimeouts) {
+  // A paused Redis accepts connections and never answers: each command waits the whole
+  // redis.timeout_ms. After one time-out the daemon stops asking for a while (longer each
+  // time), so the events go straight to PostgreSQL instead of each paying the time-out first.
+  redis_.pause();
+  constexpr int kEvents = 40;
+  for (int i = 0; i < kEvents; ++i) {
+    auto r = track("blackholed" + std::to_string(i));
+    ASSERT_EQ(r.status, 202) << i << ": " << r.body;
+  }
+  // 202 came after COMMIT on the direct path.
+  EXPECT_EQ(storedMarkers().size(), static_cast<std::size_t>(kEvents));
+  const auto metrics = httpRequest("GET", daemon_->metricsUrl(), "", {}, 20000).body;
+  const long long timeouts = metricValue(metrics, "mp_redis_timeouts_total");
+  // Without back-off every event (and this scrape) would pay one; with it, one per back-off
+  // period (0.5 s, 1 s, 2 s, …), however slow this machine is.
+  EXPECT_GE(timeouts, 1) << metrics;
+  EXPECT_LE(timeouts, 10) << metrics;
+  EXPECT_GT(metricValue(metrics, "mp_redis_backoff_failures_total"), kEvents / 2) << metrics;
+  redis_.resume();
+}
+
+TEST_F(TrackFaults, ReadyzWaitingForAnUnreachableRedisHoldsUpNoHttpWorker) {
+  // One HTTP worker, and a Redis that takes 3 s to time out: while /readyz waits for it, the
+  // worker must go on answering.
+  daemon_.reset();
+  daemon_ = startDaemon(1, 3000);
+  ASSERT_TRUE(daemon_);
+  redis_.pause();
+  std::atomic<bool> readyAnswered{false};
+  HttpResponse ready;
+  std::thread readiness([&] {
+    ready = httpRequest("GET", daemon_->baseUrl() + "/readyz", "", {}, 20000);
+    readyAnswered = true;
+  });
+  int answered = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (httpRequest("GET", daemon_->baseUrl() + "/healthz", "", {}, 20000).status == 200) {
+      ++answered;
+    }
+  }
+  const bool readyWasPending = !readyAnswered;
+  readiness.join();
+  EXPECT_EQ(answered, 20);
+  EXPECT_TRUE(readyWasPending) << "/readyz answered before 20 /healthz: it did not wait for Redis";
+  EXPECT_EQ(ready.status, 503) << ready.body;
+  const auto answer = json::parse(ready.body, nullptr, false);
+  ASSERT_TRUE(answer.is_object()) << ready.body;
+  EXPECT_EQ(answer.value("redis", ""), "down") << ready.body;
+  redis_.resume();
+}
+
 TEST_F(TrackFaults, RedisRefusingTheQueueEntryFallsBackToPostgres) {
   // Redis up but refusing writes (out of memory with noeviction): every XADD is an error reply,
   // so the events of each refused entry are written directly, and answered after COMMIT.
@@ -172,7 +236,7 @@ TEST_F(TrackFaults, RedisRefusingTheQueueEntryFallsBackToPostgres) {
   for (auto& s : senders) s.join();
   EXPECT_EQ(accepted.load(), 60);
   EXPECT_EQ(storedMarkers().size(), 60u);
-  auto metrics = httpRequest("GET", daemon_->baseUrl() + "/metrics").body;
+  auto metrics = httpRequest("GET", daemon_->metricsUrl()).body;
   EXPECT_THAT(metrics, ::testing::HasSubstr("mp_events_accepted_total{path=\"direct\"} 60"));
   EXPECT_THAT(metrics, ::testing::HasSubstr("mp_events_accepted_total{path=\"queue\"} 0"));
   EXPECT_THAT(daemon_->output(), ::testing::HasSubstr("redis refused a queue entry"));

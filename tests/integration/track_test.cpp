@@ -195,11 +195,12 @@ TEST_F(Track, WrongMediaTypeIs415AndHugeBodyIs413) {
   EXPECT_EQ(tooBig.status, 413);
   EXPECT_EQ(errorCode(tooBig), "payload_too_large");
   // Far past the limit, the server refuses before buffering the body (as a browser sends it:
-  // no Expect: 100-continue); the status is 413 though the body is then the HTTP library's text.
+  // no Expect: 100-continue), in the same JSON shape.
   const std::string huge(1024 * 1024, 'x');
   auto megabyte =
       httpRequest("POST", url("/track"), huge, {"Content-Type: application/json", "Expect:"});
   EXPECT_EQ(megabyte.status, 413);
+  EXPECT_EQ(errorCode(megabyte), "payload_too_large");
   EXPECT_EQ(httpRequest("GET", url("/healthz")).status, 200) << "the daemon keeps serving";
 }
 
@@ -222,7 +223,7 @@ TEST_F(Track, BotsAreAnswered202AndNotStored) {
     EXPECT_EQ(r.status, 202) << ua;
   }
   EXPECT_FALSE(waitForRows(1, std::chrono::milliseconds(1500)));
-  auto metrics = httpRequest("GET", url("/metrics"));
+  auto metrics = httpRequest("GET", daemon_->metricsUrl());
   EXPECT_THAT(metrics.body, HasSubstr("mp_events_dropped_total{reason=\"bot\"} 3"));
 }
 

@@ -124,7 +124,7 @@ class LiveFeed : public ::testing::Test {
   }
 
   std::string metrics(const DaemonProcess& daemon) {
-    return httpRequest("GET", daemon.baseUrl() + "/metrics").body;
+    return httpRequest("GET", daemon.metricsUrl()).body;
   }
 
   TempDatabase db_;

@@ -16,7 +16,10 @@
 namespace mp::test {
 
 DaemonProcess::DaemonProcess(DaemonOptions options)
-    : options_(std::move(options)), httpPort_(freePort()), wsPort_(freePort()) {
+    : options_(std::move(options)),
+      httpPort_(freePort()),
+      wsPort_(freePort()),
+      metricsPort_(freePort()) {
   if (options_.redisUrl.empty()) options_.redisUrl = redisUrl();
   const auto secretPath = dir_.write("jwt.secret", options_.jwtSecret + "\n");
   std::ostringstream toml;
@@ -26,18 +29,24 @@ DaemonProcess::DaemonProcess(DaemonOptions options)
        << "[websocket]\nlisten = \"127.0.0.1:" << wsPort_ << "\"\n"
        << options_.wsToml << "\n\n"
        << "[database]\nurl = \"" << options_.databaseUrl << "\"\npool_size = 4\n\n"
-       << "[redis]\nurl = \"" << options_.redisUrl << "\"\ntimeout_ms = 1000\n\n"
+       << "[redis]\nurl = \"" << options_.redisUrl << "\"\ntimeout_ms = " << options_.redisTimeoutMs
+       << "\n\n"
        << "[auth]\njwt_secret_file = \"" << secretPath.string()
        << "\"\nallow_signup = " << (options_.allowSignup ? "true" : "false")
        << "\nbcrypt_cost = " << options_.bcryptCost << "\n\n"
        << "[log]\nlevel = \"debug\"\nformat = \"text\"\n\n"
-       << options_.extraToml << "\n";
+       << options_.extraToml << "\n\n"
+       << "[metrics]\nlisten = \"127.0.0.1:" << metricsPort_ << "\"\n";
   configPath_ = dir_.write("metricpulse.toml", toml.str());
   logPath_ = dir_.path() / "daemon.log";
 }
 
 DaemonProcess::~DaemonProcess() {
   if (pid_ > 0) stop(SIGKILL);
+}
+
+std::string DaemonProcess::metricsUrl() const {
+  return "http://127.0.0.1:" + std::to_string(metricsPort_) + "/metrics";
 }
 
 std::string DaemonProcess::baseUrl() const {

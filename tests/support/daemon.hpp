@@ -14,6 +14,7 @@ struct DaemonOptions {
   DaemonOptions(std::string url) : databaseUrl(std::move(url)) {}  // NOLINT: implicit on purpose
   std::string databaseUrl;
   std::string redisUrl;  ///< defaults to redisUrl()
+  int redisTimeoutMs = 1000;
   int httpThreads = 2;
   std::string httpToml;  ///< extra lines inside [http]
   std::string wsToml;    ///< extra lines inside [websocket]
@@ -46,6 +47,8 @@ class DaemonProcess {
   std::string baseUrl() const;
   int httpPort() const { return httpPort_; }
   int wsPort() const { return wsPort_; }
+  /// URL of GET /metrics on the metrics listener (metrics.listen).
+  std::string metricsUrl() const;
   /// Process id while running, -1 otherwise.
   int pid() const { return pid_; }
   const std::filesystem::path& configPath() const { return configPath_; }
@@ -59,6 +62,7 @@ class DaemonProcess {
   std::filesystem::path logPath_;
   int httpPort_;
   int wsPort_;
+  int metricsPort_;
   int pid_ = -1;
   int exitCode_ = -1;
 };

@@ -86,8 +86,7 @@ std::filesystem::path testdataPath(const std::string& relative) {
   const std::filesystem::path dir = MP_TESTDATA_DIR;
   const auto path = dir / relative;
   if (!std::filesystem::exists(path)) {
-    throw std::runtime_error("test data " + path.string() +
-                             " is missing from the checkout");
+    throw std::runtime_error("test data " + path.string() + " is missing from the checkout");
   }
   return path;
 }
@@ -188,8 +187,17 @@ void RedisProcess::start() {
   throw std::runtime_error("redis-server did not start on port " + port);
 }
 
+void RedisProcess::pause() {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void RedisProcess::resume() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
 void RedisProcess::stop() {
   if (pid_ <= 0) return;
+  kill(pid_, SIGCONT);  // a paused server handles SIGTERM only once continued
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);

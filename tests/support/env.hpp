@@ -65,6 +65,10 @@ class RedisProcess {
   RedisProcess& operator=(const RedisProcess&) = delete;
   void start();
   void stop();
+  /// SIGSTOP: the port still accepts connections but nothing answers (an unreachable server).
+  void pause();
+  /// SIGCONT after pause().
+  void resume();
   int port() const { return port_; }
   std::string url() const;
 

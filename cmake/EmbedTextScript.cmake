@@ -1,0 +1,15 @@
+# Script mode: writes OUT, a C++ file defining `std::string_view FUNCTION()` (in NAMESPACE) that
+# returns the text of IN, so a program carries a document without reading the source tree.
+file(READ "${IN}" content)
+string(FIND "${content}" ")mp_text_embed\"" clash)
+if(NOT clash EQUAL -1)
+  message(FATAL_ERROR "${IN} contains the raw-string delimiter )mp_text_embed\"")
+endif()
+get_filename_component(name "${IN}" NAME)
+set(body "// Generated from ${name} by cmake/EmbedTextScript.cmake; do not edit.\n")
+string(APPEND body "#include <string_view>\n\nnamespace ${NAMESPACE} {\n\n")
+string(APPEND body "std::string_view ${FUNCTION}() {\n")
+string(APPEND body "  static constexpr std::string_view kText = R\"mp_text_embed(${content})mp_text_embed\";\n")
+string(APPEND body "  return kText;\n}\n\n}  // namespace ${NAMESPACE}\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
