@@ -124,6 +124,16 @@ std::string canonicalIp(std::string_view text) {
   return addr ? toText(*addr) : std::string();
 }
 
+std::string limitedAddress(std::string_view ip) {
+  // IPv4 without parsing: this runs for every tracked event when the rate limit is on.
+  if (ip.find(':') == std::string_view::npos) return std::string(ip);
+  auto addr = parseIp(ip);
+  if (!addr) return std::string(ip);
+  if (!addr->v6) return toText(*addr);
+  std::memset(addr->bytes.data() + 8, 0, 8);
+  return toText(*addr) + "/64";
+}
+
 std::string storedIp(std::string_view ip, IpStorage storage) {
   if (storage == IpStorage::kNone) return {};
   auto addr = parseIp(ip);

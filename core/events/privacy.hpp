@@ -32,6 +32,11 @@ std::optional<IpAddress> parseIp(std::string_view text);
 /// "::ffff:1.2.3.4"); "" when it is malformed.
 std::string canonicalIp(std::string_view text);
 
+/// What a per-address limit counts an address as: IPv4 as it is, IPv6 by its /64 network
+/// ("2001:db8:1:2::/64": one subscriber is commonly given a whole /64 and picks addresses in it
+/// at will), IPv4-mapped IPv6 as the IPv4 address; anything else as given.
+std::string limitedAddress(std::string_view ip);
+
 /// The address as `storage` keeps it: kFull the canonical form, kTruncated the IPv4 /24
 /// ("1.2.3.0") or the IPv6 /48 ("2001:db8:1::"), kNone ""; "" for a malformed address.
 std::string storedIp(std::string_view ip, IpStorage storage);

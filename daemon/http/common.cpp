@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "db/connection.hpp"
+#include "events/privacy.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
@@ -107,18 +108,31 @@ std::string requireString(const nlohmann::json& body, const char* field) {
 std::string clientAddress(const Http::Request& request, const config::HttpConfig& http) {
   std::string peer = request.address().host();
   if (http.trustedProxies.empty()) return peer;
-  const bool trusted = std::any_of(http.trustedProxies.begin(), http.trustedProxies.end(),
-                                   [&](const std::string& cidr) { return inCidr(peer, cidr); });
-  if (!trusted) return peer;
-  auto xff = header(request, "X-Forwarded-For");
-  if (!xff) return peer;
-  // The left-most entry is the original client as the trusted proxy received it.
-  std::string first = trim(xff->substr(0, xff->find(',')));
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, first.c_str(), buf) == 1 || inet_pton(AF_INET6, first.c_str(), buf) == 1) {
-    return first;
+  return forwardedClient(peer, header(request, "X-Forwarded-For"), http.trustedProxies);
+}
+
+std::string forwardedClient(const std::string& peer, const std::optional<std::string>& forwardedFor,
+                            const std::vector<std::string>& trustedProxies) {
+  const auto trusted = [&](const std::string& addr) {
+    return std::any_of(trustedProxies.begin(), trustedProxies.end(),
+                       [&](const std::string& cidr) { return inCidr(addr, cidr); });
+  };
+  if (!forwardedFor || !trusted(peer)) return peer;
+  // Each proxy appends the address it was connected from; only a trusted one's word counts, so
+  // the walk starts at this server's end. The left-most entry is the easiest to forge: a client
+  // sends it, and an appending proxy keeps it.
+  std::string client = peer;
+  std::string_view rest = *forwardedFor;
+  while (!rest.empty()) {
+    const auto comma = rest.rfind(',');
+    const std::string entry =
+        trim(std::string(comma == std::string_view::npos ? rest : rest.substr(comma + 1)));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    if (!events::parseIp(entry)) break;  // nothing left of a malformed entry can be placed
+    client = entry;
+    if (!trusted(entry)) break;
   }
-  return peer;
+  return client;
 }
 
 std::optional<std::string> bearerToken(const Http::Request& request) {

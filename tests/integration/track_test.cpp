@@ -533,7 +533,9 @@ class TrackBehindProxy : public TrackingFixture {
     return "[geoip]\ndatabase = \"" + testdataPath("geoip/GeoLite2-City-Test.mmdb").string() +
            "\"\n[privacy]\nip_storage = \"full\"\n";
   }
-  void amendHttp(std::string& http) override { http += "trusted_proxies = [\"127.0.0.1\"]\n"; }
+  void amendHttp(std::string& http) override {
+    http += "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n";
+  }
 };
 
 TEST_F(TrackBehindProxy, CountryAndAddressComeFromTheForwardedClient) {
@@ -553,6 +555,61 @@ TEST_F(TrackBehindProxy, CountryAndAddressComeFromTheForwardedClient) {
   EXPECT_EQ(rows.get(0, 2), "81.2.69.160");
   EXPECT_EQ(rows.get(1, 1), "JP");
   EXPECT_EQ(rows.get(1, 2), "2001:218::1");
+}
+
+// An appending proxy keeps what the client sent and adds the address it saw: only that right-most
+// entry is vouched for, so a forged left-most one must not choose the recorded address or country.
+TEST_F(TrackBehindProxy, AForgedLeftMostForwardedEntryIsNotTheClient) {
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/forged"}},
+                  {"X-Forwarded-For: 81.2.69.160, 2001:218::1, 10.0.0.1"})
+                .status,
+            202);
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/malformed"}},
+                  {"X-Forwarded-For: 81.2.69.160, unknown, 10.0.0.1"})
+                .status,
+            202);
+  ASSERT_TRUE(waitForRows(2));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto rows = conn.exec("SELECT page, country, host(ip) FROM events ORDER BY page");
+  EXPECT_EQ(rows.get(0, 0), "/forged");
+  EXPECT_EQ(rows.get(0, 1), "JP");
+  EXPECT_EQ(rows.get(0, 2), "2001:218::1");
+  // A malformed entry ends the walk at the trusted proxy right of it, never left of it.
+  EXPECT_EQ(rows.get(1, 0), "/malformed");
+  EXPECT_EQ(rows.get(1, 2), "10.0.0.1");
+}
+
+class TrackRateLimitedBehindProxy : public TrackingFixture {
+ protected:
+  std::string extraToml() override { return "[ingest]\nrate_limit_per_minute = 5\n"; }
+  void amendHttp(std::string& http) override { http += "trusted_proxies = [\"127.0.0.1\"]\n"; }
+};
+
+// A subscriber holds a whole IPv6 /64: changing the address inside it must not buy a new budget.
+TEST_F(TrackRateLimitedBehindProxy, AddressesOfOneIpv6Slash64ShareOneBudget) {
+  const json event = {{"websiteId", site_}, {"url", "https://example.com/"}};
+  // The minute may turn over between requests; then the whole run is repeated in the next one.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto minute = util::nowMillis() / 60000;
+    std::vector<long> statuses;
+    for (int i = 1; i <= 5; ++i) {
+      statuses.push_back(track(event, {"X-Forwarded-For: 2001:db8:" + std::to_string(attempt) +
+                                       ":2::" + std::to_string(i)})
+                             .status);
+    }
+    auto sameSlash64 = track(
+        event, {"X-Forwarded-For: 2001:db8:" + std::to_string(attempt) + ":2:ffff:ffff:ffff:1"});
+    auto otherSlash64 =
+        track(event, {"X-Forwarded-For: 2001:db8:" + std::to_string(attempt) + ":3::1"});
+    auto ipv4 = track(event, {"X-Forwarded-For: 198.51.100." + std::to_string(attempt + 1)});
+    if (util::nowMillis() / 60000 != minute) continue;
+    EXPECT_EQ(statuses, std::vector<long>(5, 202));
+    EXPECT_EQ(sameSlash64.status, 429) << sameSlash64.body;
+    EXPECT_EQ(otherSlash64.status, 202) << otherSlash64.body;
+    EXPECT_EQ(ipv4.status, 202) << ipv4.body;
+    return;
+  }
+  FAIL() << "every run straddled a minute boundary";
 }
 
 TEST_F(Track, XForwardedForIsIgnoredFromUntrustedPeers) {

@@ -141,6 +141,17 @@ TEST(Domain, NonHostNamesAreRejected) {
   }
 }
 
+TEST(Email, NormalisedOnceForLoginAsPostgresqlLowerDoes) {
+  EXPECT_EQ(users::normaliseEmail(" victim@example.org "), "victim@example.org");
+  EXPECT_EQ(users::normaliseEmail("VICTIM@Example.ORG"), "victim@example.org");
+  EXPECT_EQ(users::normaliseEmail("\t\r\nVictim@example.org\n"), "victim@example.org");
+  EXPECT_EQ(users::normaliseEmail("\xc3\x89ve@Example.org"), "\xc3\xa9ve@example.org");  // Éve
+  EXPECT_EQ(users::normaliseEmail("\xd0\x96@x.org"), "\xd0\xb6@x.org");                  // Ж
+  EXPECT_EQ(users::normaliseEmail(users::normaliseEmail(" A\xc3\x89@X.org")),
+            users::normaliseEmail(" A\xc3\x89@X.org"));
+  EXPECT_EQ(users::normaliseEmail("   "), "");
+}
+
 TEST(Email, Checked) {
   EXPECT_EQ(users::checkEmail("  Ann@Example.com "), "Ann@Example.com");
   for (const char* bad : {"", "ann", "ann@", "@example.com", "ann@example", "a b@example.com",
