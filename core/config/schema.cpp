@@ -214,10 +214,11 @@ std::vector<KeyDef> buildSchema() {
                      Field<HttpConfig, std::int64_t>{&C::http, &HttpConfig::maxBodyBytes},
                      std::int64_t{16384}, std::int64_t{1024}, std::int64_t{1048576},
                      "Largest request body accepted; larger bodies get 413."));
-  s.push_back(
-      listKey("http", "trusted_proxies",
-              Field<HttpConfig, std::vector<std::string>>{&C::http, &HttpConfig::trustedProxies},
-              {}, "Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed."));
+  s.push_back(listKey(
+      "http", "trusted_proxies",
+      Field<HttpConfig, std::vector<std::string>>{&C::http, &HttpConfig::trustedProxies}, {},
+      "Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed; it is "
+      "read from the right, and the client is the first entry not listed here."));
   // [websocket]
   s.push_back(stringKey(
       "websocket", "listen",
@@ -302,8 +303,9 @@ std::vector<KeyDef> buildSchema() {
   s.push_back(intKey("auth", "login_max_failures_per_address",
                      Field<AuthConfig, int>{&C::auth, &AuthConfig::loginMaxFailuresPerAddress}, 50,
                      1, 100000,
-                     "Failed logins from one client address (any email) within login_window "
-                     "before 429; higher than per email, as offices share an address."));
+                     "Failed logins from one client address (any email; IPv6 by its /64) within "
+                     "login_window before 429; higher than per email, as offices share an "
+                     "address."));
   s.push_back(
       durationKey("auth", "login_window",
                   Field<AuthConfig, std::chrono::seconds>{&C::auth, &AuthConfig::loginWindow},
@@ -311,7 +313,9 @@ std::vector<KeyDef> buildSchema() {
   // [ingest]
   s.push_back(intKey("ingest", "rate_limit_per_minute",
                      Field<IngestConfig, int>{&C::ingest, &IngestConfig::rateLimitPerMinute}, 600,
-                     0, 10000000, "Tracked events per client address per minute; 0 turns it off."));
+                     0, 10000000,
+                     "Tracked events per client address (IPv6 by its /64) per minute; 0 turns it "
+                     "off."));
   s.push_back(boolKey("ingest", "filter_bots",
                       Field<IngestConfig, bool>{&C::ingest, &IngestConfig::filterBots}, true,
                       "Drop events from known bots and crawlers (still answered 202)."));

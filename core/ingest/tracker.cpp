@@ -20,6 +20,7 @@
 #include "redis/pool.hpp"
 #include "sites/site_cache.hpp"
 #include "util/error.hpp"
+#include "util/json_text.hpp"
 #include "util/sched.hpp"
 #include "util/time.hpp"
 #include "util/url.hpp"
@@ -48,13 +49,73 @@ std::optional<std::string> optString(const json& body, const char* field) {
   return it->get<std::string>();
 }
 
-void checkLength(const std::string& value, const char* field, std::size_t min, std::size_t max) {
-  const std::size_t n = util::utf8Length(value);
+[[noreturn]] void refuseNul(const std::string& field) {
+  throw InvalidInput(field, field + " must not contain NUL (\\u0000) characters");
+}
+
+// Everything the writer could later refuse or alter is refused here, so a 202 is never followed
+// by a drop: PostgreSQL stores no NUL in text or jsonb (the body parser has already refused
+// invalid UTF-8 and lone surrogates). Lengths are code points, counted in the same pass.
+void checkText(const std::string& value, const char* field, std::size_t min, std::size_t max) {
+  const std::size_t n = util::utf8LengthUnlessNul(value);
+  if (n == util::kHoldsNul) refuseNul(field);
   if (n < min || n > max) {
     throw InvalidInput(field, std::string(field) + " must be " + std::to_string(min) + " to " +
                                   std::to_string(max) + " characters long");
   }
 }
+
+void checkNoNul(std::string_view value, const std::string& field) {
+  if (value.find('\0') != std::string_view::npos) refuseNul(field);
+}
+
+// nlohmann's DOM parser, noting the first number directly inside the top-level "props" whose
+// double would not store the decimal that was sent (1e-400 becomes 0, 123456789012345678901234
+// loses digits): jsonb would have kept it exactly, so storing the double would alter the event.
+// Only numbers with a fraction, an exponent or more than 64 bits come here, and rarely.
+class BodyParser : public nlohmann::detail::json_sax_dom_parser<json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<json>;
+
+ public:
+  explicit BodyParser(json& result) : Base(result, false) {}
+
+  bool start_object(std::size_t n) {
+    ++depth_;
+    return Base::start_object(n);
+  }
+  bool end_object() {
+    --depth_;
+    return Base::end_object();
+  }
+  bool start_array(std::size_t n) {
+    ++depth_;
+    return Base::start_array(n);
+  }
+  bool end_array() {
+    --depth_;
+    return Base::end_array();
+  }
+  bool key(json::string_t& k) {
+    if (depth_ == 1) inProps_ = k == "props";
+    if (depth_ == 2) key_ = k;
+    return Base::key(k);
+  }
+  bool number_float(json::number_float_t value, const json::string_t& text) {
+    if (depth_ == 2 && inProps_ && !inexact_ && !util::sameJsonNumber(text, json(value).dump())) {
+      inexact_ = key_;
+    }
+    return Base::number_float(value, text);
+  }
+
+  /// The props key of the first number a double cannot hold exactly, if any.
+  const std::optional<std::string>& inexact() const { return inexact_; }
+
+ private:
+  int depth_ = 0;
+  bool inProps_ = false;
+  std::string key_;
+  std::optional<std::string> inexact_;
+};
 
 std::int64_t parseTimestamp(const json& value, std::int64_t now, std::int64_t maxBack) {
   std::optional<std::int64_t> ms;
@@ -85,7 +146,10 @@ std::string checkedProps(const json& props) {
     throw InvalidInput("props", "props may hold at most 30 keys");
   }
   for (const auto& [key, value] : props.items()) {
-    if (!value.is_string() && !value.is_number() && !value.is_boolean()) {
+    checkNoNul(key, "props keys");
+    if (value.is_string()) {
+      checkNoNul(value.get_ref<const std::string&>(), "props." + key);
+    } else if (!value.is_number() && !value.is_boolean()) {
       throw InvalidInput("props", "props." + key + " must be a string, number or boolean");
     }
   }
@@ -133,8 +197,9 @@ void Tracker::stop() {
 
 events::Event Tracker::buildEvent(const TrackRequest& request,
                                   const db::Lookup<sites::CachedSite>* resolved) {
-  auto body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded()) {
+  json body;
+  BodyParser parser(body);
+  if (!json::sax_parse(request.body, &parser)) {
     throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
   }
   if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
@@ -147,13 +212,11 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
   e.websiteId = *websiteId;
 
   e.eventType = optString(body, "eventType").value_or("pageview");
-  checkLength(e.eventType, "eventType", 1, kMaxEventType);
+  checkText(e.eventType, "eventType", 1, kMaxEventType);
 
   auto url = optString(body, "url");
   if (!url) throw InvalidInput("url", "url is required");
-  if (url->size() > kMaxUrl || util::utf8Length(*url) > kMaxUrl) {
-    throw InvalidInput("url", "url must be at most 2048 characters long");
-  }
+  checkText(*url, "url", 1, kMaxUrl);
   auto parsedUrl = util::parseHttpUrl(*url);
   if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
   e.url = *url;
@@ -161,16 +224,28 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
   e.hostname = parsedUrl->host;
 
   e.referrer = optString(body, "referrer").value_or("");
-  checkLength(e.referrer, "referrer", 0, kMaxUrl);
+  checkText(e.referrer, "referrer", 0, kMaxUrl);
   auto sessionId = optString(body, "sessionId");
-  if (sessionId) checkLength(*sessionId, "sessionId", 0, kMaxSessionId);
+  if (sessionId) checkText(*sessionId, "sessionId", 0, kMaxSessionId);
 
   const bool serverSide = request.tokenUserId.has_value();
   std::string ip = request.clientIp;
   e.userAgent = request.userAgent;
+  // The header is not checked by the JSON parser: it could carry bytes no text column takes.
+  if (!util::isValidUtf8WithoutNul(e.userAgent)) {
+    throw InvalidInput("User-Agent", "the User-Agent header must be UTF-8 without NUL characters");
+  }
   if (serverSide) {
-    if (auto bodyIp = optString(body, "ip")) ip = *bodyIp;
-    if (auto bodyUa = optString(body, "userAgent")) e.userAgent = *bodyUa;
+    if (auto bodyIp = optString(body, "ip")) {
+      if (!events::parseIp(*bodyIp)) {
+        throw InvalidInput("ip", "ip must be an IPv4 or IPv6 address");
+      }
+      ip = *bodyIp;
+    }
+    if (auto bodyUa = optString(body, "userAgent")) {
+      checkNoNul(*bodyUa, "userAgent");
+      e.userAgent = *bodyUa;
+    }
   }
   e.tsMillis = request.nowMillis;
   if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
@@ -179,6 +254,11 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
   }
   if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
     e.props = checkedProps(*props);
+    if (parser.inexact()) {
+      throw InvalidInput("props", "props." + *parser.inexact() +
+                                      " is a number a double cannot hold exactly; send at most 15 "
+                                      "significant digits within 1e-307 to 1e308, or a string");
+    }
   }
 
   // The website and the hosts it may be tracked from: from the cache, or (for an id it does not

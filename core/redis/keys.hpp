@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/net.hpp"
+
 namespace mp::redis {
 
 /// The stream every accepted event is appended to (XADD) and the writers drain (XREADGROUP).
@@ -62,18 +64,20 @@ inline std::string loginFailEmailKey(std::string_view email) {
   return key;
 }
 
-/// Counter of failed logins from one client address: "mp:login:ip:{ip}".
+/// Counter of login attempts from one client address: "mp:login:ip:{address}", the address as
+/// util::addressBucket() counts it (IPv6 by its /64).
 inline std::string loginFailIpKey(std::string_view ip) {
   std::string key("mp:login:ip:");
-  key.append(ip);
+  key.append(util::addressBucket(ip));
   return key;
 }
 
 /// Fixed-window tracking rate-limit counter of one client address for one minute:
-/// "mp:rl:{ip}:{minute}", `minute` being Unix time divided by 60; lives kRateLimitTtl.
+/// "mp:rl:{address}:{minute}", the address as util::addressBucket() counts it (IPv6 by its
+/// /64), `minute` being Unix time divided by 60; lives kRateLimitTtl.
 inline std::string rateLimitKey(std::string_view ip, std::int64_t minute) {
   std::string key("mp:rl:");
-  key.append(ip);
+  key.append(util::addressBucket(ip));
   key.push_back(':');
   key.append(std::to_string(minute));
   return key;

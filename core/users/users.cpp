@@ -1,11 +1,15 @@
 // Account storage. Emails are unique by lower(email) (see 0001_initial.sql).
 #include "users/users.hpp"
 
+#include <locale.h>
+#include <wctype.h>
+
 #include <algorithm>
 
 #include "auth/password.hpp"
 #include "util/error.hpp"
 #include "util/strings.hpp"
+#include "util/utf8.hpp"
 #include "util/uuid.hpp"
 
 namespace mp::users {
@@ -25,6 +29,45 @@ using util::trim;
 constexpr std::string_view kUniqueViolation = "23505";
 
 }  // namespace
+
+std::string normaliseEmail(std::string_view email) {
+  std::string e = trim(email);
+  // towlower_l is what PostgreSQL's lower() calls for a UTF-8 database under a libc locale.
+  static const locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+  if (utf8 == static_cast<locale_t>(nullptr) || !util::isValidUtf8(e)) {
+    for (char& c : e) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return e;
+  }
+  std::string out;
+  out.reserve(e.size());
+  for (std::size_t i = 0; i < e.size();) {
+    const auto c = static_cast<unsigned char>(e[i]);
+    const std::size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    std::uint32_t cp = len == 1 ? c : c & (0xFFu >> (len + 1));
+    for (std::size_t k = 1; k < len; ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(e[i + k]) & 0x3F);
+    i += len;
+    auto lower = static_cast<std::uint32_t>(towlower_l(static_cast<wint_t>(cp), utf8));
+    if (lower < 0x80) {
+      out.push_back(static_cast<char>(lower));
+    } else if (lower < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (lower >> 6)));
+      out.push_back(static_cast<char>(0x80 | (lower & 0x3F)));
+    } else if (lower < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (lower >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((lower >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (lower & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (lower >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((lower >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((lower >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (lower & 0x3F)));
+    }
+  }
+  return out;
+}
 
 std::string checkEmail(std::string_view email) {
   std::string e = trim(email);
@@ -111,7 +154,7 @@ std::string setPassword(db::Connection& conn, std::string_view email, std::strin
                         int bcryptCost) {
   checkPassword(password);
   const std::string hash = auth::hashPassword(password, bcryptCost);
-  // A new token version ends every token issued before (0005_token_version.sql).
+  // A new token version ends every token issued before (0006_token_version.sql).
   auto r = conn.execArgs(
       "UPDATE users SET password_hash = $2, token_version = token_version + 1, "
       "updated_at = now() WHERE lower(email) = lower($1) RETURNING id::text",

@@ -25,6 +25,11 @@ struct Removed {
   std::vector<std::string> websiteIds;
 };
 
+/// The one form of an email that login throttling and lookup share: trimmed and lower-cased as
+/// PostgreSQL's lower() does under a UTF-8 locale, so every spelling that finds an account
+/// ("  Ann@X.org", "ann@x.org") also meets the same login counter.
+std::string normaliseEmail(std::string_view email);
+
 /// Trims and checks an email address; throws InvalidInput("email").
 std::string checkEmail(std::string_view email);
 /// Checks the password length (8–72 bytes, no NUL); throws InvalidInput("password").

@@ -2,7 +2,9 @@
 // are serialised with it, where building a DOM first costs more than the rest of the request.
 #include "util/json_text.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 
 namespace mp::util {
 namespace {
@@ -36,7 +38,62 @@ std::size_t utf8SequenceLength(std::string_view s, std::size_t i) noexcept {
   return len;
 }
 
+// A JSON number as significant digits (no leading or trailing zeros) and the power of ten of
+// the first of them: 120.5e1 is {"1205", 3}, zero is {"", 0}.
+struct Decimal {
+  bool negative = false;
+  std::string digits;
+  std::int64_t exponent = 0;
+};
+
+std::optional<Decimal> readDecimal(std::string_view s) noexcept {
+  Decimal d;
+  std::size_t i = 0;
+  if (i < s.size() && s[i] == '-') {
+    d.negative = true;
+    ++i;
+  }
+  const auto isDigit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
+  if (!isDigit(i)) return std::nullopt;
+  std::int64_t intDigits = 0;  // digits before the point, leading zeros included
+  std::string all;
+  for (; isDigit(i); ++i, ++intDigits) all.push_back(s[i]);
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!isDigit(i)) return std::nullopt;
+    for (; isDigit(i); ++i) all.push_back(s[i]);
+  }
+  std::int64_t exp = 0;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    bool negExp = false;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) negExp = s[i++] == '-';
+    if (!isDigit(i)) return std::nullopt;
+    // Clamped: an exponent this large is outside every double either way.
+    for (; isDigit(i); ++i) exp = std::min<std::int64_t>(exp * 10 + (s[i] - '0'), 1'000'000'000);
+    if (negExp) exp = -exp;
+  }
+  if (i != s.size()) return std::nullopt;
+  const auto first = all.find_first_not_of('0');
+  if (first == std::string::npos) return Decimal{};  // zero, whatever its sign
+  const auto last = all.find_last_not_of('0');
+  d.digits = all.substr(first, last - first + 1);
+  d.exponent = intDigits - 1 - static_cast<std::int64_t>(first) + exp;
+  return d;
+}
+
 }  // namespace
+
+bool sameJsonNumber(std::string_view a, std::string_view b) noexcept {
+  try {
+    const auto x = readDecimal(a);
+    const auto y = readDecimal(b);
+    return x && y && x->negative == y->negative && x->digits == y->digits &&
+           x->exponent == y->exponent;
+  } catch (...) {  // std::bad_alloc only
+    return false;
+  }
+}
 
 void appendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -22,4 +22,8 @@ inline void appendJsonKey(std::string& out, std::string_view key) {
 /// Appends a signed integer in decimal.
 void appendJsonInt(std::string& out, std::int64_t value);
 
+/// True when two JSON number texts denote the same decimal value ("1e2" and "100.0", "-0" and
+/// "0"); false when they differ or either is not a JSON number.
+bool sameJsonNumber(std::string_view a, std::string_view b) noexcept;
+
 }  // namespace mp::util

@@ -47,8 +47,14 @@ std::string addressText(const sockaddr& address) {
 bool inCidr(std::string_view address, std::string_view cidr) {
   const auto slash = cidr.find('/');
   std::array<unsigned char, 16> a{}, n{};
-  const int family = parse(address, a);
-  if (family == AF_UNSPEC || parse(cidr.substr(0, slash), n) != family) return false;
+  int family = parse(address, a);
+  const int netFamily = parse(cidr.substr(0, slash), n);
+  // A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d; an IPv4 range still holds it.
+  if (family == AF_INET6 && netFamily == AF_INET && isV4Mapped(a)) {
+    std::memmove(a.data(), a.data() + 12, 4);
+    family = AF_INET;
+  }
+  if (family == AF_UNSPEC || netFamily != family) return false;
   const int width = family == AF_INET ? 32 : 128;
   int bits = width;
   if (slash != std::string_view::npos) {

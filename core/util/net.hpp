@@ -12,7 +12,8 @@ namespace mp::util {
 std::string addressText(const sockaddr& address);
 
 /// True when `address` (numeric IPv4 or IPv6) lies in `cidr` ("10.0.0.0/8", "::1",
-/// "192.0.2.7"); false for anything malformed.
+/// "192.0.2.7"); an IPv4-mapped address ("::ffff:10.1.2.3") lies in the IPv4 ranges that hold
+/// its IPv4 address. False for anything malformed.
 bool inCidr(std::string_view address, std::string_view cidr);
 
 /// The key per-address limits count by: an IPv4 address as it is, an IPv6 address as its /64

@@ -3,12 +3,16 @@
 
 namespace mp::util {
 
-bool isValidUtf8(std::string_view s) noexcept {
+namespace {
+
+template <bool kRefuseNul>
+bool validUtf8(std::string_view s) noexcept {
   std::size_t i = 0;
   const std::size_t n = s.size();
   while (i < n) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
+      if (kRefuseNul && c == 0) return false;
       ++i;
       continue;
     }
@@ -39,12 +43,34 @@ bool isValidUtf8(std::string_view s) noexcept {
   return true;
 }
 
+}  // namespace
+
+bool isValidUtf8(std::string_view s) noexcept {
+  return validUtf8<false>(s);
+}
+
+bool isValidUtf8WithoutNul(std::string_view s) noexcept {
+  return validUtf8<true>(s);
+}
+
 std::size_t utf8Length(std::string_view s) noexcept {
   std::size_t count = 0;
   for (char ch : s) {
     if ((static_cast<unsigned char>(ch) & 0xC0) != 0x80) ++count;
   }
   return count;
+}
+
+std::size_t utf8LengthUnlessNul(std::string_view s) noexcept {
+  // No early exit: a loop without one is vectorised, and tracked strings are short.
+  std::size_t count = 0;
+  bool nul = false;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    count += (c & 0xC0) != 0x80 ? 1 : 0;
+    nul |= c == 0;
+  }
+  return nul ? kHoldsNul : count;
 }
 
 }  // namespace mp::util

@@ -11,11 +11,13 @@
 #include "log/log.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
+#include "redis/pool.hpp"
 #include "server.hpp"
 #include "sites/announce.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
+#include "util/utf8.hpp"
 
 namespace mp::http {
 namespace Http = Pistache::Http;
@@ -57,53 +59,72 @@ json websiteJson(const sites::Website& w) {
   return {{"id", w.id}, {"name", w.name}, {"domain", w.domain}, {"createdAt", w.createdAt}};
 }
 
-// Login throttling: a failure counter per email and per address, each living one window.
+// Login throttling: an attempt counter per email and per address, each living one window. An
+// attempt is counted before its password is checked, in the same atomic step that checks both
+// limits: attempts sent all at once cannot all get past the limit to a bcrypt check, and an
+// attempt refused with 429 counts nothing (the lock does not extend itself).
 class LoginThrottle {
  public:
-  LoginThrottle(daemon::Services& services, std::string email, std::string ip)
+  LoginThrottle(daemon::Services& services, const std::string& email, const std::string& ip)
       : services_(services),
         emailKey_(redis::loginFailEmailKey(email)),
         ipKey_(redis::loginFailIpKey(ip)) {}
 
-  /// Throws RateLimited when either counter is at the limit. Redis being down lets logins
-  /// through (logged): locking every owner out during a Redis outage is the worse failure.
-  void check() {
+  /// Counts one attempt on both counters, or throws RateLimited when either is at its limit.
+  /// Redis being down lets logins through (logged): locking every owner out during a Redis
+  /// outage is the worse failure.
+  void reserve() {
+    // KEYS: email and address counters; ARGV: their limits, the window. Answers 0 when the
+    // attempt is counted, else the seconds until the exhausted counter's window ends.
+    static constexpr std::string_view kReserve = R"lua(
+local limits = {tonumber(ARGV[1]), tonumber(ARGV[2])}
+for i = 1, 2 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= limits[i] then
+    local ttl = redis.call('TTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('EXPIRE', KEYS[i], ARGV[3])
+      ttl = tonumber(ARGV[3])
+    end
+    return math.max(ttl, 1)
+  end
+end
+for i = 1, 2 do
+  if redis.call('INCR', KEYS[i]) == 1 or redis.call('TTL', KEYS[i]) < 0 then
+    redis.call('EXPIRE', KEYS[i], ARGV[3])
+  end
+end
+return 0
+)lua";
+    long wait = 0;
     try {
-      auto lease = services_.redis.acquire();
-      auto replies = lease->pipeline(
-          {{"GET", emailKey_}, {"TTL", emailKey_}, {"GET", ipKey_}, {"TTL", ipKey_}});
-      const long limits[] = {services_.config.auth.loginMaxFailures,
-                             services_.config.auth.loginMaxFailuresPerAddress};
-      for (std::size_t i = 0; i < 4; i += 2) {
-        if (replies[i].isString() && std::stol(replies[i].str()) >= limits[i / 2]) {
-          const long ttl =
-              replies[i + 1].isInteger() ? static_cast<long>(replies[i + 1].integer()) : 60;
-          throw RateLimited(ttl > 0 ? ttl : 1,
-                            "too many failed logins; try again in " + std::to_string(ttl) + " s");
-        }
-      }
+      const auto& auth = services_.config.auth;
+      const redis::Reply reply = services_.redis.acquire()->command(
+          {"EVAL", kReserve, "2", emailKey_, ipKey_, std::to_string(auth.loginMaxFailures),
+           std::to_string(auth.loginMaxFailuresPerAddress),
+           std::to_string(auth.loginWindow.count())});
+      if (!reply.isInteger())
+        throw RedisError("the login throttle answered " + reply.debugString());
+      wait = static_cast<long>(reply.integer());
     } catch (const RedisError& e) {
       log::get("auth")->warn("login throttle unavailable (redis: {}); not enforced", e.what());
+      return;
+    }
+    if (wait > 0) {
+      throw RateLimited(wait,
+                        "too many failed logins; try again in " + std::to_string(wait) + " s");
     }
   }
 
-  void recordFailure() {
+  /// After a correct password: the email's counter starts over, and the address gets back the
+  /// attempt reserve() counted (its counter is of failures).
+  void succeeded() {
+    static constexpr std::string_view kRefund = R"lua(
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+return 0
+)lua";
     try {
-      const std::string window = std::to_string(services_.config.auth.loginWindow.count());
-      auto lease = services_.redis.acquire();
-      // SET NX EX starts the window on the first failure; INCR counts within it.
-      lease->pipeline({{"SET", emailKey_, "0", "EX", window, "NX"},
-                       {"INCR", emailKey_},
-                       {"SET", ipKey_, "0", "EX", window, "NX"},
-                       {"INCR", ipKey_}});
-    } catch (const RedisError& e) {
-      log::get("auth")->warn("could not record a failed login (redis: {})", e.what());
-    }
-  }
-
-  void clearEmail() {
-    try {
-      services_.redis.acquire()->command({"DEL", emailKey_});
+      services_.redis.acquire()->command({"EVAL", kRefund, "2", emailKey_, ipKey_});
     } catch (const RedisError& e) {
       log::get("auth")->warn("could not clear the login counter (redis: {})", e.what());
     }
@@ -114,6 +135,26 @@ class LoginThrottle {
   std::string emailKey_;
   std::string ipKey_;
 };
+
+// The email as the failed-login log line shows it: one token (no spaces, quotes or control
+// characters, which are written as '?'), at most 254 bytes, so a filter can match the line
+// whatever was sent.
+std::string loggableEmail(std::string_view email) {
+  std::string out(email.substr(0, 254));
+  // Never end in the middle of a UTF-8 sequence (the email itself came as valid JSON text).
+  while (!out.empty() && !util::isValidUtf8(out)) out.pop_back();
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F || c == '"' || c == '\\') c = '?';
+  }
+  return out.empty() ? std::string("-") : out;
+}
+
+// One line per failed login, in a fixed format operators match (docs/operations.md, fail2ban):
+// "login failed ip=<address> email=<email> reason=<invalid_credentials|rate_limited>".
+void logFailedLogin(const std::string& ip, const std::string& email, std::string_view reason) {
+  log::get("auth")->warn("login failed ip={} email={} reason={}", ip, loggableEmail(email), reason);
+}
 
 }  // namespace
 
@@ -191,23 +232,29 @@ void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services
       Http::Method::Post, "/auth/login",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
         const json body = jsonBody(request);
-        const std::string email = requireString(body, "email");
+        // Normalised once: the throttle and the lookup must see the same account.
+        const std::string email = users::normaliseEmail(requireString(body, "email"));
         const std::string password = requireString(body, "password");
         const std::string ip = clientAddress(request, services->config.http);
-        auto throttle = std::make_shared<LoginThrottle>(*services, email, ip);
-        throttle->check();
         offload(*services, response, "POST /auth/login",
-                [services, email, password, throttle](Http::ResponseWriter& rw) {
+                [services, email, password, ip](Http::ResponseWriter& rw) {
+                  LoginThrottle throttle(*services, email, ip);
+                  try {
+                    throttle.reserve();
+                  } catch (const RateLimited&) {
+                    logFailedLogin(ip, email, "rate_limited");
+                    throw;
+                  }
                   auto conn = services->db.acquire();
                   auto user =
                       users::authenticate(*conn, email, password, services->config.auth.bcryptCost);
                   if (!user) {
-                    throttle->recordFailure();
+                    logFailedLogin(ip, email, "invalid_credentials");
                     sendError(rw, Http::Code::Unauthorized, "invalid_credentials",
                               "the email or password is wrong");
                     return;
                   }
-                  throttle->clearEmail();
+                  throttle.succeeded();
                   const auto now = nowSeconds();
                   const auto ttl = services->config.auth.tokenTtl.count();
                   const std::string token = auth::signToken(

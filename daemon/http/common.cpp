@@ -8,9 +8,11 @@
 #include <sstream>
 
 #include "db/connection.hpp"
+#include "events/privacy.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
+#include "util/net.hpp"
 
 namespace mp::http {
 namespace Http = Pistache::Http;
@@ -27,28 +29,6 @@ std::string trim(const std::string& s) {
   const auto first = s.find_first_not_of(" \t");
   if (first == std::string::npos) return {};
   return s.substr(first, s.find_last_not_of(" \t") - first + 1);
-}
-
-// True when `addr` lies in `cidr` ("10.0.0.0/8", "::1", "192.0.2.7").
-bool inCidr(const std::string& addr, const std::string& cidr) {
-  const auto slash = cidr.find('/');
-  const std::string net = cidr.substr(0, slash);
-  unsigned char a[16]{}, n[16]{};
-  int family = AF_INET;
-  std::size_t bytes = 4;
-  if (inet_pton(AF_INET, addr.c_str(), a) != 1) {
-    if (inet_pton(AF_INET6, addr.c_str(), a) != 1) return false;
-    family = AF_INET6;
-    bytes = 16;
-  }
-  if (inet_pton(family, net.c_str(), n) != 1) return false;
-  int bits = slash == std::string::npos ? static_cast<int>(bytes * 8)
-                                        : std::atoi(cidr.c_str() + slash + 1);
-  for (std::size_t i = 0; i < bytes && bits > 0; ++i, bits -= 8) {
-    const int mask = bits >= 8 ? 0xFF : (0xFF << (8 - bits)) & 0xFF;
-    if ((a[i] & mask) != (n[i] & mask)) return false;
-  }
-  return true;
 }
 
 thread_local bool tDeferred = false;
@@ -107,18 +87,31 @@ std::string requireString(const nlohmann::json& body, const char* field) {
 std::string clientAddress(const Http::Request& request, const config::HttpConfig& http) {
   std::string peer = request.address().host();
   if (http.trustedProxies.empty()) return peer;
-  const bool trusted = std::any_of(http.trustedProxies.begin(), http.trustedProxies.end(),
-                                   [&](const std::string& cidr) { return inCidr(peer, cidr); });
-  if (!trusted) return peer;
-  auto xff = header(request, "X-Forwarded-For");
-  if (!xff) return peer;
-  // The left-most entry is the original client as the trusted proxy received it.
-  std::string first = trim(xff->substr(0, xff->find(',')));
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, first.c_str(), buf) == 1 || inet_pton(AF_INET6, first.c_str(), buf) == 1) {
-    return first;
+  return forwardedClient(peer, header(request, "X-Forwarded-For"), http.trustedProxies);
+}
+
+std::string forwardedClient(const std::string& peer, const std::optional<std::string>& forwardedFor,
+                            const std::vector<std::string>& trustedProxies) {
+  const auto trusted = [&](const std::string& addr) {
+    return std::any_of(trustedProxies.begin(), trustedProxies.end(),
+                       [&](const std::string& cidr) { return util::inCidr(addr, cidr); });
+  };
+  if (!forwardedFor || !trusted(peer)) return peer;
+  // Each proxy appends the address it was connected from; only a trusted one's word counts, so
+  // the walk starts at this server's end. The left-most entry is the easiest to forge: a client
+  // sends it, and an appending proxy keeps it.
+  std::string client = peer;
+  std::string_view rest = *forwardedFor;
+  while (!rest.empty()) {
+    const auto comma = rest.rfind(',');
+    const std::string entry =
+        trim(std::string(comma == std::string_view::npos ? rest : rest.substr(comma + 1)));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    if (!events::parseIp(entry)) break;  // nothing left of a malformed entry can be placed
+    client = entry;
+    if (!trusted(entry)) break;
   }
-  return peer;
+  return client;
 }
 
 std::optional<std::string> bearerToken(const Http::Request& request) {

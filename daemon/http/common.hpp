@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -22,9 +23,17 @@ nlohmann::json jsonBody(const Pistache::Http::Request& request, bool allowTextPl
 /// A required string field of a JSON object; throws InvalidInput naming the field.
 std::string requireString(const nlohmann::json& body, const char* field);
 
-/// The client's address: the peer's, or the first hop of X-Forwarded-For when the peer is one of
-/// http.trusted_proxies.
+/// The client's address: the peer's, or, when the peer is one of http.trusted_proxies, the one
+/// forwardedClient() finds in X-Forwarded-For.
 std::string clientAddress(const Pistache::Http::Request& request, const config::HttpConfig& http);
+
+/// The client behind a peer given its X-Forwarded-For: walking the entries from the right (the
+/// ones nearest this server), past every address in `trustedProxies`, to the first that is not
+/// (the left-most when all are); a malformed entry ends the walk at the address right of it.
+/// Entries left of the client are whatever the client sent and never believed. The peer itself
+/// when it is not trusted or there is no header.
+std::string forwardedClient(const std::string& peer, const std::optional<std::string>& forwardedFor,
+                            const std::vector<std::string>& trustedProxies);
 
 /// The bearer token of the Authorization header, or nullopt.
 std::optional<std::string> bearerToken(const Pistache::Http::Request& request);

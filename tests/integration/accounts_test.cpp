@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -241,6 +242,77 @@ TEST_F(Accounts, RepeatedFailuresFromOneAddressAre429ForAnyEmail) {
   EXPECT_FALSE(limited.header("retry-after").empty());
 }
 
+// Sent all at once, wrong passwords for one email must not all reach a password check: each is
+// counted before its check, so at most the limit (10) are checked and the rest are 429.
+TEST_F(Accounts, ConcurrentWrongPasswordsAreCheckedAtMostTheLimit) {
+  signup("target@example.com");
+  constexpr int kAttempts = 30;
+  std::vector<long> statuses(kAttempts);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAttempts; ++i) {
+    threads.emplace_back([&, i] {
+      statuses[i] = post("/auth/login", {{"email", "target@example.com"},
+                                         {"password", "wrong-password-" + std::to_string(i)}})
+                        .status;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto count = [&](long status) {
+    return std::count(statuses.begin(), statuses.end(), status);
+  };
+  EXPECT_LE(count(401), 10);
+  EXPECT_GE(count(401), 1);
+  EXPECT_EQ(count(401) + count(429), kAttempts);
+  // The account is locked, even for its own password.
+  auto locked = post("/auth/login", {{"email", "target@example.com"}, {"password", "password123"}});
+  EXPECT_EQ(locked.status, 429) << locked.body;
+}
+
+// The throttle and the lookup see the same email: a spelling the lookup accepts (spaces, letter
+// case) must not bring a fresh budget, nor log in while the account is locked.
+TEST_F(Accounts, EverySpellingOfAnEmailSharesOneBudget) {
+  signup("victim@example.org");
+  const std::vector<std::string> spellings = {" victim@example.org ", "VICTIM@example.org",
+                                              "Victim@Example.ORG", "\tvictim@example.org"};
+  for (int i = 0; i < 10; ++i) {
+    auto r = post("/auth/login",
+                  {{"email", spellings[i % spellings.size()]}, {"password", "wrong-password"}});
+    ASSERT_EQ(r.status, 401) << i << " " << r.body;
+  }
+  for (const auto& email : spellings) {
+    auto r = post("/auth/login", {{"email", email}, {"password", "password123"}});
+    EXPECT_EQ(r.status, 429) << "'" << email << "': " << r.body;
+  }
+  auto plain = post("/auth/login", {{"email", "victim@example.org"}, {"password", "password123"}});
+  EXPECT_EQ(plain.status, 429);
+}
+
+// Failed logins are logged in one fixed format, for fail2ban and the like, and never with the
+// password.
+TEST_F(Accounts, FailedLoginsAreLoggedWithAddressAndEmailButNoPassword) {
+  signup("logged@example.com");
+  const std::string secret = "not-my-Passw0rd-7f3a";
+  auto r = post("/auth/login", {{"email", "  Logged@Example.com "}, {"password", secret}});
+  ASSERT_EQ(r.status, 401);
+  auto spaced =
+      post("/auth/login", {{"email", "bad guy\n@x.org reason=forged"}, {"password", secret}});
+  ASSERT_EQ(spaced.status, 401);
+  const std::string expected =
+      "login failed ip=127.0.0.1 email=logged@example.com reason=invalid_credentials";
+  const std::string injected =
+      "login failed ip=127.0.0.1 email=bad?guy?@x.org?reason=forged reason=invalid_credentials";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline &&
+         daemon_->output().find(injected) == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string log = daemon_->output();
+  EXPECT_THAT(log, HasSubstr(expected));
+  EXPECT_THAT(log, HasSubstr(injected)) << "one line, one token per field, whatever was sent";
+  EXPECT_EQ(log.find(secret), std::string::npos) << "the password must never be logged";
+  EXPECT_EQ(log.find("login failed ip=127.0.0.1 email=bad guy"), std::string::npos);
+}
+
 TEST_F(Accounts, BadTokensAre401WithWwwAuthenticate) {
   auto account = signup("frank@example.com");
   const std::string id = account["id"];
@@ -428,6 +500,57 @@ TEST_F(SlowHashing, PasswordHashingDoesNotHoldUpOtherRequests) {
   const bool healthAnsweredFirst = !signupDone;
   signup.join();
   EXPECT_TRUE(healthAnsweredFirst) << "GET /healthz waited for the bcrypt hash of another request";
+}
+
+class AccountsBehindProxy : public Accounts {
+ protected:
+  DaemonOptions options() override {
+    DaemonOptions o = Accounts::options();
+    o.httpToml += "trusted_proxies = [\"127.0.0.1\"]\n";
+    return o;
+  }
+  HttpResponse loginFrom(const std::string& address, const std::string& email,
+                         const std::string& password) {
+    return post("/auth/login", {{"email", email}, {"password", password}},
+                {"Content-Type: application/json", "X-Forwarded-For: " + address});
+  }
+};
+
+// The per-address login budget holds for a whole IPv6 /64, which one subscriber holds.
+TEST_F(AccountsBehindProxy, AddressesOfOneIpv6Slash64ShareTheLoginBudget) {
+  signup("pat@example.com");
+  // Default: 50 failures per address per window, each from another address of the /64.
+  for (int i = 1; i <= 50; ++i) {
+    auto r = loginFrom("2001:db8:7:8::" + std::to_string(i), "guess" + std::to_string(i) + "@x.org",
+                       "wrong-password");
+    ASSERT_EQ(r.status, 401) << i;
+  }
+  EXPECT_EQ(loginFrom("2001:db8:7:8:ffff:1:2:3", "pat@example.com", "password123").status, 429);
+  EXPECT_EQ(loginFrom("2001:db8:7:9::1", "pat@example.com", "password123").status, 200)
+      << "the neighbouring /64 has its own budget";
+  EXPECT_EQ(loginFrom("198.51.100.7", "pat@example.com", "password123").status, 200);
+}
+
+// The address throttled and logged is the forwarded client, found from the right: a forged
+// left-most entry neither escapes the budget nor blames someone else.
+TEST_F(AccountsBehindProxy, AForgedLeftMostForwardedEntryDoesNotEscapeTheBudget) {
+  signup("quinn@example.com");
+  for (int i = 1; i <= 50; ++i) {
+    auto r = loginFrom("192.0.2." + std::to_string(i) + ", 203.0.113.9",
+                       "guess" + std::to_string(i) + "@x.org", "wrong-password");
+    ASSERT_EQ(r.status, 401) << i;
+  }
+  auto r = loginFrom("192.0.2.200, 203.0.113.9", "quinn@example.com", "password123");
+  EXPECT_EQ(r.status, 429) << r.body;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const std::string line =
+      "login failed ip=203.0.113.9 email=quinn@example.com reason=rate_limited";
+  while (std::chrono::steady_clock::now() < deadline &&
+         daemon_->output().find(line) == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(daemon_->output(), HasSubstr(line));
+  EXPECT_EQ(daemon_->output().find("ip=192.0.2."), std::string::npos);
 }
 
 }  // namespace

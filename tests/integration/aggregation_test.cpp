@@ -259,6 +259,37 @@ TEST_F(AggregationTest, RefoldingGivesIdenticalRowsAndPicksUpLateEvents) {
             std::vector<std::string>{"1|1|"});
 }
 
+// Ingest accepts a url and a referrer of 2,048 characters, up to 8 KiB of UTF-8: such a page or
+// referrer host must fold like any other, not fail the fold of its whole day (a btree entry holds
+// at most 2,704 bytes, so the rollup keys must not hold the text whole).
+TEST_F(AggregationTest, PagesAndValuesTooLongForAnIndexEntryAreFolded) {
+  insertEvents();
+  // Random Cyrillic text does not compress: 2,040 characters are 4,080 bytes.
+  conn_.execArgs(
+      "INSERT INTO events (website_id, ts, event_type, page, session_id, visitor_id,"
+      " referrer_host, browser, os, device, country)"
+      " SELECT $1::uuid, '2025-10-30 12:00:00+00', e, p, 'long-s', 4242, r, 'Chrome', 'Linux',"
+      " 'desktop', 'DE' FROM (SELECT '/' || string_agg(chr(1040 + (random() * 60)::int), '') p,"
+      " string_agg(chr(1040 + (random() * 60)::int), '') || '.example' r"
+      " FROM generate_series(1, 2040)) x, (VALUES ('pageview'), ('pageview'), ('signup')) t(e)",
+      sites_[0]);
+  const auto result = foldRange(conn_, kFirstDay, kLastDay);
+  EXPECT_EQ(result.days, kDays);
+  expectRollupsMatchEvents();
+  EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE website_id = '{}'"
+                             " AND octet_length(page) > 4000",
+                             sites_[0])),
+            std::vector<std::string>{"2|1|"});
+  EXPECT_EQ(rows(fmt::format("SELECT views FROM dimension_daily WHERE website_id = '{}'"
+                             " AND dimension = 'referrer' AND octet_length(value) > 4000",
+                             sites_[0])),
+            std::vector<std::string>{"2|"});
+  EXPECT_EQ(rows(fmt::format("SELECT count(*) FROM page_weekly WHERE website_id = '{}'"
+                             " AND octet_length(page) > 4000",
+                             sites_[0])),
+            std::vector<std::string>{"1|"});
+}
+
 TEST_F(AggregationTest, ConcurrentRunsTakeTurnsAndBothSucceed) {
   insertEvents();
   std::mutex mutex;

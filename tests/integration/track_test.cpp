@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "support/tracking.hpp"
 #include "users/users.hpp"
 #include "util/time.hpp"
+#include "util/url.hpp"
 
 namespace mp::test {
 namespace {
@@ -144,6 +146,217 @@ TEST_F(Track, InvalidBodiesAre400NamingTheFieldAndStoreNothing) {
   }
   EXPECT_FALSE(waitForRows(1, std::chrono::milliseconds(1500))) << "nothing may be stored";
   EXPECT_EQ(httpRequest("GET", url("/healthz")).status, 200) << "the daemon keeps serving";
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// POSTs a body given as raw JSON text (numbers spelt as wanted, escapes as written).
+HttpResponse trackRaw(const std::string& url, const std::string& body,
+                      std::vector<std::string> headers = {}) {
+  headers.emplace_back("Content-Type: application/json");
+  return httpRequest("POST", url, body, headers);
+}
+
+// Lengths are code points: API.md says characters, and a browser's non-ASCII URL is as long as it
+// looks, not as its bytes.
+TEST_F(Track, LengthsAreCharactersNotBytes) {
+  const std::string e = "\xc3\xa9";              // é, two bytes
+  const std::string smile = "\xf0\x9f\x98\x80";  // four bytes
+  const std::string base = "https://example.com/";
+  const std::string url2048 = base + repeat(e, 2048 - static_cast<int>(base.size()));
+  auto ok = track({{"websiteId", site_},
+                   {"url", url2048},
+                   {"referrer", url2048},
+                   {"eventType", repeat(smile, 64)},
+                   {"sessionId", repeat(e, 128)}});
+  EXPECT_EQ(ok.status, 202) << ok.body;
+  struct Case {
+    json body;
+    std::string field;
+  } over[] = {
+      {{{"websiteId", site_}, {"url", url2048 + e}}, "url"},
+      {{{"websiteId", site_}, {"url", base}, {"referrer", url2048 + e}}, "referrer"},
+      {{{"websiteId", site_}, {"url", base}, {"eventType", repeat(smile, 65)}}, "eventType"},
+      {{{"websiteId", site_}, {"url", base}, {"sessionId", repeat(e, 129)}}, "sessionId"},
+  };
+  for (const auto& c : over) {
+    auto r = track(c.body);
+    EXPECT_EQ(r.status, 400) << c.field;
+    EXPECT_THAT(r.body, HasSubstr(c.field + " must be"));
+  }
+  ASSERT_TRUE(waitForRows(1));
+  EXPECT_FALSE(waitForRows(2, std::chrono::milliseconds(500)));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto row = conn.exec("SELECT url, char_length(url), char_length(event_type) FROM events");
+  EXPECT_EQ(row.get(0, 0), url2048);
+  EXPECT_EQ(row.getInt(0, 1), 2048);
+  EXPECT_EQ(row.getInt(0, 2), 64);
+}
+
+// Every class of value PostgreSQL would refuse or alter after the 202 (a NUL in text or jsonb,
+// a number jsonb would keep but a double cannot, malformed UTF-8, over-long text) is refused at
+// ingest, naming the field; nothing of it is stored.
+TEST_F(Track, WhatTheDatabaseWouldRefuseIs400NamingTheField) {
+  const std::string s = "\"websiteId\":\"" + site_ + "\"";
+  const std::string url = ",\"url\":\"https://example.com/\"";
+  struct Case {
+    std::string body;
+    std::string field;
+    std::vector<std::string> headers = {};
+  } cases[] = {
+      {"{" + s + url + ",\"eventType\":\"sign\\u0000up\"}", "eventType"},
+      {"{" + s + ",\"url\":\"https://example.com/a\\u0000b\"}", "url"},
+      {"{" + s + url + ",\"referrer\":\"https://ref.example/\\u0000\"}", "referrer"},
+      {"{" + s + url + ",\"sessionId\":\"\\u0000\"}", "sessionId"},
+      {"{" + s + url + ",\"props\":{\"k\\u0000\":\"v\"}}", "props keys"},
+      {"{" + s + url + ",\"props\":{\"k\":\"v\\u0000\"}}", "props.k"},
+      {"{" + s + url + ",\"props\":{\"k\":\"\\ud800\"}}", "body"},
+      {"{" + s + url + ",\"props\":{\"k\":\"\\udc00x\"}}", "body"},
+      {"{" + s + url + ",\"props\":{\"k\":\"\xed\xa0\x80\"}}", "body"},
+      {"{" + s + url + ",\"props\":{\"k\":\"\xc0\xaf\"}}", "body"},
+      {"{" + s + url + ",\"props\":{\"n\":1e400}}", "body"},
+      {"{" + s + url + ",\"props\":{\"n\":-1e400}}", "body"},
+      {"{" + s + url + ",\"props\":{\"n\":1e-400}}", "props.n"},
+      {"{" + s + url + ",\"props\":{\"n\":123456789012345678901234}}", "props.n"},
+      {"{" + s + url + ",\"props\":{\"n\":0.12345678901234567890123}}", "props.n"},
+      {"{" + s + url + "}", "User-Agent", {"User-Agent: Mozilla/5.0 \xff\xfe"}},
+  };
+  for (const auto& c : cases) {
+    auto r = trackRaw(this->url("/track"), c.body, c.headers);
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_EQ(errorCode(r), "invalid_request") << c.body;
+    EXPECT_THAT(r.body, HasSubstr(c.field)) << c.body;
+  }
+  // With the owner's token, the body's userAgent and ip are stored: they are checked as well.
+  const std::string token =
+      auth::signToken({owner_, util::nowMillis() / 1000, util::nowMillis() / 1000 + 600}, secret_);
+  for (const auto& [body, field] : std::vector<std::pair<std::string, std::string>>{
+           {"{" + s + url + ",\"userAgent\":\"Bot\\u0000\"}", "userAgent"},
+           {"{" + s + url + ",\"ip\":\"not-an-address\"}", "ip"}}) {
+    auto r = trackRaw(this->url("/track"), body, {"Authorization: Bearer " + token});
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_THAT(r.body, HasSubstr(field)) << body;
+  }
+  EXPECT_FALSE(waitForRows(1, std::chrono::milliseconds(1000))) << "nothing may be stored";
+}
+
+// The other side of the same promise: whatever is answered 202 is stored exactly as it was sent,
+// field by field, props included, once the writer has drained the queue.
+TEST_F(Track, Accepted202MeansStoredExactlyAsSent) {
+  const auto now = util::nowMillis();
+  const std::string base = "https://example.com/";
+  const std::string e = "\xc3\xa9";
+  struct Case {
+    std::string url;
+    std::string body;  // the rest of the JSON object after websiteId and url
+    std::string userAgent = kChromeWindows;
+    std::string eventType = "pageview";
+    std::string referrer;
+    std::string sessionId;
+    json props;
+    std::int64_t ts = 0;  // 0: the time of the request
+  };
+  const std::string ctl = "\\u0001\\u001f\\t\\n\\r\\\\\\\"/\\u007f";
+  const std::string rawProps =
+      "{\"ctl\":\"" + ctl +
+      "\",\"bmp\":\"\\uffff\\ufffe\",\"astral\":\"\\udbff\\udfff\xf0\x9f\x98\x80\",\"\":\"empty "
+      "key\",\"\xd0\xba\xd0\xbb\":\"\xd0\xb7\",\"tenth\":0.1,\"hundred\":1e2,\"negzero\":-0,"
+      "\"u64\":18446744073709551615,\"i64\":-9223372036854775808,\"max\":1.7976931348623157e308,"
+      "\"min\":2.2250738585072014e-308,\"pi\":3.141592653589793,\"t\":true,\"f\":false}";
+  std::vector<Case> cases;
+  {
+    Case c;
+    c.url = base + "long/" + repeat(e, 2048 - static_cast<int>(base.size()) - 5);
+    c.eventType = repeat("\xf0\x9f\x98\x80", 64);
+    c.sessionId = repeat("\xd0\xb6", 128);
+    c.referrer = "https://ref.example.net/" + repeat("\xe2\x82\xac", 2048 - 24);
+    c.body = ",\"eventType\":" + json(c.eventType).dump() +
+             ",\"sessionId\":" + json(c.sessionId).dump() +
+             ",\"referrer\":" + json(c.referrer).dump();
+    cases.push_back(c);
+  }
+  {
+    Case c;
+    c.url = base + "props?q=%00x#frag";
+    c.eventType = "with props";
+    c.props = json::parse(rawProps);
+    c.body = ",\"eventType\":\"with props\",\"props\":" + rawProps;
+    cases.push_back(c);
+  }
+  {
+    Case c;
+    c.url = base + "unicode-agent";
+    c.userAgent =
+        "Mozilla/5.0 (X11; Linux x86_64) \xc3\x9cn\xc3\xaf"
+        "c\xc3\xb8"
+        "de/1.0";
+    cases.push_back(c);
+  }
+  {
+    Case c;
+    c.url = base + "offset";
+    c.ts = now - 3600 * 1000;
+    std::string local = util::formatRfc3339Millis(c.ts + 2 * 3600 * 1000);
+    local.replace(local.size() - 1, 1, "+02:00");
+    c.body = ",\"timestamp\":\"" + local + "\",\"referrer\":\"\"";
+    cases.push_back(c);
+  }
+  {
+    Case c;
+    c.url = "https://Sub.Example.COM/Path/%C3%A9?x=\\\\y";
+    c.body = ",\"referrer\":\"https://example.com/inside\"";
+    c.referrer = "https://example.com/inside";
+    cases.push_back(c);
+  }
+  for (const auto& c : cases) {
+    auto r =
+        trackRaw(url("/track"),
+                 "{\"websiteId\":\"" + site_ + "\",\"url\":" + json(c.url).dump() + c.body + "}",
+                 {"User-Agent: " + c.userAgent});
+    ASSERT_EQ(r.status, 202) << r.body << " " << c.url.substr(0, 60);
+  }
+  ASSERT_TRUE(waitForRows(static_cast<long>(cases.size())));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  EXPECT_EQ(rowCount(), static_cast<long>(cases.size()));
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.url.substr(0, 60));
+    auto row = conn.execArgs(
+        "SELECT event_type, url, page, hostname, referrer, session_id, user_agent, props::text,"
+        " (extract(epoch from ts) * 1000)::bigint FROM events WHERE url = $1",
+        c.url);
+    ASSERT_EQ(row.rows(), 1);
+    auto parsed = util::parseHttpUrl(c.url);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(row.get(0, 0), c.eventType);
+    EXPECT_EQ(row.get(0, 1), c.url);
+    EXPECT_EQ(row.get(0, 2), parsed->path);
+    EXPECT_EQ(row.get(0, 3), parsed->host);
+    if (c.referrer.empty()) {
+      EXPECT_TRUE(row.isNull(0, 4));
+    } else {
+      EXPECT_EQ(row.get(0, 4), c.referrer);
+    }
+    if (!c.sessionId.empty()) {
+      EXPECT_EQ(row.get(0, 5), c.sessionId);
+    }
+    EXPECT_EQ(row.get(0, 6), c.userAgent);
+    if (c.props.is_null()) {
+      EXPECT_TRUE(row.isNull(0, 7));
+    } else {
+      const json stored = json::parse(row.get(0, 7));
+      EXPECT_EQ(stored, c.props) << stored.dump();
+      EXPECT_EQ(stored["ctl"], "\x01\x1f\t\n\r\\\"/\x7f");
+      EXPECT_EQ(stored["u64"].get<std::uint64_t>(), 18446744073709551615ULL);
+      EXPECT_EQ(stored["i64"].get<std::int64_t>(), std::numeric_limits<std::int64_t>::min());
+    }
+    if (c.ts != 0) {
+      EXPECT_EQ(row.getInt(0, 8), c.ts);
+    }
+  }
 }
 
 TEST_F(Track, UnknownWebsiteAndForeignHostsAreRefused) {
@@ -319,7 +532,9 @@ class TrackBehindProxy : public TrackingFixture {
     return "[geoip]\ndatabase = \"" + testdataPath("geoip/GeoLite2-City-Test.mmdb").string() +
            "\"\n[privacy]\nip_storage = \"full\"\n";
   }
-  void amendHttp(std::string& http) override { http += "trusted_proxies = [\"127.0.0.1\"]\n"; }
+  void amendHttp(std::string& http) override {
+    http += "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n";
+  }
 };
 
 TEST_F(TrackBehindProxy, CountryAndAddressComeFromTheForwardedClient) {
@@ -339,6 +554,61 @@ TEST_F(TrackBehindProxy, CountryAndAddressComeFromTheForwardedClient) {
   EXPECT_EQ(rows.get(0, 2), "81.2.69.160");
   EXPECT_EQ(rows.get(1, 1), "JP");
   EXPECT_EQ(rows.get(1, 2), "2001:218::1");
+}
+
+// An appending proxy keeps what the client sent and adds the address it saw: only that right-most
+// entry is vouched for, so a forged left-most one must not choose the recorded address or country.
+TEST_F(TrackBehindProxy, AForgedLeftMostForwardedEntryIsNotTheClient) {
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/forged"}},
+                  {"X-Forwarded-For: 81.2.69.160, 2001:218::1, 10.0.0.1"})
+                .status,
+            202);
+  ASSERT_EQ(track({{"websiteId", site_}, {"url", "https://example.com/malformed"}},
+                  {"X-Forwarded-For: 81.2.69.160, unknown, 10.0.0.1"})
+                .status,
+            202);
+  ASSERT_TRUE(waitForRows(2));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto rows = conn.exec("SELECT page, country, host(ip) FROM events ORDER BY page");
+  EXPECT_EQ(rows.get(0, 0), "/forged");
+  EXPECT_EQ(rows.get(0, 1), "JP");
+  EXPECT_EQ(rows.get(0, 2), "2001:218::1");
+  // A malformed entry ends the walk at the trusted proxy right of it, never left of it.
+  EXPECT_EQ(rows.get(1, 0), "/malformed");
+  EXPECT_EQ(rows.get(1, 2), "10.0.0.1");
+}
+
+class TrackRateLimitedBehindProxy : public TrackingFixture {
+ protected:
+  std::string extraToml() override { return "[ingest]\nrate_limit_per_minute = 5\n"; }
+  void amendHttp(std::string& http) override { http += "trusted_proxies = [\"127.0.0.1\"]\n"; }
+};
+
+// A subscriber holds a whole IPv6 /64: changing the address inside it must not buy a new budget.
+TEST_F(TrackRateLimitedBehindProxy, AddressesOfOneIpv6Slash64ShareOneBudget) {
+  const json event = {{"websiteId", site_}, {"url", "https://example.com/"}};
+  // The minute may turn over between requests; then the whole run is repeated in the next one.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto minute = util::nowMillis() / 60000;
+    std::vector<long> statuses;
+    for (int i = 1; i <= 5; ++i) {
+      statuses.push_back(track(event, {"X-Forwarded-For: 2001:db8:" + std::to_string(attempt) +
+                                       ":2::" + std::to_string(i)})
+                             .status);
+    }
+    auto sameSlash64 = track(
+        event, {"X-Forwarded-For: 2001:db8:" + std::to_string(attempt) + ":2:ffff:ffff:ffff:1"});
+    auto otherSlash64 =
+        track(event, {"X-Forwarded-For: 2001:db8:" + std::to_string(attempt) + ":3::1"});
+    auto ipv4 = track(event, {"X-Forwarded-For: 198.51.100." + std::to_string(attempt + 1)});
+    if (util::nowMillis() / 60000 != minute) continue;
+    EXPECT_EQ(statuses, std::vector<long>(5, 202));
+    EXPECT_EQ(sameSlash64.status, 429) << sameSlash64.body;
+    EXPECT_EQ(otherSlash64.status, 202) << otherSlash64.body;
+    EXPECT_EQ(ipv4.status, 202) << ipv4.body;
+    return;
+  }
+  FAIL() << "every run straddled a minute boundary";
 }
 
 TEST_F(Track, XForwardedForIsIgnoredFromUntrustedPeers) {

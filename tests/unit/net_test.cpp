@@ -38,6 +38,8 @@ TEST(InCidr, MatchesNetworksOfBothFamilies) {
   EXPECT_FALSE(inCidr("10.1.2.3", "10.0.0.0/33"));
   EXPECT_FALSE(inCidr("10.1.2.3", "10.0.0.0/x"));
   EXPECT_FALSE(inCidr("not an address", "0.0.0.0/0"));
+  EXPECT_TRUE(inCidr("::ffff:10.1.2.3", "10.0.0.0/8"));
+  EXPECT_FALSE(inCidr("::ffff:11.1.2.3", "10.0.0.0/8"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "users/users.hpp"
 #include "util/base64.hpp"
 #include "util/error.hpp"
+#include "util/json_text.hpp"
 #include "util/sched.hpp"
 #include "util/time.hpp"
 #include "util/utf8.hpp"
@@ -74,6 +75,42 @@ TEST(Utf8, AcceptsValidAndRejectsMalformed) {
   EXPECT_EQ(util::utf8Length("caf\xc3\xa9"), 4u);
 }
 
+TEST(Utf8, LengthUnlessNulCountsCodePointsAndSpotsEveryNul) {
+  using namespace std::string_literals;
+  EXPECT_EQ(util::utf8LengthUnlessNul(""), 0u);
+  EXPECT_EQ(util::utf8LengthUnlessNul("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), 8u);
+  EXPECT_EQ(util::utf8LengthUnlessNul(std::string(2048, 'a')), 2048u);
+  std::string twoByte;
+  for (int i = 0; i < 2048; ++i) twoByte += "\xc3\xa9";
+  EXPECT_EQ(util::utf8LengthUnlessNul(twoByte), 2048u) << "characters, not bytes";
+  EXPECT_EQ(util::utf8LengthUnlessNul("\0"s), util::kHoldsNul);
+  EXPECT_EQ(util::utf8LengthUnlessNul("a\0b"s), util::kHoldsNul);
+  EXPECT_EQ(util::utf8LengthUnlessNul(std::string(300, 'a') + '\0'), util::kHoldsNul);
+  EXPECT_TRUE(util::isValidUtf8WithoutNul("caf\xc3\xa9"));
+  EXPECT_FALSE(util::isValidUtf8WithoutNul("caf\0e"s));
+  EXPECT_FALSE(util::isValidUtf8WithoutNul("\xff"));
+  EXPECT_TRUE(util::isValidUtf8("caf\0e"s))
+      << "NUL is valid UTF-8; only the stricter check refuses it";
+}
+
+TEST(JsonNumber, SameDecimalValueWhateverTheSpelling) {
+  EXPECT_TRUE(util::sameJsonNumber("100", "100.0"));
+  EXPECT_TRUE(util::sameJsonNumber("1e2", "100.0"));
+  EXPECT_TRUE(util::sameJsonNumber("1.5E+3", "1500"));
+  EXPECT_TRUE(util::sameJsonNumber("0.1", "0.1"));
+  EXPECT_TRUE(util::sameJsonNumber("0.0010", "1e-3"));
+  EXPECT_TRUE(util::sameJsonNumber("-0", "0.0"));
+  EXPECT_TRUE(util::sameJsonNumber("-2.50", "-2.5"));
+  EXPECT_FALSE(util::sameJsonNumber("1e-400", "0.0"));
+  EXPECT_FALSE(util::sameJsonNumber("123456789012345678901234", "1.2345678901234569e+23"));
+  EXPECT_FALSE(util::sameJsonNumber("-1", "1"));
+  EXPECT_FALSE(util::sameJsonNumber("0.1", "0.10000000000000001"));
+  EXPECT_FALSE(util::sameJsonNumber("1e999999999999999999", "1e999999999"));
+  for (const char* bad : {"", "-", "1.", ".5", "1e", "01x", "abc", "1e+"}) {
+    EXPECT_FALSE(util::sameJsonNumber(bad, bad)) << bad;
+  }
+}
+
 TEST(Base64Url, RoundTripsAndRejectsForeignAlphabet) {
   for (std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\x00x"}) {
     auto enc = util::base64UrlEncode(s);
@@ -102,6 +139,17 @@ TEST(Domain, NonHostNamesAreRejected) {
                           "example.com:port"}) {
     EXPECT_THROW(sites::normalizeDomain(bad), InvalidInput) << bad;
   }
+}
+
+TEST(Email, NormalisedOnceForLoginAsPostgresqlLowerDoes) {
+  EXPECT_EQ(users::normaliseEmail(" victim@example.org "), "victim@example.org");
+  EXPECT_EQ(users::normaliseEmail("VICTIM@Example.ORG"), "victim@example.org");
+  EXPECT_EQ(users::normaliseEmail("\t\r\nVictim@example.org\n"), "victim@example.org");
+  EXPECT_EQ(users::normaliseEmail("\xc3\x89ve@Example.org"), "\xc3\xa9ve@example.org");  // Éve
+  EXPECT_EQ(users::normaliseEmail("\xd0\x96@x.org"), "\xd0\xb6@x.org");                  // Ж
+  EXPECT_EQ(users::normaliseEmail(users::normaliseEmail(" A\xc3\x89@X.org")),
+            users::normaliseEmail(" A\xc3\x89@X.org"));
+  EXPECT_EQ(users::normaliseEmail("   "), "");
 }
 
 TEST(Email, Checked) {
