@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 
 #include "auth/jwt.hpp"
 #include "http/common.hpp"
@@ -12,7 +13,7 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "redis/pool.hpp"
-#include "server.hpp"
+#include "services.hpp"
 #include "sites/announce.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
@@ -157,53 +158,6 @@ void logFailedLogin(const std::string& ip, const std::string& email, std::string
 }
 
 }  // namespace
-
-auth::Claims requireToken(const Http::Request& request, const daemon::Services& services) {
-  auto token = bearerToken(request);
-  if (!token) throw Unauthorized("an Authorization: Bearer token is required");
-  auto verified = auth::verifyToken(*token, services.jwtSecret, nowSeconds());
-  if (!verified.claims) {
-    log::get("auth")->debug("token refused: {}", auth::describe(verified.error));
-    throw Unauthorized("the token is invalid or has expired; log in again");
-  }
-  return *verified.claims;
-}
-
-void requireLiveAccount(daemon::Services& services, const auth::Claims& claims) {
-  // A token outliving its account, or issued before a password change, is as good as none.
-  if (users::standing(services.accounts.get(claims.sub), claims.ver) !=
-      users::TokenStanding::kValid) {
-    throw Unauthorized(
-        "the token is no longer valid (account deleted or password changed); "
-        "log in again");
-  }
-}
-
-void offload(daemon::Services& services, Http::ResponseWriter& response, std::string context,
-             std::function<void(Http::ResponseWriter&)> work) {
-  // ResponseWriter is move-only and std::function needs a copyable callable: share it.
-  auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-  markDeferred();
-  const std::string route = Router::currentRoute();
-  const auto started = std::chrono::steady_clock::now();
-  const bool queued = services.blocking.submit(
-      [&services, writer, work = std::move(work), context, route, started] {
-        try {
-          work(*writer);
-        } catch (...) {
-          sendException(*writer, std::current_exception(), context);
-        }
-        services.httpMetrics.record(
-            route, static_cast<int>(writer->getResponseCode()),
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      });
-  if (!queued) {
-    addHeader(*writer, "Retry-After", "1");
-    sendError(*writer, Http::Code::Service_Unavailable, "unavailable",
-              "the server is busy; try again shortly");
-    services.httpMetrics.record(route, 503, 0);
-  }
-}
 
 void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
   router.add(

@@ -7,7 +7,7 @@
 #include "ingest/queue_writer.hpp"
 #include "ingest/tracker.hpp"
 #include "redis/keys.hpp"
-#include "server.hpp"
+#include "services.hpp"
 
 namespace mp::http {
 namespace Http = Pistache::Http;

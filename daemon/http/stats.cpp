@@ -11,12 +11,11 @@
 #include <utility>
 
 #include "aggregation/aggregator.hpp"
-#include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
 #include "redis/keys.hpp"
-#include "server.hpp"
+#include "services.hpp"
 #include "sites/sites.hpp"
 #include "stats/params.hpp"
 #include "stats/stats.hpp"

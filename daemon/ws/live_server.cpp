@@ -29,7 +29,7 @@
 #include "config/config.hpp"
 #include "log/log.hpp"
 #include "redis/keys.hpp"
-#include "server.hpp"
+#include "services.hpp"
 #include "sites/site_cache.hpp"
 #include "users/account_cache.hpp"
 #include "util/error.hpp"
