@@ -19,6 +19,18 @@ namespace {
 // How often every website is reloaded although announcements keep the cache coherent.
 constexpr std::chrono::seconds kWebsiteReloadInterval{60};
 
+HttpMetrics::CacheResult cacheResult(stats::CacheResult result) {
+  switch (result) {
+    case stats::CacheResult::kHit:
+      return HttpMetrics::CacheResult::kHit;
+    case stats::CacheResult::kMiss:
+      return HttpMetrics::CacheResult::kMiss;
+    case stats::CacheResult::kError:
+      break;
+  }
+  return HttpMetrics::CacheResult::kError;
+}
+
 }  // namespace
 
 Services::Services(const config::Config& cfg)
@@ -29,6 +41,10 @@ Services::Services(const config::Config& cfg)
       redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
             cfg.redis.timeout),
       blocking(2, 512),
+      statsCache(redis, cfg.cache.ttlSeconds,
+                 [this](const std::string& endpoint, stats::CacheResult result) {
+                   httpMetrics.recordCache(endpoint, cacheResult(result));
+                 }),
       // The full reload is only the safety net for announcements missed while the subscription
       // was down (it reloads at once when it comes back).
       sites(db, kWebsiteReloadInterval),

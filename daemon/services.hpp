@@ -13,6 +13,7 @@
 #include "redis/pool.hpp"
 #include "redis/subscriber.hpp"
 #include "sites/site_cache.hpp"
+#include "stats/cache.hpp"
 #include "users/account_cache.hpp"
 #include "util/thread_pool.hpp"
 
@@ -53,6 +54,8 @@ struct Services {
   /// Threads for CPU-heavy work (bcrypt) so HTTP workers keep serving other requests.
   util::ThreadPool blocking;
   HttpMetrics httpMetrics;
+  /// The stats answers cached in Redis (cache.ttl_seconds), counted in httpMetrics.
+  stats::Cache statsCache;
   /// Websites by id (tracking, live feed, stats ownership), kept coherent across daemons.
   sites::SiteCache sites;
   /// Token versions by account id (every authenticated route and the live-feed handshake).
