@@ -17,9 +17,9 @@
 #include "http/response.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
+#include "live/live_server.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
-#include "ws/live_server.hpp"
 
 namespace mp::daemon {
 namespace {
