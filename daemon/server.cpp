@@ -9,9 +9,6 @@
 #include <cctype>
 #include <string_view>
 
-#include "auth/jwt.hpp"
-#include "events/geoip.hpp"
-#include "events/user_agent.hpp"
 #include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/health.hpp"
@@ -20,22 +17,14 @@
 #include "http/response.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
-#include "ingest/direct_writer.hpp"
-#include "ingest/queue_writer.hpp"
-#include "ingest/tracker.hpp"
+#include "live/live_server.hpp"
 #include "log/log.hpp"
-#include "redis/keys.hpp"
-#include "scheduler.hpp"
 #include "util/error.hpp"
-#include "ws/live_server.hpp"
 
 namespace mp::daemon {
 namespace {
 
 namespace Http = Pistache::Http;
-
-// How often every website is reloaded although announcements keep the cache coherent.
-constexpr std::chrono::seconds kWebsiteReloadInterval{60};
 
 // Room for the request line and headers on top of the configured body limit; a longer head is
 // answered 431.
@@ -262,82 +251,9 @@ class Handler : public Http::Handler {
 
 }  // namespace
 
-Services::Services(const config::Config& cfg)
-    : config(cfg),
-      jwtSecret(auth::loadSecret(cfg.auth.jwtSecretFile)),
-      db(cfg.database.url, static_cast<std::size_t>(cfg.database.poolSize),
-         cfg.database.connectTimeout),
-      redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
-            cfg.redis.timeout),
-      blocking(2, 512),
-      // The full reload is only the safety net for announcements missed while the subscription
-      // was down (it reloads at once when it comes back).
-      sites(db, kWebsiteReloadInterval),
-      accounts(db),
-      invalidations(
-          redis::Url::parse(cfg.redis.url), std::string(redis::kInvalidateChannel),
-          [this](std::string_view message) { invalidate(message); },
-          [this] {
-            // Announcements may have been missed while there was no subscription.
-            sites.forgetAll();
-            accounts.forgetAll();
-          }),
-      salts(db),
-      userAgents(std::make_unique<events::UserAgentParser>()),
-      geoip(cfg.geoip.database.empty() ? nullptr
-                                       : std::make_unique<events::GeoIp>(cfg.geoip.database)),
-      direct(std::make_unique<ingest::DirectWriter>(cfg, db)),
-      writer(std::make_unique<ingest::QueueWriter>(
-          cfg, db, redis::Url::parse(cfg.redis.url), "metricpulsed",
-          ingest::QueueWriterOptions{.claimIdle = cfg.ingest.claimIdle})),
-      tracker(std::make_unique<ingest::Tracker>(
-          ingest::TrackerDeps{config, sites, *userAgents, geoip.get(), salts, redis, *direct})),
-      scheduler(std::make_unique<Scheduler>(db, cfg.database.url, salts, jobMetrics,
-                                            ScheduleOptions::fromConfig(cfg))),
-      live(std::make_unique<ws::LiveServer>(*this)) {}
-
-Services::~Services() {
-  stop();
-}
-
-void Services::invalidate(std::string_view message) {
-  const auto colon = message.find(':');
-  if (colon == std::string_view::npos) return;
-  const std::string id(message.substr(colon + 1));
-  const auto kind = message.substr(0, colon);
-  if (kind == "website") {
-    sites.forget(id);
-  } else if (kind == "account") {
-    accounts.forget(id);
-  }
-}
-
-void Services::start() {
-  sites.start();
-  accounts.start();
-  invalidations.start();
-  salts.current();
-  writer->start();
-  tracker->start();
-  scheduler->start();
-}
-
-void Services::stop() {
-  // Live-feed clients are told the daemon is going away before anything else stops.
-  if (live) live->stop();
-  // First, so that a long fold or prune is cancelled rather than waited for.
-  if (scheduler) scheduler->stop();
-  // The tracker hands its last events to Redis (or the direct writer) before those stop.
-  if (tracker) tracker->stop();
-  if (writer) writer->stop();
-  if (direct) direct->stop();
-  invalidations.stop();
-  sites.stop();
-  accounts.stop();
-}
-
 Server::Server(std::shared_ptr<Services> services)
     : services_(std::move(services)),
+      live_(std::make_unique<ws::LiveServer>(*services_)),
       router_(std::make_shared<http::Router>()),
       metricsRouter_(std::make_shared<http::Router>()) {
   addApiRoutes(*router_, services_);
@@ -397,7 +313,7 @@ void Server::start() {
   log::get("http")->info("listening on http://{}", cfg.listen);
   try {
     startMetrics();
-    services_->live->start();
+    live_->start();
   } catch (...) {
     if (metricsEndpoint_) metricsEndpoint_->shutdown();
     metricsEndpoint_.reset();
@@ -431,7 +347,7 @@ void Server::startMetrics() {
 
 void Server::shutdown() {
   // Live-feed clients first, so they hear "going away" rather than a dropped connection.
-  services_->live->stop();
+  live_->stop();
   if (metricsEndpoint_) {
     metricsEndpoint_->shutdown();
     metricsEndpoint_.reset();

@@ -4,15 +4,16 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 
 #include "auth/jwt.hpp"
+#include "auth/login_throttle.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
 #include "redis/client.hpp"
-#include "redis/keys.hpp"
 #include "redis/pool.hpp"
-#include "server.hpp"
+#include "services.hpp"
 #include "sites/announce.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
@@ -59,83 +60,6 @@ json websiteJson(const sites::Website& w) {
   return {{"id", w.id}, {"name", w.name}, {"domain", w.domain}, {"createdAt", w.createdAt}};
 }
 
-// Login throttling: an attempt counter per email and per address, each living one window. An
-// attempt is counted before its password is checked, in the same atomic step that checks both
-// limits: attempts sent all at once cannot all get past the limit to a bcrypt check, and an
-// attempt refused with 429 counts nothing (the lock does not extend itself).
-class LoginThrottle {
- public:
-  LoginThrottle(daemon::Services& services, const std::string& email, const std::string& ip)
-      : services_(services),
-        emailKey_(redis::loginFailEmailKey(email)),
-        ipKey_(redis::loginFailIpKey(ip)) {}
-
-  /// Counts one attempt on both counters, or throws RateLimited when either is at its limit.
-  /// Redis being down lets logins through (logged): locking every owner out during a Redis
-  /// outage is the worse failure.
-  void reserve() {
-    // KEYS: email and address counters; ARGV: their limits, the window. Answers 0 when the
-    // attempt is counted, else the seconds until the exhausted counter's window ends.
-    static constexpr std::string_view kReserve = R"lua(
-local limits = {tonumber(ARGV[1]), tonumber(ARGV[2])}
-for i = 1, 2 do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') >= limits[i] then
-    local ttl = redis.call('TTL', KEYS[i])
-    if ttl < 0 then
-      redis.call('EXPIRE', KEYS[i], ARGV[3])
-      ttl = tonumber(ARGV[3])
-    end
-    return math.max(ttl, 1)
-  end
-end
-for i = 1, 2 do
-  if redis.call('INCR', KEYS[i]) == 1 or redis.call('TTL', KEYS[i]) < 0 then
-    redis.call('EXPIRE', KEYS[i], ARGV[3])
-  end
-end
-return 0
-)lua";
-    long wait = 0;
-    try {
-      const auto& auth = services_.config.auth;
-      const redis::Reply reply = services_.redis.acquire()->command(
-          {"EVAL", kReserve, "2", emailKey_, ipKey_, std::to_string(auth.loginMaxFailures),
-           std::to_string(auth.loginMaxFailuresPerAddress),
-           std::to_string(auth.loginWindow.count())});
-      if (!reply.isInteger())
-        throw RedisError("the login throttle answered " + reply.debugString());
-      wait = static_cast<long>(reply.integer());
-    } catch (const RedisError& e) {
-      log::get("auth")->warn("login throttle unavailable (redis: {}); not enforced", e.what());
-      return;
-    }
-    if (wait > 0) {
-      throw RateLimited(wait,
-                        "too many failed logins; try again in " + std::to_string(wait) + " s");
-    }
-  }
-
-  /// After a correct password: the email's counter starts over, and the address gets back the
-  /// attempt reserve() counted (its counter is of failures).
-  void succeeded() {
-    static constexpr std::string_view kRefund = R"lua(
-redis.call('DEL', KEYS[1])
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
-return 0
-)lua";
-    try {
-      services_.redis.acquire()->command({"EVAL", kRefund, "2", emailKey_, ipKey_});
-    } catch (const RedisError& e) {
-      log::get("auth")->warn("could not clear the login counter (redis: {})", e.what());
-    }
-  }
-
- private:
-  daemon::Services& services_;
-  std::string emailKey_;
-  std::string ipKey_;
-};
-
 // The email as the failed-login log line shows it: one token (no spaces, quotes or control
 // characters, which are written as '?'), at most 254 bytes, so a filter can match the line
 // whatever was sent.
@@ -157,53 +81,6 @@ void logFailedLogin(const std::string& ip, const std::string& email, std::string
 }
 
 }  // namespace
-
-auth::Claims requireToken(const Http::Request& request, const daemon::Services& services) {
-  auto token = bearerToken(request);
-  if (!token) throw Unauthorized("an Authorization: Bearer token is required");
-  auto verified = auth::verifyToken(*token, services.jwtSecret, nowSeconds());
-  if (!verified.claims) {
-    log::get("auth")->debug("token refused: {}", auth::describe(verified.error));
-    throw Unauthorized("the token is invalid or has expired; log in again");
-  }
-  return *verified.claims;
-}
-
-void requireLiveAccount(daemon::Services& services, const auth::Claims& claims) {
-  // A token outliving its account, or issued before a password change, is as good as none.
-  if (users::standing(services.accounts.get(claims.sub), claims.ver) !=
-      users::TokenStanding::kValid) {
-    throw Unauthorized(
-        "the token is no longer valid (account deleted or password changed); "
-        "log in again");
-  }
-}
-
-void offload(daemon::Services& services, Http::ResponseWriter& response, std::string context,
-             std::function<void(Http::ResponseWriter&)> work) {
-  // ResponseWriter is move-only and std::function needs a copyable callable: share it.
-  auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-  markDeferred();
-  const std::string route = Router::currentRoute();
-  const auto started = std::chrono::steady_clock::now();
-  const bool queued = services.blocking.submit(
-      [&services, writer, work = std::move(work), context, route, started] {
-        try {
-          work(*writer);
-        } catch (...) {
-          sendException(*writer, std::current_exception(), context);
-        }
-        services.httpMetrics.record(
-            route, static_cast<int>(writer->getResponseCode()),
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      });
-  if (!queued) {
-    addHeader(*writer, "Retry-After", "1");
-    sendError(*writer, Http::Code::Service_Unavailable, "unavailable",
-              "the server is busy; try again shortly");
-    services.httpMetrics.record(route, 503, 0);
-  }
-}
 
 void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
   router.add(
@@ -238,12 +115,15 @@ void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services
         const std::string ip = clientAddress(request, services->config.http);
         offload(*services, response, "POST /auth/login",
                 [services, email, password, ip](Http::ResponseWriter& rw) {
-                  LoginThrottle throttle(*services, email, ip);
-                  try {
-                    throttle.reserve();
-                  } catch (const RateLimited&) {
+                  const auto& cfg = services->config.auth;
+                  auth::LoginThrottle throttle(
+                      services->redis,
+                      {cfg.loginMaxFailures, cfg.loginMaxFailuresPerAddress, cfg.loginWindow},
+                      email, ip);
+                  if (const long wait = throttle.reserve(); wait > 0) {
                     logFailedLogin(ip, email, "rate_limited");
-                    throw;
+                    throw RateLimited(wait, "too many failed logins; try again in " +
+                                                std::to_string(wait) + " s");
                   }
                   auto conn = services->db.acquire();
                   auto user =

@@ -4,13 +4,18 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
+#include "auth/jwt.hpp"
 #include "db/connection.hpp"
 #include "events/privacy.hpp"
 #include "http/response.hpp"
+#include "http/router.hpp"
 #include "log/log.hpp"
+#include "services.hpp"
+#include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/net.hpp"
 
@@ -18,6 +23,12 @@ namespace mp::http {
 namespace Http = Pistache::Http;
 
 namespace {
+
+std::int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -167,6 +178,53 @@ void sendException(Http::ResponseWriter& response, std::exception_ptr error,
     log::get("http")->error("{}: {}", context, e.what());
     sendError(response, Http::Code::Internal_Server_Error, "internal",
               "the server failed to handle this request; see its log");
+  }
+}
+
+auth::Claims requireToken(const Http::Request& request, const daemon::Services& services) {
+  auto token = bearerToken(request);
+  if (!token) throw Unauthorized("an Authorization: Bearer token is required");
+  auto verified = auth::verifyToken(*token, services.jwtSecret, nowSeconds());
+  if (!verified.claims) {
+    log::get("auth")->debug("token refused: {}", auth::describe(verified.error));
+    throw Unauthorized("the token is invalid or has expired; log in again");
+  }
+  return *verified.claims;
+}
+
+void requireLiveAccount(daemon::Services& services, const auth::Claims& claims) {
+  // A token outliving its account, or issued before a password change, is as good as none.
+  if (users::standing(services.accounts.get(claims.sub), claims.ver) !=
+      users::TokenStanding::kValid) {
+    throw Unauthorized(
+        "the token is no longer valid (account deleted or password changed); "
+        "log in again");
+  }
+}
+
+void offload(daemon::Services& services, Http::ResponseWriter& response, std::string context,
+             std::function<void(Http::ResponseWriter&)> work) {
+  // ResponseWriter is move-only and std::function needs a copyable callable: share it.
+  auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+  markDeferred();
+  const std::string route = Router::currentRoute();
+  const auto started = std::chrono::steady_clock::now();
+  const bool queued = services.blocking.submit(
+      [&services, writer, work = std::move(work), context, route, started] {
+        try {
+          work(*writer);
+        } catch (...) {
+          sendException(*writer, std::current_exception(), context);
+        }
+        services.httpMetrics.record(
+            route, static_cast<int>(writer->getResponseCode()),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      });
+  if (!queued) {
+    addHeader(*writer, "Retry-After", "1");
+    sendError(*writer, Http::Code::Service_Unavailable, "unavailable",
+              "the server is busy; try again shortly");
+    services.httpMetrics.record(route, 503, 0);
   }
 }
 

@@ -1,15 +1,22 @@
-// What every handler needs: header access, JSON bodies, the client address, exception mapping.
+// What every handler needs: header access, JSON bodies, the client address, the bearer-token
+// guard, offloading to the blocking pool, exception mapping.
 #pragma once
 
 #include <pistache/http.h>
 
 #include <exception>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "auth/jwt.hpp"
 #include "config/config.hpp"
+
+namespace mp::daemon {
+struct Services;
+}
 
 namespace mp::http {
 
@@ -37,6 +44,20 @@ std::string forwardedClient(const std::string& peer, const std::optional<std::st
 
 /// The bearer token of the Authorization header, or nullopt.
 std::optional<std::string> bearerToken(const Pistache::Http::Request& request);
+
+/// The claims of a valid bearer token (signature, issuer, expiry: no I/O); throws Unauthorized
+/// (401) otherwise. Whether its account still holds it is requireLiveAccount()'s question.
+auth::Claims requireToken(const Pistache::Http::Request& request, const daemon::Services& services);
+
+/// Throws Unauthorized (401) when the token's account is gone or its password changed since the
+/// token was issued. Answered by the account cache; on a miss it looks the account up, so call
+/// it where blocking is allowed (offload()); throws DbError when the lookup fails.
+void requireLiveAccount(daemon::Services& services, const auth::Claims& claims);
+
+/// Runs `work` on the blocking pool and answers from there; exceptions map as in sendException.
+/// Answers 503 at once when the pool's queue is full.
+void offload(daemon::Services& services, Pistache::Http::ResponseWriter& response,
+             std::string context, std::function<void(Pistache::Http::ResponseWriter&)> work);
 
 /// Answers an exception in the API's error shape (InvalidInput 400, NotFound 404, Conflict 409,
 /// PostgreSQL/Redis out of reach 503, anything else 500 with a log line).

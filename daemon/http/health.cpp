@@ -3,10 +3,10 @@
 // their whole time-out, which must not hold up an HTTP worker (and /track behind it).
 #include "http/health.hpp"
 
-#include "http/accounts.hpp"
+#include "http/common.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
-#include "server.hpp"
+#include "services.hpp"
 
 namespace mp::http {
 namespace {

@@ -6,8 +6,7 @@
 #include "ingest/direct_writer.hpp"
 #include "ingest/queue_writer.hpp"
 #include "ingest/tracker.hpp"
-#include "redis/keys.hpp"
-#include "server.hpp"
+#include "services.hpp"
 
 namespace mp::http {
 namespace Http = Pistache::Http;
@@ -99,14 +98,12 @@ std::string render(daemon::Services& services) {
   std::int64_t length = -1, pending = -1;
   try {
     auto lease = services.redis.acquire();
-    auto replies = lease->pipeline(
-        {{"XLEN", std::string(redis::kIngestStream)},
-         {"XPENDING", std::string(redis::kIngestStream), std::string(redis::kIngestGroup)}});
-    if (replies[0].isInteger()) length = replies[0].integer();
-    if (replies[1].isArray() && !replies[1].elements().empty() &&
-        replies[1].elements()[0].isInteger()) {
-      pending = replies[1].elements()[0].integer();
+    try {
+      length = ingest::queueLength(*lease);
+    } catch (const std::exception&) {
+      // Reported as -1 below.
     }
+    pending = ingest::consumerLag(*lease);
   } catch (const std::exception&) {
     // Reported as -1 below.
   }

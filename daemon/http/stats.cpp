@@ -11,13 +11,11 @@
 #include <utility>
 
 #include "aggregation/aggregator.hpp"
-#include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
-#include "log/log.hpp"
-#include "redis/keys.hpp"
-#include "server.hpp"
+#include "services.hpp"
 #include "sites/sites.hpp"
+#include "stats/cache.hpp"
 #include "stats/params.hpp"
 #include "stats/stats.hpp"
 #include "util/error.hpp"
@@ -27,7 +25,6 @@
 namespace mp::http {
 namespace Http = Pistache::Http;
 using json = nlohmann::json;
-using CacheResult = daemon::HttpMetrics::CacheResult;
 
 namespace {
 
@@ -72,54 +69,25 @@ void requireOwned(daemon::Services& services, const std::string& userId,
   if (!site || site->userId != userId) throw NotFound("no such website");
 }
 
-// Answers `query` for `userId`: from the cache when it holds the answer, else computed and
-// cached. Redis being down costs the cache only (counted, logged at debug level): the answer
-// then comes from PostgreSQL with MISS.
+// Answers `query` for `userId`: from the stats cache when it holds the answer, else computed
+// (and cached).
 void serve(daemon::Services& services, const std::string& userId, const StatsQuery& query,
            Http::ResponseWriter& response) {
   requireOwned(services, userId, query.websiteId);
-
-  long ttl = services.config.cache.ttlSeconds;
-  if (query.endpoint == "realtime") ttl = std::min<long>(ttl, redis::kRealtimeCacheMaxTtl.count());
-  const std::string key = redis::statsCacheKey(query.websiteId, query.endpoint, query.cacheParams);
-
-  bool redisUp = ttl > 0;
-  if (redisUp) {
-    try {
-      auto cached = services.redis.acquire()->command({"GET", key});
-      if (cached.isString()) {
-        services.httpMetrics.recordCache(query.endpoint, CacheResult::kHit);
-        addHeader(response, "X-Cache", "HIT");
-        sendJsonText(response, Http::Code::Ok, cached.str());
-        return;
-      }
-    } catch (const RedisError& e) {
-      redisUp = false;
-      services.httpMetrics.recordCache(query.endpoint, CacheResult::kError);
-      log::get("redis")->debug("stats cache unavailable: {}", e.what());
-    }
-  }
-
-  json answer;
-  if (query.endpoint == "realtime") {
-    auto lease = services.redis.acquire();
-    answer = query.answer(nullptr, &*lease);
-  } else {
-    auto conn = services.db.acquire();
-    answer = query.answer(&*conn, nullptr);
-  }
-  const std::string body = answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-
-  if (redisUp) {
-    services.httpMetrics.recordCache(query.endpoint, CacheResult::kMiss);
-    try {
-      services.redis.acquire()->command({"SET", key, body, "EX", std::to_string(ttl)});
-    } catch (const RedisError& e) {
-      log::get("redis")->debug("stats cache not written: {}", e.what());
-    }
-  }
-  addHeader(response, "X-Cache", "MISS");
-  sendJsonText(response, Http::Code::Ok, body);
+  const auto cached = services.statsCache.answer(
+      {query.endpoint, query.websiteId, query.cacheParams}, [&services, &query] {
+        json answer;
+        if (query.endpoint == "realtime") {
+          auto lease = services.redis.acquire();
+          answer = query.answer(nullptr, &*lease);
+        } else {
+          auto conn = services.db.acquire();
+          answer = query.answer(&*conn, nullptr);
+        }
+        return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      });
+  addHeader(response, "X-Cache", cached.hit ? "HIT" : "MISS");
+  sendJsonText(response, Http::Code::Ok, cached.body);
 }
 
 using QueryBuilder = std::function<StatsQuery(const Http::Request&, std::string websiteId)>;

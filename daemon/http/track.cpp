@@ -7,11 +7,10 @@
 #include <optional>
 
 #include "auth/jwt.hpp"
-#include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "ingest/tracker.hpp"
-#include "server.hpp"
+#include "services.hpp"
 #include "users/account_cache.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"

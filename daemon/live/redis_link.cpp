@@ -1,5 +1,5 @@
 // RedisLink: connect, AUTH/SELECT, and reconnect with doubling backoff (hiredis 0.14 async API).
-#include "ws/redis_link.hpp"
+#include "live/redis_link.hpp"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>

@@ -1,0 +1,474 @@
+// The live server's connections: accept, per-address and handshake limits, the upgrade
+// handshake, frames in, frames out with the output bound, closing, keep-alive.
+#include "live/live_impl.hpp"
+
+namespace mp::ws {
+
+void LiveServer::Impl::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int,
+                                void* arg) {
+  auto* self = static_cast<Impl*>(arg);
+  try {
+    self->accept(fd, peer);
+  } catch (const std::exception& e) {
+    evutil_closesocket(fd);
+    log::get("ws")->error("accept: {}", e.what());
+  } catch (...) {
+    evutil_closesocket(fd);
+  }
+}
+
+void LiveServer::Impl::onAcceptError(evconnlistener*, void*) {
+  try {
+    log::get("ws")->error("accept failed: {}",
+                          evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+  } catch (...) {
+  }
+}
+
+std::string LiveServer::Impl::addressKey(const sockaddr* peer) const {
+  if (cfg.maxClientsPerAddress <= 0 || peer == nullptr) return {};
+  const std::string key = util::addressBucket(*peer);
+  if (key.empty() || services.config.http.trustedProxies.empty()) return key;
+  const std::string host = util::addressText(*peer);
+  for (const auto& cidr : services.config.http.trustedProxies) {
+    if (util::inCidr(host, cidr)) return {};
+  }
+  return key;
+}
+
+void LiveServer::Impl::accept(evutil_socket_t fd, const sockaddr* peer) {
+  if (stopping) {
+    evutil_closesocket(fd);
+    return;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  bufferevent* bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+  if (!bev) {
+    evutil_closesocket(fd);
+    return;
+  }
+  auto client = std::make_unique<Client>();
+  Client* c = client.get();
+  c->server = this;
+  c->bev = bev;
+  c->serial = ++nextSerial;
+  c->since = c->lastHeard = c->lastPing = Clock::now();
+  c->address = addressKey(peer);
+  const bool full = clients.size() >= static_cast<std::size_t>(cfg.maxClients);
+  const bool crowded = handshaking >= static_cast<std::size_t>(cfg.maxHandshakes);
+  const int fromAddress = c->address.empty() ? 0 : perAddress[c->address]++;
+  clients.emplace(c, std::move(client));
+  ++handshaking;
+  bufferevent_setcb(bev, &Impl::onRead, &Impl::onWrite, &Impl::onEvent, c);
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  // Answered before the request is read: the limits protect the loop, not the request.
+  if (full) {
+    refuse(*c, errorResponse(503, "unavailable", "too many live-feed clients; try again later",
+                             {{"Retry-After", "5"}}));
+  } else if (crowded) {
+    ++services.wsMetrics.refusedHandshakes;
+    refuse(*c, errorResponse(503, "unavailable",
+                             "too many live-feed connections are still in their handshake; try "
+                             "again later",
+                             {{"Retry-After", "5"}}));
+  } else if (fromAddress >= cfg.maxClientsPerAddress && !c->address.empty()) {
+    ++services.wsMetrics.refusedPerAddress;
+    refuse(*c,
+           errorResponse(429, "rate_limited", "too many live-feed connections from this address",
+                         {{"Retry-After", "5"}}));
+  }
+}
+
+void LiveServer::Impl::setState(Client& c, State next) {
+  if (c.state == State::Handshake && next != State::Handshake) --handshaking;
+  c.state = next;
+}
+
+void LiveServer::Impl::onRead(bufferevent*, void* arg) {
+  auto* c = static_cast<Client*>(arg);
+  Impl* self = c->server;
+  try {
+    self->read(*c);
+  } catch (const std::exception& e) {
+    log::get("ws")->error("client read: {}", e.what());
+    self->destroy(c);
+  } catch (...) {
+    self->destroy(c);
+  }
+}
+
+void LiveServer::Impl::onWrite(bufferevent*, void* arg) {
+  auto* c = static_cast<Client*>(arg);
+  Impl* self = c->server;
+  try {
+    // Called once the output has drained: a closing connection may now hang up.
+    if (c->state == State::Closing) self->drain(*c);
+  } catch (...) {
+    self->destroy(c);
+  }
+}
+
+void LiveServer::Impl::onEvent(bufferevent*, short what, void* arg) {
+  auto* c = static_cast<Client*>(arg);
+  Impl* self = c->server;
+  try {
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) self->destroy(c);
+  } catch (...) {
+  }
+}
+
+void LiveServer::Impl::read(Client& c) {
+  evbuffer* in = bufferevent_get_input(c.bev);
+  std::array<char, kReadChunk> chunk{};
+  while (clients.count(&c) && !c.authenticating && evbuffer_get_length(in) > 0) {
+    const int n = evbuffer_remove(in, chunk.data(), chunk.size());
+    if (n <= 0) break;
+    c.lastHeard = Clock::now();
+    const std::string_view data(chunk.data(), static_cast<std::size_t>(n));
+    switch (c.state) {
+      case State::Handshake:
+        handshake(c, data);
+        break;
+      case State::Open:
+        frames(c, data);
+        break;
+      case State::Closing:
+      case State::Draining:
+        break;  // what a closing client still sends is of no interest
+    }
+  }
+}
+
+void LiveServer::Impl::handshake(Client& c, std::string_view data) {
+  const auto status = c.request.feed(data);
+  if (status == RequestParser::Status::NeedMore) return;
+  if (status == RequestParser::Status::Bad) {
+    refuse(c, badRequestResponse(c.request));
+    return;
+  }
+  const RequestHead& head = c.request.head();
+  const auto path = head.path();
+  if (!path || *path != "/ws") {
+    refuse(c, errorResponse(404, "not_found", "the live feed is at /ws"));
+    return;
+  }
+  const Handshake hs = checkHandshake(head);
+  if (!hs.ok()) {
+    refuse(c, hs.response());
+    return;
+  }
+  if (!cfg.allowedOrigins.empty()) {
+    // Browsers always send Origin; a client without one is not a web page and the token
+    // protects it.
+    if (auto origin = head.header("Origin")) {
+      const bool allowed =
+          std::any_of(cfg.allowedOrigins.begin(), cfg.allowedOrigins.end(),
+                      [&](const std::string& o) { return equalsIgnoreCase(o, *origin); });
+      if (!allowed) {
+        refuse(c, errorResponse(403, "forbidden", "this Origin may not use the live feed"));
+        return;
+      }
+    }
+  }
+  const auto token = requestToken(head);
+  if (!token) {
+    refuse(c, errorResponse(401, "unauthorized",
+                            "a token is required (?token= or Authorization: Bearer)",
+                            {{"WWW-Authenticate", "Bearer"}}));
+    return;
+  }
+  auto verified = auth::verifyToken(*token, services.jwtSecret, nowSeconds());
+  if (!verified.claims) {
+    log::get("ws")->debug("token refused: {}", auth::describe(verified.error));
+    refuse(c, errorResponse(401, "unauthorized", "the token is invalid or has expired",
+                            {{"WWW-Authenticate", "Bearer"}}));
+    return;
+  }
+  // Bytes after the head are the first frames.
+  const std::size_t consumed = c.request.consumed();
+  std::string rest(consumed < data.size() ? data.substr(consumed) : std::string_view());
+  const auth::Claims claims = *verified.claims;
+  const auto standing = users::standing(services.accounts.peek(claims.sub), claims.ver);
+  if (standing != users::TokenStanding::kUnsure) {
+    admit(c, claims, hs.key, standing, rest);
+    return;
+  }
+  // Not cached: the account is looked up on the cache's thread, and the upgrade goes on here
+  // afterwards; until then nothing more is read from this client.
+  c.authenticating = true;
+  Client* client = &c;
+  const std::uint64_t serial = c.serial;
+  const bool queued = services.accounts.resolveAsync(
+      claims.sub,
+      [this, client, serial, claims, key = hs.key, rest](const db::Lookup<std::int64_t>& account) {
+        post([this, client, serial, claims, key, rest, account] {
+          Client* waiting = alive(client, serial);
+          if (!waiting) return;
+          waiting->authenticating = false;
+          admit(*waiting, claims, key, users::standing(account, claims.ver), rest);
+          // What arrived meanwhile waits in the input buffer.
+          if (clients.count(waiting) && waiting->state == State::Open) read(*waiting);
+        });
+      });
+  if (!queued) {
+    c.authenticating = false;
+    refuse(c, errorResponse(503, "unavailable", "the server is busy; try again shortly",
+                            {{"Retry-After", "1"}}));
+  }
+}
+
+void LiveServer::Impl::admit(Client& c, const auth::Claims& claims, const std::string& key,
+                             users::TokenStanding standing, const std::string& rest) {
+  if (standing == users::TokenStanding::kUnsure) {
+    refuse(c, errorResponse(503, "unavailable", "the account could not be checked; try again",
+                            {{"Retry-After", "5"}}));
+    return;
+  }
+  if (standing == users::TokenStanding::kRevoked) {
+    refuse(c, errorResponse(401, "unauthorized",
+                            "the token is no longer valid (account deleted or password changed)",
+                            {{"WWW-Authenticate", "Bearer"}}));
+    return;
+  }
+  c.userId = claims.sub;
+  const std::string answer = acceptResponse(key);
+  bufferevent_write(c.bev, answer.data(), answer.size());
+  setState(c, State::Open);
+  c.since = Clock::now();
+  ++services.wsMetrics.clients;
+  c.request = RequestParser();  // frees the head's buffer for the connection's lifetime
+  if (!rest.empty()) frames(c, rest);
+}
+
+void LiveServer::Impl::refuse(Client& c, const std::string& response) {
+  ++services.wsMetrics.refused;
+  bufferevent_write(c.bev, response.data(), response.size());
+  setState(c, State::Closing);
+  c.since = Clock::now();
+}
+
+void LiveServer::Impl::frames(Client& c, std::string_view data) {
+  for (Event& e : c.frames.feed(data)) {
+    // An answer may have found the client over its output bound and freed it.
+    if (!clients.count(&c) || c.state != State::Open) return;
+    switch (e.type) {
+      case Event::Type::Text:
+        message(c, e.payload);
+        break;
+      case Event::Type::Binary:
+        closeWith(c, kCloseUnsupportedData, "binary messages are not understood");
+        break;
+      case Event::Type::Ping:
+        send(c, makeFrame(Opcode::Pong, e.payload));
+        break;
+      case Event::Type::Pong:
+        break;  // lastHeard is enough
+      case Event::Type::Close:
+        // Echo the code (none when the client sent none) and hang up.
+        if (isValidCloseCode(e.code)) {
+          closeWith(c, e.code, "");
+        } else {
+          sendClose(c, encodeFrame(Opcode::Close, ""));
+        }
+        break;
+      case Event::Type::Error:
+        log::get("ws")->debug("client protocol error {}: {}", e.code, e.payload);
+        closeWith(c, e.code, e.payload);
+        break;
+    }
+  }
+}
+
+void LiveServer::Impl::message(Client& c, const std::string& text) {
+  const json msg = json::parse(text, nullptr, false);
+  if (!msg.is_object() || !msg.contains("type") || !msg["type"].is_string()) {
+    send(c, textFrame({{"type", "error"},
+                       {"code", "invalid_request"},
+                       {"message", "expected a JSON object with a \"type\""}}));
+    return;
+  }
+  const std::string type = msg["type"].get<std::string>();
+  if (type != "subscribe" && type != "unsubscribe") {
+    send(c, textFrame({{"type", "error"},
+                       {"code", "invalid_request"},
+                       {"message", "type must be subscribe or unsubscribe"}}));
+    return;
+  }
+  if (!msg.contains("websiteId") || !msg["websiteId"].is_string()) {
+    send(c, textFrame({{"type", "error"},
+                       {"code", "invalid_request"},
+                       {"message", "websiteId (a string) is required"}}));
+    return;
+  }
+  const std::string given = msg["websiteId"].get<std::string>();
+  const std::string id = lower(given);
+  if (type == "unsubscribe") {
+    c.resolving.erase(id);
+    leave(c, id, true);
+    send(c, textFrame({{"type", "unsubscribed"}, {"websiteId", id}}));
+    return;
+  }
+  if (!util::isUuid(id)) {
+    send(c, textFrame({{"type", "error"}, {"code", "not_found"}, {"websiteId", given}}));
+    return;
+  }
+  const auto site = services.sites.peek(id);
+  if (site.state != db::Known::kUnsure) {
+    subscribeChecked(c, id, given, site);
+    return;
+  }
+  // Not cached (created a moment ago, perhaps on another daemon): looked up on the cache's
+  // thread, answered here afterwards.
+  if (!c.resolving.insert(id).second) return;  // already being looked up for this client
+  Client* client = &c;
+  const std::uint64_t serial = c.serial;
+  const bool queued = services.sites.resolveAsync(
+      id, [this, client, serial, id, given](const db::Lookup<sites::CachedSite>& found) {
+        post([this, client, serial, id, given, found] {
+          Client* waiting = alive(client, serial);
+          // An unsubscribe meanwhile was answered already.
+          if (!waiting || waiting->state != State::Open || !waiting->resolving.erase(id)) return;
+          subscribeChecked(*waiting, id, given, found);
+        });
+      });
+  if (!queued) {
+    c.resolving.erase(id);
+    send(c, textFrame({{"type", "error"},
+                       {"code", "unavailable"},
+                       {"websiteId", given},
+                       {"message", "the server is busy; try again shortly"}}));
+  }
+}
+
+void LiveServer::Impl::subscribeChecked(Client& c, const std::string& id, const std::string& given,
+                                        const db::Lookup<sites::CachedSite>& site) {
+  if (site.state == db::Known::kUnsure) {
+    send(c, textFrame({{"type", "error"},
+                       {"code", "unavailable"},
+                       {"websiteId", given},
+                       {"message", "the website could not be looked up; try again"}}));
+    return;
+  }
+  // The same answer for a website that does not exist and one of another account, so the
+  // feed does not reveal which ids exist.
+  if (site.state == db::Known::kAbsent || site.value.userId != c.userId) {
+    send(c, textFrame({{"type", "error"}, {"code", "not_found"}, {"websiteId", given}}));
+    return;
+  }
+  if (!c.rooms.count(id) && c.rooms.size() >= kMaxRoomsPerClient) {
+    send(c, textFrame({{"type", "error"},
+                       {"code", "invalid_request"},
+                       {"websiteId", id},
+                       {"message", "too many subscriptions on one connection"}}));
+    return;
+  }
+  join(c, id);
+}
+
+bool LiveServer::Impl::enqueue(Client& c, const Frame& frame) {
+  if (c.state != State::Open) return true;
+  evbuffer* out = bufferevent_get_output(c.bev);
+  if (evbuffer_get_length(out) + frame->size() > static_cast<std::size_t>(cfg.maxOutputBytes)) {
+    ++services.wsMetrics.framesDropped;
+    ++services.wsMetrics.slowClients;
+    log::get("ws")->info("dropping a client with {} unsent bytes (websocket.max_output_bytes)",
+                         evbuffer_get_length(out));
+    return false;
+  }
+  auto* holder = new Frame(frame);
+  if (evbuffer_add_reference(out, frame->data(), frame->size(), &releaseFrame, holder) != 0) {
+    delete holder;
+    return false;
+  }
+  ++services.wsMetrics.framesSent;
+  return true;
+}
+
+void LiveServer::Impl::send(Client& c, const Frame& frame) {
+  if (!enqueue(c, frame)) destroy(&c);
+}
+
+void LiveServer::Impl::closeWith(Client& c, std::uint16_t code, std::string_view reason) {
+  std::string frame;
+  try {
+    frame = encodeCloseFrame(code, reason);
+  } catch (const std::exception&) {
+    frame = encodeCloseFrame(code);
+  }
+  sendClose(c, std::move(frame));
+}
+
+void LiveServer::Impl::sendClose(Client& c, std::string frame) {
+  if (c.state != State::Open) return;
+  bufferevent_write(c.bev, frame.data(), frame.size());
+  setState(c, State::Closing);
+  c.since = Clock::now();
+  --services.wsMetrics.clients;
+  leaveAll(c);
+}
+
+void LiveServer::Impl::drain(Client& c) {
+  setState(c, State::Draining);
+  c.since = Clock::now();
+  shutdown(bufferevent_getfd(c.bev), SHUT_WR);
+}
+
+void LiveServer::Impl::destroy(Client* c) {
+  auto it = clients.find(c);
+  if (it == clients.end()) return;
+  if (c->state == State::Open) --services.wsMetrics.clients;
+  if (c->state == State::Handshake) --handshaking;
+  if (!c->address.empty()) {
+    auto counted = perAddress.find(c->address);
+    if (counted != perAddress.end() && --counted->second <= 0) perAddress.erase(counted);
+  }
+  leaveAll(*c);
+  bufferevent_free(c->bev);
+  c->bev = nullptr;
+  clients.erase(it);
+  if (stopping && clients.empty()) finish();
+}
+
+void LiveServer::Impl::onTick(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Impl*>(arg);
+  try {
+    self->sweep();
+  } catch (const std::exception& e) {
+    log::get("ws")->error("keep-alive: {}", e.what());
+  } catch (...) {
+  }
+}
+
+void LiveServer::Impl::sweep() {
+  const auto now = Clock::now();
+  std::vector<Client*> all;
+  all.reserve(clients.size());
+  for (auto& [ptr, c] : clients) all.push_back(ptr);
+  for (Client* c : all) {
+    if (!clients.count(c)) continue;
+    switch (c->state) {
+      case State::Handshake:
+        if (now - c->since >= cfg.handshakeTimeout) {
+          ++services.wsMetrics.handshakeTimeouts;
+          destroy(c);
+        }
+        break;
+      case State::Open:
+        if (now - c->lastHeard >= cfg.idleTimeout) {
+          closeWith(*c, kCloseGoingAway, "idle timeout");
+        } else if (now - c->lastHeard >= cfg.pingInterval &&
+                   now - c->lastPing >= cfg.pingInterval) {
+          c->lastPing = now;
+          send(*c, pingFrame);
+        }
+        break;
+      case State::Closing:
+      case State::Draining:
+        if (now - c->since > kCloseTimeout) destroy(c);
+        break;
+    }
+  }
+}
+
+}  // namespace mp::ws

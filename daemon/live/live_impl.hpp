@@ -1,0 +1,312 @@
+// The live server's one state, shared by its parts: live_server.cpp (set-up and shutdown),
+// connections.cpp (accept, handshake, per-connection I/O, limits and keep-alive) and rooms.cpp
+// (subscriptions per website, the Redis subscriber, fan-out and realtime pushes). Everything
+// runs on the one libevent loop thread but what post() hands over.
+#pragma once
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <hiredis/async.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <ctime>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "auth/jwt.hpp"
+#include "config/config.hpp"
+#include "live/live_server.hpp"
+#include "live/redis_link.hpp"
+#include "log/log.hpp"
+#include "redis/keys.hpp"
+#include "services.hpp"
+#include "sites/site_cache.hpp"
+#include "users/account_cache.hpp"
+#include "util/error.hpp"
+#include "util/net.hpp"
+#include "util/uuid.hpp"
+#include "ws/frame.hpp"
+#include "ws/frame_parser.hpp"
+#include "ws/handshake.hpp"
+#include "ws/http_request.hpp"
+
+namespace mp::ws {
+namespace live_detail {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+using Frame = std::shared_ptr<const std::string>;
+
+// How often realtime counts are pushed to every subscribed room (API.md: every 5 s).
+constexpr std::chrono::seconds kRealtimeInterval{5};
+// How long a closing connection may take to take its last bytes and say goodbye.
+constexpr std::chrono::seconds kCloseTimeout{5};
+// How long stop() waits for the going-away frames to leave.
+constexpr std::chrono::milliseconds kShutdownGrace{2000};
+// Read in slices of this size so one busy client cannot hold the loop for long.
+constexpr std::size_t kReadChunk = 16 * 1024;
+// A client may follow this many websites at once; more is a runaway dashboard.
+constexpr std::size_t kMaxRoomsPerClient = 256;
+
+constexpr std::string_view kChannelPrefix = "events:";
+
+inline timeval toTimeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+inline std::int64_t nowSeconds() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+inline std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+// The token of an upgrade request: ?token= first (browsers cannot set headers on a WebSocket),
+// then Authorization: Bearer.
+inline std::optional<std::string> requestToken(const RequestHead& head) {
+  if (auto token = head.queryParam("token"); token && !token->empty()) return token;
+  auto auth = head.header("Authorization");
+  if (!auth) return std::nullopt;
+  constexpr std::string_view kScheme = "bearer ";
+  if (auth->size() <= kScheme.size() || !equalsIgnoreCase(auth->substr(0, kScheme.size()), kScheme))
+    return std::nullopt;
+  std::string_view token = auth->substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  if (token.empty()) return std::nullopt;
+  return std::string(token);
+}
+
+inline Frame makeFrame(Opcode opcode, std::string_view payload) {
+  return std::make_shared<const std::string>(encodeFrame(opcode, payload));
+}
+
+inline Frame textFrame(const json& message) {
+  return makeFrame(Opcode::Text, message.dump());
+}
+
+// evbuffer_add_reference's cleanup: the socket has sent (or dropped) its share of a frame.
+inline void releaseFrame(const void* /*data*/, size_t /*len*/, void* holder) {
+  delete static_cast<Frame*>(holder);
+}
+
+}  // namespace live_detail
+
+using namespace live_detail;
+
+struct LiveServer::Impl {
+  enum class State { Handshake, Open, Closing, Draining };
+
+  struct Client {
+    Impl* server = nullptr;
+    bufferevent* bev = nullptr;
+    std::uint64_t serial = 0;  // tells a client from a later one at the same address
+    State state = State::Handshake;
+    std::string address;          // the per-address limit's key; empty for trusted proxies
+    bool authenticating = false;  // its account is being looked up; reading waits
+    std::unordered_set<std::string> resolving;  // subscribes waiting for a website lookup
+    RequestParser request;
+    FrameParser frames{ParserOptions{Role::Server, kDefaultMaxMessageBytes}};
+    std::string userId;
+    std::unordered_set<std::string> rooms;
+    Clock::time_point since;      // when the current state began
+    Clock::time_point lastHeard;  // last bytes from the client
+    Clock::time_point lastPing;
+  };
+
+  struct Room {
+    std::unordered_set<Client*> members;
+    /// True once Redis confirmed the subscription on the current connection: only then is a
+    /// joining client told "subscribed", so every event published afterwards reaches it.
+    bool confirmed = false;
+    /// Members still waiting for their "subscribed" answer.
+    std::vector<Client*> waiting;
+  };
+
+  // A realtime query in flight: which room it is for.
+  struct RealtimeQuery {
+    Impl* server;
+    std::string websiteId;
+  };
+
+  explicit Impl(daemon::Services& s) : services(s), cfg(s.config.websocket) {}
+
+  daemon::Services& services;
+  const config::WebSocketConfig& cfg;
+  event_base* base = nullptr;
+  evconnlistener* listener = nullptr;
+  event* stopEvent = nullptr;
+  event* tick = nullptr;
+  event* realtimeTimer = nullptr;
+  event* graceTimer = nullptr;
+  std::unique_ptr<RedisLink> subscriber;
+  std::unique_ptr<RedisLink> commands;
+  std::unordered_map<Client*, std::unique_ptr<Client>> clients;
+  std::unordered_map<std::string, Room> rooms;
+  // SUBSCRIBE and UNSUBSCRIBE commands per website still waiting for their reply on the current
+  // subscriber connection; a room is confirmed when its count falls to 0.
+  std::unordered_map<std::string, int> inflight;
+  // Connections still in State::Handshake, and connections per client address: the caps that
+  // keep clients who never log in from crowding out dashboards.
+  std::size_t handshaking = 0;
+  std::unordered_map<std::string, int> perAddress;
+  Frame pingFrame;
+  std::uint64_t nextSerial = 0;
+  // Work handed back to the loop by other threads (answers of the website and account caches).
+  std::mutex inboxMutex;
+  std::vector<std::function<void()>> inbox;
+  event* inboxEvent = nullptr;
+  bool inboxClosed = true;
+  std::thread thread;
+  std::mutex lifecycle;  // start() and stop() from other threads
+  int boundPort = 0;
+  bool stopping = false;
+  bool finished = false;
+
+  // ---- set-up and shutdown --------------------------------------------------------------
+
+  void start();
+
+  void stop() noexcept;
+
+  // After the loop ended, on the stopping thread.
+  void release() noexcept;
+
+  static void onStop(evutil_socket_t, short, void* arg);
+
+  void beginShutdown();
+
+  static void onGrace(evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->finish(); }
+
+  // From any thread: runs `task` on the loop soon; dropped once the loop is gone.
+  void post(std::function<void()> task);
+
+  static void onInbox(evutil_socket_t, short, void* arg);
+
+  // The client `c` was when a task was posted, if it is still connected.
+  Client* alive(Client* c, std::uint64_t serial);
+
+  void finish() noexcept;
+
+  // ---- connections --------------------------------------------------------------------
+
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* peer, int, void* arg);
+
+  static void onAcceptError(evconnlistener*, void*);
+
+  // The key of the per-address limit: IPv4 as is, IPv6 by its /64 (one customer's network),
+  // IPv4-mapped IPv6 as IPv4; empty (no limit) for trusted proxies, whose clients the limit
+  // cannot tell apart before the request is read.
+  std::string addressKey(const sockaddr* peer) const;
+
+  void accept(evutil_socket_t fd, const sockaddr* peer);
+
+  // Moves a client to `next`, keeping the count of connections in their handshake.
+  void setState(Client& c, State next);
+
+  static void onRead(bufferevent*, void* arg);
+
+  static void onWrite(bufferevent*, void* arg);
+
+  static void onEvent(bufferevent*, short what, void* arg);
+
+  void read(Client& c);
+
+  void handshake(Client& c, std::string_view data);
+
+  // The end of a handshake whose token is genuine: upgrade when its account still holds it.
+  void admit(Client& c, const auth::Claims& claims, const std::string& key,
+             users::TokenStanding standing, const std::string& rest);
+
+  void refuse(Client& c, const std::string& response);
+
+  void frames(Client& c, std::string_view data);
+
+  void message(Client& c, const std::string& text);
+
+  void subscribeChecked(Client& c, const std::string& id, const std::string& given,
+                        const db::Lookup<sites::CachedSite>& site);
+
+  // ---- output -------------------------------------------------------------------------
+
+  // Queues a shared frame on the client's socket; a client whose unsent output would pass
+  // websocket.max_output_bytes is disconnected instead (returns false: the caller must then
+  // destroy it, outside any loop over a room).
+  bool enqueue(Client& c, const Frame& frame);
+
+  void send(Client& c, const Frame& frame);
+
+  void fanout(const std::string& websiteId, const Frame& frame);
+
+  void closeWith(Client& c, std::uint16_t code, std::string_view reason);
+
+  // The Close frame goes out whatever the output bound (it is small and the last one).
+  void sendClose(Client& c, std::string frame);
+
+  // Output flushed: half-close so the client reads everything before seeing the end, then wait
+  // for its own end (or the close timeout) before freeing.
+  void drain(Client& c);
+
+  void destroy(Client* c);
+
+  // ---- rooms and Redis ----------------------------------------------------------------
+
+  // Answers "subscribed" now when Redis already feeds the room, else once it confirms.
+  void join(Client& c, const std::string& id);
+
+  static Frame subscribedFrame(const std::string& id);
+
+  // Redis confirmed the room's subscription: answer the members that asked meanwhile.
+  void confirm(const std::string& id);
+
+  // `answer`: a client leaving before Redis confirmed its subscription still gets its
+  // "subscribed", so that every request has its answer, in order.
+  void leave(Client& c, const std::string& id, bool answer = false);
+
+  void leaveAll(Client& c);
+
+  void subscribe(const std::string& id);
+
+  void unsubscribe(const std::string& id);
+
+  // Every room with local members, again: a new Redis connection has no subscriptions. First
+  // the anchor, a channel nobody publishes on, held for the connection's life: with it the
+  // subscription count never falls to 0, which in hiredis 0.14 would take the context out of
+  // subscribed mode while other SUBSCRIBE replies are still on their way (an assertion there).
+  void resubscribe();
+
+  static void onChannel(redisAsyncContext*, void* r, void* arg);
+
+  void channelReply(const redisReply& reply);
+
+  static void onRealtime(evutil_socket_t, short, void* arg);
+
+  void queryRealtime();
+
+  static void onRealtimeReply(redisAsyncContext*, void* r, void* arg);
+
+  // ---- keep-alive ---------------------------------------------------------------------
+
+  static void onTick(evutil_socket_t, short, void* arg);
+
+  void sweep();
+};
+
+}  // namespace mp::ws
