@@ -37,7 +37,7 @@ constexpr std::size_t kMaxUrl = 2048;
 constexpr std::size_t kMaxEventType = 64;
 constexpr std::size_t kMaxSessionId = 128;
 constexpr std::size_t kMaxProps = 30;
-constexpr std::int64_t kDayMillis = 24LL * 3600 * 1000;
+using util::kDayMillis;
 constexpr std::int64_t kAheadMillis = 5LL * 60 * 1000;
 constexpr std::int64_t kServerSideBackMillis = 30 * kDayMillis;
 

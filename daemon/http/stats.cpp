@@ -10,7 +10,6 @@
 #include <string>
 #include <utility>
 
-#include "aggregation/aggregator.hpp"
 #include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
@@ -55,11 +54,11 @@ std::string websiteIdOf(const RouteParams& params) {
 
 stats::DateRange rangeOf(const Http::Request& request) {
   return stats::parseRange(queryParam(request, "from"), queryParam(request, "to"),
-                           aggregation::todayUtc());
+                           util::todayUtc());
 }
 
 std::string rangeParams(const stats::DateRange& range) {
-  return "from=" + aggregation::formatDate(range.from) + "&to=" + aggregation::formatDate(range.to);
+  return "from=" + util::formatDate(range.from) + "&to=" + util::formatDate(range.to);
 }
 
 // Throws NotFound unless the website exists and is `userId`'s: the website cache answers, and
@@ -148,7 +147,7 @@ void addStatsRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
     rangeOf(request);  // checked like on every stats route, not used
     const std::int64_t now = util::nowMillis();
     // The answer's "today" changes at midnight: so does the key.
-    const std::string params = "today=" + aggregation::formatDate(aggregation::todayUtc());
+    const std::string params = "today=" + util::formatDate(util::todayUtc());
     return StatsQuery{"overview", id, params, [id, now](db::Connection* conn, redis::Client*) {
                         return stats::overview(*conn, id, now);
                       }};

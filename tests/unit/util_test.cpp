@@ -51,6 +51,16 @@ TEST(Rfc3339, FormatsMillisecondsExactlyAndReadsThemBack) {
   }
 }
 
+TEST(Dates, ParseAndFormat) {
+  using std::chrono::sys_days;
+  EXPECT_EQ(util::parseDate("2024-02-29"), sys_days{std::chrono::year{2024} / 2 / 29});
+  EXPECT_EQ(util::formatDate(sys_days{std::chrono::year{2025} / 11 / 3}), "2025-11-03");
+  for (const char* bad :
+       {"2025-02-29", "2025-13-01", "2025-1-01", "20251101", "", "2025-11-0x", "2025-11-01 "}) {
+    EXPECT_EQ(util::parseDate(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(Sched, PreferThroughputMakesOnlyTheCallingThreadABatchThread) {
   int inside = -1;
   bool applied = false;
