@@ -208,7 +208,7 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
   auto websiteId = optString(body, "websiteId");
   if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
   if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
-  for (char& c : *websiteId) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  websiteId = util::canonicalUuid(*websiteId);
   e.websiteId = *websiteId;
 
   e.eventType = optString(body, "eventType").value_or("pageview");

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,10 +35,9 @@ using util::kDayMillis;
 constexpr std::size_t kMaxRawStretches = 8;
 
 std::string canonicalId(std::string_view websiteId) {
-  if (!util::isUuid(websiteId)) throw NotFound("no such website");
-  std::string id(websiteId);
-  for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return id;
+  auto id = util::canonicalUuid(websiteId);
+  if (!id) throw NotFound("no such website");
+  return *std::move(id);
 }
 
 // Statement parameters; $1 is always the website id.

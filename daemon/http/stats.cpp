@@ -3,7 +3,6 @@
 #include "http/stats.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -44,12 +43,10 @@ std::optional<std::string> queryParam(const Http::Request& request, const char* 
 }
 
 std::string websiteIdOf(const RouteParams& params) {
-  std::string id = params.get("id");
   // A path that is not a UUID names no website (API.md: 404, not 400).
-  if (!util::isUuid(id)) throw NotFound("no such website");
-  std::transform(id.begin(), id.end(), id.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return id;
+  auto id = util::canonicalUuid(params.get("id"));
+  if (!id) throw NotFound("no such website");
+  return *std::move(id);
 }
 
 stats::DateRange rangeOf(const Http::Request& request) {
