@@ -7,13 +7,13 @@
 #include <algorithm>
 #include <optional>
 
-#include "aggregation/aggregator.hpp"
 #include "db/connection.hpp"
 #include "log/log.hpp"
 #include "maintenance/jobs.hpp"
 #include "maintenance/retention.hpp"
 #include "util/error.hpp"
 #include "util/sched.hpp"
+#include "util/time.hpp"
 
 namespace mp::daemon {
 namespace {
@@ -221,7 +221,7 @@ Scheduler::JobResult Scheduler::partitionsJob(db::Connection& conn) {
 Scheduler::JobResult Scheduler::retentionJob(db::Connection& conn) {
   auto logger = log::get("db");
   const auto started = steady_clock::now();
-  const auto cutoff = maintenance::retentionCutoff(options_.retentionDays, aggregation::todayUtc());
+  const auto cutoff = maintenance::retentionCutoff(options_.retentionDays, util::todayUtc());
   const auto report = maintenance::pruneEvents(conn, cutoff, false, maintenance::LockWait::kSkip);
   if (report.skipped) {
     logger->info("retention skipped: another prune or a fold holds its lock; next attempt in {}",
@@ -230,7 +230,7 @@ Scheduler::JobResult Scheduler::retentionJob(db::Connection& conn) {
   }
   logger->info(
       "retention before={} partitions_dropped={} events_deleted={} rollup_rows_deleted={} ms={}",
-      aggregation::formatDate(cutoff), report.partitionsDropped(), report.eventsRemoved(),
+      util::formatDate(cutoff), report.partitionsDropped(), report.eventsRemoved(),
       report.rollupRowsDeleted(), msSince(started));
   return JobResult::kDone;
 }

@@ -17,6 +17,7 @@
 #include "sites/sites.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
+#include "util/time.hpp"
 
 namespace mp::cli {
 namespace {
@@ -29,7 +30,7 @@ struct RunOptions {
 };
 
 std::chrono::sys_days dateOption(const std::string& option, const std::string& text) {
-  auto day = aggregation::parseDate(text);
+  auto day = util::parseDate(text);
   if (!day) throw InvalidInput(option, option + ": not a date (YYYY-MM-DD): " + text);
   return *day;
 }
@@ -53,7 +54,7 @@ int runRecent(Context& ctx) {
 
 int runAggregate(Context& ctx, const RunOptions& opts) {
   if (opts.recent) return runRecent(ctx);
-  const auto today = aggregation::todayUtc();
+  const auto today = util::todayUtc();
   // Default: yesterday and today, the days whose browser events may still arrive (--recent
   // folds every day that is not final instead).
   auto from = today - std::chrono::days{1};
@@ -66,8 +67,8 @@ int runAggregate(Context& ctx, const RunOptions& opts) {
     if (opts.from.empty()) from = to;
   }
   if (from > to) {
-    throw InvalidInput("--from", "--from " + aggregation::formatDate(from) + " is after --to " +
-                                     aggregation::formatDate(to));
+    throw InvalidInput(
+        "--from", "--from " + util::formatDate(from) + " is after --to " + util::formatDate(to));
   }
 
   auto conn = ctx.connect();
@@ -82,7 +83,7 @@ int runAggregate(Context& ctx, const RunOptions& opts) {
   const auto result = aggregation::foldRange(
       conn, from, to, website, [terminal](std::chrono::sys_days day, std::int64_t events) {
         if (terminal) {
-          std::cout << "folded " << aggregation::formatDate(day) << " (" << events << " events)"
+          std::cout << "folded " << util::formatDate(day) << " (" << events << " events)"
                     << std::endl;
         }
       });

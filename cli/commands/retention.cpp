@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "aggregation/aggregator.hpp"
 #include "context.hpp"
 #include "db/migrations.hpp"
 #include "output.hpp"
 #include "prompt.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
+#include "util/time.hpp"
 
 namespace mp::cli {
 namespace {
@@ -41,14 +41,14 @@ int runPrune(Context& ctx, const PruneOptions& opts) {
                        "no retention: pass --older-than DAYS or set retention.days in the "
                        "configuration");
   }
-  const auto cutoff = maintenance::retentionCutoff(days, aggregation::todayUtc());
+  const auto cutoff = maintenance::retentionCutoff(days, util::todayUtc());
   const bool ask = !opts.dryRun && !opts.yes;
   // A script without --yes fails before anything is opened, like the other destructive commands.
   if (ask && isatty(STDIN_FILENO) == 0) {
     throw InvalidInput("yes", "stdin is not a terminal: pass --yes to confirm the prune");
   }
   const std::string what = fmt::format("events before {} 00:00 UTC (older than {} day{})",
-                                       aggregation::formatDate(cutoff), days, days == 1 ? "" : "s");
+                                       util::formatDate(cutoff), days, days == 1 ? "" : "s");
 
   auto conn = ctx.connect();
   const auto check = db::checkSchema(conn);

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "aggregation/aggregator.hpp"
 #include "context.hpp"
 #include "output.hpp"
 #include "redis/client.hpp"
@@ -59,7 +58,7 @@ std::string resolveWebsite(db::Connection& conn, const std::string& website) {
 }
 
 stats::DateRange range(const StatsOptions& opts) {
-  return stats::parseRange(given(opts.from), given(opts.to), aggregation::todayUtc());
+  return stats::parseRange(given(opts.from), given(opts.to), util::todayUtc());
 }
 
 // A table shows an empty value (a direct visit's referrer, an unknown country) as "(none)"; CSV

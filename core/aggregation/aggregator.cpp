@@ -3,12 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-#include <charconv>
 #include <string>
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/time.hpp"
 #include "util/uuid.hpp"
 
 namespace mp::aggregation {
@@ -135,7 +134,7 @@ constexpr int kDayAttempts = 5;
 std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& websites) {
   static const std::string kSummary = summaryInsert();
   static const std::vector<std::string> kInserts = rollupInserts();
-  const db::Params params{formatDate(day), websites};
+  const db::Params params{util::formatDate(day), websites};
   for (int attempt = 1;; ++attempt) {
     try {
       // One snapshot for every rollup of the day, so they agree with each other even while
@@ -188,8 +187,8 @@ FoldResult foldRange(db::Connection& conn, sys_days from, sys_days to,
                      std::optional<std::string> websiteId,
                      const std::function<void(sys_days, std::int64_t)>& progress) {
   if (from > to) {
-    throw InvalidInput("from", "the range starts (" + formatDate(from) + ") after it ends (" +
-                                   formatDate(to) + ")");
+    throw InvalidInput("from", "the range starts (" + util::formatDate(from) + ") after it ends (" +
+                                   util::formatDate(to) + ")");
   }
   if (websiteId && !util::isUuid(*websiteId)) {
     throw InvalidInput("website", "not a website id: " + *websiteId);
@@ -219,7 +218,7 @@ bool tryFoldRecent(db::Connection& conn) {
       kFinal);
   auto pending = conn.execArgs(kPending, settleSeconds(), kRecentDays);
   for (int i = 0; i < pending.rows(); ++i) {
-    const auto day = parseDate(pending.get(i, 0));
+    const auto day = util::parseDate(pending.get(i, 0));
     if (day) foldDay(conn, *day, std::string(pending.get(i, 1)));
   }
   return true;
@@ -236,12 +235,12 @@ std::vector<sys_days> finalDays(db::Connection& conn, std::string_view websiteId
       kFinal);
   const auto text = [](const std::optional<sys_days>& day) -> std::optional<std::string> {
     if (!day) return std::nullopt;
-    return formatDate(*day);
+    return util::formatDate(*day);
   };
   auto rows = conn.execArgs(kSql, settleSeconds(), std::string(websiteId), text(from), text(to));
   out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {
-    if (auto day = parseDate(rows.get(r, 0))) out.push_back(*day);
+    if (auto day = util::parseDate(rows.get(r, 0))) out.push_back(*day);
   }
   return out;
 }
@@ -264,33 +263,6 @@ std::optional<sys_days> foldedThrough(db::Connection& conn, std::string_view web
   auto span = foldedSpan(conn, websiteId);
   if (!span) return std::nullopt;
   return span->through;
-}
-
-sys_days todayUtc() {
-  return std::chrono::floor<days>(std::chrono::system_clock::now());
-}
-
-std::string formatDate(sys_days day) {
-  const std::chrono::year_month_day ymd{day};
-  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-}
-
-std::optional<sys_days> parseDate(std::string_view text) {
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-  for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u}) {
-    if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) return std::nullopt;
-  }
-  int y = 0;
-  unsigned m = 0;
-  unsigned d = 0;
-  std::from_chars(text.data(), text.data() + 4, y);
-  std::from_chars(text.data() + 5, text.data() + 7, m);
-  std::from_chars(text.data() + 8, text.data() + 10, d);
-  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m},
-                                        std::chrono::day{d}};
-  if (!ymd.ok()) return std::nullopt;
-  return sys_days{ymd};
 }
 
 }  // namespace mp::aggregation

@@ -71,11 +71,4 @@ std::optional<FoldedSpan> foldedSpan(db::Connection& conn, std::string_view webs
 std::optional<std::chrono::sys_days> foldedThrough(db::Connection& conn,
                                                    std::string_view websiteId);
 
-/// Today's UTC date by the system clock.
-std::chrono::sys_days todayUtc();
-/// "2026-11-27" for a day.
-std::string formatDate(std::chrono::sys_days day);
-/// Parses "YYYY-MM-DD" (a real calendar date); std::nullopt when malformed.
-std::optional<std::chrono::sys_days> parseDate(std::string_view text);
-
 }  // namespace mp::aggregation

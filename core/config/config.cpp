@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "config/schema.hpp"
-#include "redis/url.hpp"
 #include "util/error.hpp"
+#include "util/redis_url.hpp"
 
 extern char** environ;
 
@@ -202,7 +202,7 @@ void crossChecks(const Config& c, const std::map<std::string, std::string>& wher
         "must start with postgresql:// (for example "
         "\"postgresql://metricpulse@localhost/metricpulse\")");
   }
-  if (auto error = redis::validateUrl(c.redis.url)) add("redis.url", *error);
+  if (auto error = util::validateRedisUrl(c.redis.url)) add("redis.url", *error);
   if (!c.geoip.database.empty()) {
     std::ifstream probe(c.geoip.database, std::ios::binary);
     if (!probe) add("geoip.database", "cannot read \"" + c.geoip.database + "\"");

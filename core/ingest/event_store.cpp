@@ -81,7 +81,7 @@ std::string insertAndCommitSql(bool markLateDays) {
 // threshold is the start of the UTC day an hour ahead of this host's clock, so a database clock
 // up to an hour ahead still finds every late event marked.
 bool mayHoldLateEvents(std::span<const events::Event> events) {
-  constexpr std::int64_t kDayMillis = 86'400'000;
+  using util::kDayMillis;
   constexpr std::int64_t kClockSlackMillis = 3'600'000;
   const std::int64_t ahead = util::nowMillis() + kClockSlackMillis;
   const std::int64_t threshold = (ahead - ((ahead % kDayMillis) + kDayMillis) % kDayMillis);

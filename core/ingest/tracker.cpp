@@ -37,7 +37,7 @@ constexpr std::size_t kMaxUrl = 2048;
 constexpr std::size_t kMaxEventType = 64;
 constexpr std::size_t kMaxSessionId = 128;
 constexpr std::size_t kMaxProps = 30;
-constexpr std::int64_t kDayMillis = 24LL * 3600 * 1000;
+using util::kDayMillis;
 constexpr std::int64_t kAheadMillis = 5LL * 60 * 1000;
 constexpr std::int64_t kServerSideBackMillis = 30 * kDayMillis;
 
@@ -208,7 +208,7 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
   auto websiteId = optString(body, "websiteId");
   if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
   if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
-  for (char& c : *websiteId) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  websiteId = util::canonicalUuid(*websiteId);
   e.websiteId = *websiteId;
 
   e.eventType = optString(body, "eventType").value_or("pageview");

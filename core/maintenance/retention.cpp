@@ -8,6 +8,7 @@
 
 #include "aggregation/aggregator.hpp"
 #include "util/error.hpp"
+#include "util/time.hpp"
 
 namespace mp::maintenance {
 namespace {
@@ -156,7 +157,7 @@ PruneReport pruneEvents(db::Connection& conn, std::chrono::sys_days cutoff, bool
   PruneReport report;
   report.cutoff = cutoff;
   report.dryRun = dry;
-  const std::string cutoffText = aggregation::formatDate(cutoff);
+  const std::string cutoffText = util::formatDate(cutoff);
   if (dry) return dryRun(conn, cutoffText, std::move(report));
 
   // The fold lock too: a fold running meanwhile could write back rollups of days whose events

@@ -7,8 +7,8 @@
 #include <array>
 #include <utility>
 
-#include "aggregation/aggregator.hpp"
 #include "util/error.hpp"
+#include "util/time.hpp"
 
 namespace mp::stats {
 namespace {
@@ -27,7 +27,7 @@ constexpr std::array<std::pair<std::string_view, Dimension>, 7> kDimensions = {{
 }};
 
 sys_days parseDay(const char* field, const std::string& text) {
-  auto day = aggregation::parseDate(text);
+  auto day = util::parseDate(text);
   if (!day) {
     throw InvalidInput(field, fmt::format("{} must be a date (YYYY-MM-DD), not \"{}\"", field,
                                           text.substr(0, 40)));
@@ -46,9 +46,9 @@ DateRange parseRange(const std::optional<std::string>& from, const std::optional
   range.to = to ? parseDay("to", *to) : today;
   range.from = from ? parseDay("from", *from) : range.to - days{kDefaultRangeDays - 1};
   if (range.from > range.to) {
-    throw InvalidInput(
-        "from", fmt::format("from ({}) is after to ({})", aggregation::formatDate(range.from),
-                            aggregation::formatDate(range.to)));
+    throw InvalidInput("from",
+                       fmt::format("from ({}) is after to ({})", util::formatDate(range.from),
+                                   util::formatDate(range.to)));
   }
   if (range.days() > kMaxRangeDays) {
     throw InvalidInput("from", fmt::format("the range covers {} days; at most {} are answered",

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,7 +27,7 @@ using json = nlohmann::json;
 using std::chrono::days;
 using std::chrono::sys_days;
 
-constexpr std::int64_t kDayMillis = 86'400'000;
+using util::kDayMillis;
 
 // More separate stretches of raw days than this (days that are not final between final ones, a
 // rare sight) are merged, the final days between them then read raw too: fewer, longer index
@@ -36,10 +35,9 @@ constexpr std::int64_t kDayMillis = 86'400'000;
 constexpr std::size_t kMaxRawStretches = 8;
 
 std::string canonicalId(std::string_view websiteId) {
-  if (!util::isUuid(websiteId)) throw NotFound("no such website");
-  std::string id(websiteId);
-  for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return id;
+  auto id = util::canonicalUuid(websiteId);
+  if (!id) throw NotFound("no such website");
+  return *std::move(id);
 }
 
 // Statement parameters; $1 is always the website id.
@@ -133,7 +131,7 @@ std::string dateArray(const std::vector<sys_days>& list) {
   std::string out = "{";
   for (const sys_days day : list) {
     if (out.size() > 1) out.push_back(',');
-    out += aggregation::formatDate(day);
+    out += util::formatDate(day);
   }
   return out + "}";
 }
@@ -164,15 +162,15 @@ WeekSplit splitWeeks(const std::vector<sys_days>& rollup) {
 }
 
 std::string startOf(sys_days day) {
-  return aggregation::formatDate(day) + "T00:00:00Z";
+  return util::formatDate(day) + "T00:00:00Z";
 }
 
 // The condition selecting the plan's rollup rows of table alias t by its date column.
 std::string rollupDays(Query& q, const DayPlan& plan) {
   if (!plan.rollupFrom) return "false";
   std::string sql = fmt::format("t.website_id = $1::uuid AND t.date BETWEEN {}::date AND {}::date",
-                                q.add(aggregation::formatDate(*plan.rollupFrom)),
-                                q.add(aggregation::formatDate(*plan.rollupTo)));
+                                q.add(util::formatDate(*plan.rollupFrom)),
+                                q.add(util::formatDate(*plan.rollupTo)));
   if (!plan.rollupSkip.empty()) {
     sql += fmt::format(" AND t.date <> ALL({}::date[])", q.add(dateArray(plan.rollupSkip)));
   }
@@ -345,8 +343,8 @@ json overview(db::Connection& conn, std::string_view websiteId, std::int64_t now
   const DayPlan plan = planDays(conn, id, std::nullopt, std::nullopt);
   Query q(id);
   const std::string daily = dailyCounts(q, plan);
-  const std::string day = q.add(aggregation::formatDate(today));
-  const std::string weekStart = q.add(aggregation::formatDate(today - days{kDefaultRangeDays - 1}));
+  const std::string day = q.add(util::formatDate(today));
+  const std::string weekStart = q.add(util::formatDate(today - days{kDefaultRangeDays - 1}));
   const std::string sql = fmt::format(
       "SELECT coalesce(sum(views), 0)::bigint, coalesce(sum(visitors), 0)::bigint,"
       " coalesce(sum(views) FILTER (WHERE date = {0}::date), 0)::bigint,"
@@ -374,8 +372,8 @@ json topPages(db::Connection& conn, std::string_view websiteId, const DateRange&
         {{"page", r.get(i, 0)}, {"views", r.getInt(i, 1)}, {"visitors", r.getInt(i, 2)}});
   }
   return {{"websiteId", id},
-          {"from", aggregation::formatDate(range.from)},
-          {"to", aggregation::formatDate(range.to)},
+          {"from", util::formatDate(range.from)},
+          {"to", util::formatDate(range.to)},
           {"pages", std::move(pages)}};
 }
 
@@ -409,7 +407,7 @@ json timeseries(db::Connection& conn, std::string_view websiteId, const DateRang
     for (int i = 0; i < r.rows(); ++i)
       byDay[std::string(r.get(i, 0))] = {r.getInt(i, 1), r.getInt(i, 2)};
     for (sys_days day = range.from; day <= range.to; day += days{1}) {
-      const std::string t = aggregation::formatDate(day);
+      const std::string t = util::formatDate(day);
       const auto it = byDay.find(t);
       const auto [views, visitors] =
           it == byDay.end() ? std::pair<std::int64_t, std::int64_t>{} : it->second;

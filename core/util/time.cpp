@@ -1,6 +1,10 @@
 // Time formatting and parsing without locale or time-zone database dependence (civil-day maths).
 #include "util/time.hpp"
 
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -139,6 +143,33 @@ std::optional<std::int64_t> parseRfc3339(std::string_view s) {
   const std::int64_t days =
       daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   return ((days * 86400 + hour * 3600 + minute * 60 + second) - offsetMinutes * 60) * 1000 + millis;
+}
+
+std::chrono::sys_days todayUtc() {
+  return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+}
+
+std::string formatDate(std::chrono::sys_days day) {
+  const std::chrono::year_month_day ymd{day};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+}
+
+std::optional<std::chrono::sys_days> parseDate(std::string_view text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+  for (std::size_t i : {0u, 1u, 2u, 3u, 5u, 6u, 8u, 9u}) {
+    if (std::isdigit(static_cast<unsigned char>(text[i])) == 0) return std::nullopt;
+  }
+  int y = 0;
+  unsigned m = 0;
+  unsigned d = 0;
+  std::from_chars(text.data(), text.data() + 4, y);
+  std::from_chars(text.data() + 5, text.data() + 7, m);
+  std::from_chars(text.data() + 8, text.data() + 10, d);
+  const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{m},
+                                        std::chrono::day{d}};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days{ymd};
 }
 
 }  // namespace mp::util

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -23,6 +24,13 @@ bool isUuid(std::string_view text) noexcept {
     }
   }
   return true;
+}
+
+std::optional<std::string> canonicalUuid(std::string_view text) {
+  if (!isUuid(text)) return std::nullopt;
+  std::string id(text);
+  for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return id;
 }
 
 namespace {

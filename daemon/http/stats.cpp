@@ -3,14 +3,12 @@
 #include "http/stats.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 
-#include "aggregation/aggregator.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "services.hpp"
@@ -42,21 +40,19 @@ std::optional<std::string> queryParam(const Http::Request& request, const char* 
 }
 
 std::string websiteIdOf(const RouteParams& params) {
-  std::string id = params.get("id");
   // A path that is not a UUID names no website (API.md: 404, not 400).
-  if (!util::isUuid(id)) throw NotFound("no such website");
-  std::transform(id.begin(), id.end(), id.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return id;
+  auto id = util::canonicalUuid(params.get("id"));
+  if (!id) throw NotFound("no such website");
+  return *std::move(id);
 }
 
 stats::DateRange rangeOf(const Http::Request& request) {
   return stats::parseRange(queryParam(request, "from"), queryParam(request, "to"),
-                           aggregation::todayUtc());
+                           util::todayUtc());
 }
 
 std::string rangeParams(const stats::DateRange& range) {
-  return "from=" + aggregation::formatDate(range.from) + "&to=" + aggregation::formatDate(range.to);
+  return "from=" + util::formatDate(range.from) + "&to=" + util::formatDate(range.to);
 }
 
 // Throws NotFound unless the website exists and is `userId`'s: the website cache answers, and
@@ -116,7 +112,7 @@ void addStatsRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
     rangeOf(request);  // checked like on every stats route, not used
     const std::int64_t now = util::nowMillis();
     // The answer's "today" changes at midnight: so does the key.
-    const std::string params = "today=" + aggregation::formatDate(aggregation::todayUtc());
+    const std::string params = "today=" + util::formatDate(util::todayUtc());
     return StatsQuery{"overview", id, params, [id, now](db::Connection* conn, redis::Client*) {
                         return stats::overview(*conn, id, now);
                       }};

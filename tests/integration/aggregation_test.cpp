@@ -143,7 +143,7 @@ class AggregationTest : public ::testing::Test {
           // Day-scoped, as ingest makes visitor ids: nobody is seen on two UTC days.
           const long visitor = static_cast<long>(rng() % 60) + 1000 * d;
           const std::string ts =
-              fmt::format("{} {:02}:{:02}:{:02}.{:03}+00", formatDate(day), ms / 3'600'000,
+              fmt::format("{} {:02}:{:02}:{:02}.{:03}+00", util::formatDate(day), ms / 3'600'000,
                           ms / 60'000 % 60, ms / 1000 % 60, ms % 1000);
           // One draw per statement: argument evaluation order is unspecified.
           const char* type = pick(kTypes);
@@ -355,7 +355,7 @@ TEST_F(AggregationTest, FoldedSpanCoversOnlyFinalGapFreeDays) {
   foldRange(conn_, kLastDay + days{2}, kLastDay + days{3});
   EXPECT_EQ(foldedThrough(conn_, sites_[0]), kLastDay);
   // Today can still receive events, so it is never final.
-  const auto today = todayUtc();
+  const auto today = util::todayUtc();
   foldRange(conn_, today - days{1}, today, sites_[1]);
   EXPECT_EQ(foldedThrough(conn_, sites_[1]), kLastDay);
 }
@@ -374,12 +374,12 @@ std::map<std::string, std::string> runsOf(db::Connection& conn, const std::strin
 
 TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
   conn_.exec("UPDATE websites SET created_at = now() - interval '50 days'");
-  const sys_days today = todayUtc();
+  const sys_days today = util::todayUtc();
   for (int back : {40, 30, 3, 1, 0}) {
     insert(
         {fmt::format("('{}', '{} 00:00:00+00', 'pageview', '/d{}', 's', {}, NULL, NULL, NULL,"
                      " NULL, NULL)",
-                     sites_[0], formatDate(today - days{back}), back, 1000 + back)});
+                     sites_[0], util::formatDate(today - days{back}), back, 1000 + back)});
   }
   // First run: every day of the window since the websites exist, for both; nothing older.
   ASSERT_TRUE(tryFoldRecent(conn_));
@@ -387,12 +387,12 @@ TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
                  " FROM aggregation_runs"),
             std::vector<std::string>{
                 fmt::format("{}|{}|{}|{}|f|", 2 * (kRecentDays + 1), kRecentDays + 1,
-                            formatDate(today - days{kRecentDays}), formatDate(today))});
+                            util::formatDate(today - days{kRecentDays}), util::formatDate(today))});
   EXPECT_EQ(rows(fmt::format("SELECT events FROM event_summary WHERE date = '{}'",
-                             formatDate(today - days{30}))),
+                             util::formatDate(today - days{30}))),
             std::vector<std::string>{"1|"});
   EXPECT_EQ(rows(fmt::format("SELECT count(*) FROM event_summary WHERE date = '{}'",
-                             formatDate(today - days{40}))),
+                             util::formatDate(today - days{40}))),
             std::vector<std::string>{"0|"});
 
   // Then: a day folded before it settled, a dirty day (one website), a day never folded.
@@ -402,10 +402,10 @@ TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
   conn_.execArgs(
       "UPDATE aggregation_runs SET folded_at = ($1::date + 1)::timestamp AT TIME ZONE 'UTC'"
       " + interval '59 minutes' WHERE date = $1::date",
-      formatDate(early));
+      util::formatDate(early));
   conn_.execArgs("UPDATE aggregation_runs SET dirty = true WHERE website_id = $1 AND date = $2",
-                 sites_[1], formatDate(marked));
-  conn_.execArgs("DELETE FROM aggregation_runs WHERE date = $1", formatDate(missing));
+                 sites_[1], util::formatDate(marked));
+  conn_.execArgs("DELETE FROM aggregation_runs WHERE date = $1", util::formatDate(missing));
   const auto before0 = runsOf(conn_, sites_[0]);
   const auto before1 = runsOf(conn_, sites_[1]);
   ASSERT_TRUE(tryFoldRecent(conn_));
@@ -413,7 +413,7 @@ TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
   const auto after1 = runsOf(conn_, sites_[1]);
   for (int back = 0; back <= kRecentDays; ++back) {
     const sys_days day = today - days{back};
-    const std::string d = formatDate(day);
+    const std::string d = util::formatDate(day);
     ASSERT_TRUE(after0.count(d) && after1.count(d)) << d;
     EXPECT_THAT(after0.at(d), ::testing::EndsWith("|f")) << d;
     EXPECT_THAT(after1.at(d), ::testing::EndsWith("|f")) << d;
@@ -426,13 +426,13 @@ TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
 
 TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextRun) {
   conn_.exec("UPDATE websites SET created_at = now() - interval '3 days'");
-  const sys_days today = todayUtc();
+  const sys_days today = util::todayUtc();
   const sys_days yesterday = today - days{1};
   for (int i = 0; i < 5; ++i) {
     insert(
         {fmt::format("('{}', '{} 0{}:00:00+00', 'pageview', '/', 's{}', {}, NULL, NULL, NULL,"
                      " NULL, NULL)",
-                     sites_[0], formatDate(yesterday), i, i, 100 + i % 2)});
+                     sites_[0], util::formatDate(yesterday), i, i, 100 + i % 2)});
   }
   foldRange(conn_, yesterday, today);
   const stats::DateRange range{yesterday, yesterday};
@@ -454,7 +454,7 @@ TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextR
   ASSERT_EQ(ingest::EventStore::insertBatch(writer, std::vector<events::Event>{late}), 1u);
   EXPECT_EQ(rows(fmt::format("SELECT dirty FROM aggregation_runs WHERE website_id = '{}'"
                              " AND date = '{}'",
-                             sites_[0], formatDate(yesterday))),
+                             sites_[0], util::formatDate(yesterday))),
             std::vector<std::string>{"t|"});
   // The stats count it at once: the day is read from events until it is folded again.
   const auto expected = nlohmann::json::parse(
@@ -466,7 +466,7 @@ TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextR
   expectRollupsMatchEvents();
   EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE date = '{}'"
                              " AND page = '/late'",
-                             formatDate(yesterday))),
+                             util::formatDate(yesterday))),
             std::vector<std::string>{"1|1|"});
   EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"], expected);
 }
@@ -475,7 +475,7 @@ TEST_F(AggregationTest, AMarkMadeDuringAFoldMakesItFoldTheDayAgain) {
   insertEvents();
   foldRange(conn_, kFirstDay, kLastDay);
   const sys_days day = kFirstDay + days{3};
-  const std::string d = formatDate(day);
+  const std::string d = util::formatDate(day);
 
   // A writer's transaction: a late event and its mark, not committed yet.
   db::Connection writer(db_.url(), std::chrono::seconds(10));
@@ -523,15 +523,6 @@ TEST_F(AggregationTest, AMarkMadeDuringAFoldMakesItFoldTheDayAgain) {
                              sites_[0], d)),
             std::vector<std::string>{"f|"});
   expectRollupsMatchEvents();
-}
-
-TEST(AggregationDates, ParseAndFormat) {
-  EXPECT_EQ(parseDate("2024-02-29"), sys_days{std::chrono::year{2024} / 2 / 29});
-  EXPECT_EQ(formatDate(sys_days{std::chrono::year{2025} / 11 / 3}), "2025-11-03");
-  for (const char* bad :
-       {"2025-02-29", "2025-13-01", "2025-1-01", "20251101", "", "2025-11-0x", "2025-11-01 "}) {
-    EXPECT_EQ(parseDate(bad), std::nullopt) << bad;
-  }
 }
 
 class AggregateCliTest : public AggregationTest {

@@ -60,7 +60,7 @@ class MpctlStats : public TrackingFixture {
     if (HasFatalFailure()) return;
     const std::int64_t now = util::nowMillis() / 1000;
     token_ = auth::signToken({owner_, now, now + 600}, secret_);
-    today_ = aggregation::todayUtc();
+    today_ = util::todayUtc();
     db::Connection conn(db_.url(), std::chrono::seconds(5));
     // Twelve days of events on example.com (visitor ids day-scoped), the older ones folded; NULL
     // referrers and countries are the "" values.
@@ -112,8 +112,8 @@ class MpctlStats : public TrackingFixture {
 };
 
 TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
-  const std::string from = aggregation::formatDate(today_ - days{9});
-  const std::string to = aggregation::formatDate(today_);
+  const std::string from = util::formatDate(today_ - days{9});
+  const std::string to = util::formatDate(today_);
   struct Case {
     std::vector<std::string> args;
     std::string path;
@@ -157,7 +157,7 @@ TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
 }
 
 TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
-  const std::string from = aggregation::formatDate(today_ - days{11});
+  const std::string from = util::formatDate(today_ - days{11});
   for (const bool csv : {false, true}) {
     const std::string format = csv ? "csv" : "table";
     // A list: header, then one line per row of the HTTP answer.

@@ -24,6 +24,7 @@
 #include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
+#include "util/time.hpp"
 
 namespace mp::maintenance {
 namespace {
@@ -63,7 +64,7 @@ std::vector<Step> stepsOf(const PruneReport& report) {
 }
 
 std::string day(sys_days d) {
-  return aggregation::formatDate(d);
+  return util::formatDate(d);
 }
 
 class RetentionTest : public ::testing::Test {
@@ -329,7 +330,7 @@ TEST_F(RetentionTest, ADropThatCannotLockEventsFailsAndARepeatFinishes) {
 class MpctlRetentionTest : public RetentionTest {
  protected:
   // Days before today that put the cutoff on the gap (see kGapFirst).
-  static int olderThan() { return static_cast<int>((aggregation::todayUtc() - kCutoff).count()); }
+  static int olderThan() { return static_cast<int>((util::todayUtc() - kCutoff).count()); }
 
   test::ProcessResult mpctl(std::vector<std::string> args, const std::string& toml = "") {
     const auto config = dir_.write("mp.toml", "[database]\nurl = \"" + db_.url() + "\"\n\n" + toml);

@@ -30,6 +30,7 @@
 #include "support/env.hpp"
 #include "support/http.hpp"
 #include "users/users.hpp"
+#include "util/time.hpp"
 
 namespace mp::daemon {
 namespace {
@@ -68,7 +69,7 @@ std::string runs(const std::string& job, const std::string& result) {
 }
 
 std::string dayText(std::chrono::sys_days day) {
-  return aggregation::formatDate(day);
+  return util::formatDate(day);
 }
 
 // A migrated database with one website.
@@ -386,7 +387,7 @@ TEST_F(DaemonSchedulerTest, CreatesPartitionsAheadAndKeepsTheRowsWaitingForThem)
 }
 
 TEST_F(DaemonSchedulerTest, PrunesSaltsOlderThanYesterday) {
-  const auto today = aggregation::todayUtc();
+  const auto today = util::todayUtc();
   for (int back : {9, 3, 2, 1, 0}) {
     conn_.execArgs(
         "INSERT INTO salts (day, salt) VALUES ($1::date, decode(repeat('ab', 32), 'hex'))"

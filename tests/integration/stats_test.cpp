@@ -49,7 +49,7 @@ constexpr std::int64_t kDayMs = 86'400'000;
 constexpr int kDataDays = 70;
 
 std::string date(sys_days day) {
-  return aggregation::formatDate(day);
+  return util::formatDate(day);
 }
 
 std::int64_t startMs(sys_days day) {
@@ -96,7 +96,7 @@ class StatsTest : public ::testing::Test {
     sites_ = {sites::create(conn_, owner_, "A", "a.example").id,
               sites::create(conn_, owner_, "B", "b.example").id,
               sites::create(conn_, owner_, "Empty", "empty.example").id};
-    today_ = aggregation::todayUtc();
+    today_ = util::todayUtc();
     now_ = util::nowMillis();
     first_ = today_ - days{kDataDays - 1};
     // Monthly partitions as the daemon keeps them, but for the first month, whose rows stay in
@@ -565,7 +565,7 @@ class StatsHttp : public test::TrackingFixture {
     if (HasFatalFailure()) return;
     token_ = tokenFor(owner_);
     db::Connection conn(db_.url(), std::chrono::seconds(5));
-    today_ = aggregation::todayUtc();
+    today_ = util::todayUtc();
     // A few days of events on example.com, the older ones folded.
     std::string sql =
         "INSERT INTO events (website_id, ts, event_type, page, referrer_host, visitor_id,"

@@ -36,6 +36,17 @@ TEST(Uuid, V7IsCanonicalUniqueAndTimeOrdered) {
   EXPECT_FALSE(util::isUuid("0190d7a000007000800000000000000000"));
 }
 
+TEST(Uuid, CanonicalFormIsLowerCaseAndOnlyForUuids) {
+  EXPECT_EQ(util::canonicalUuid("0190A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"),
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+  EXPECT_EQ(util::canonicalUuid("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+  for (const char* bad : {"", "not-a-uuid", "0190A1B2C3D47E5F8A9B0C1D2E3F4A5B",
+                          "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5g"}) {
+    EXPECT_EQ(util::canonicalUuid(bad), std::nullopt) << bad;
+  }
+}
+
 TEST(Rfc3339, FormatsMillisecondsExactlyAndReadsThemBack) {
   EXPECT_EQ(util::formatRfc3339Millis(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(util::formatRfc3339Millis(-1), "1969-12-31T23:59:59.999Z");
@@ -48,6 +59,16 @@ TEST(Rfc3339, FormatsMillisecondsExactlyAndReadsThemBack) {
        ms += 86400000LL * 37 + 3600000 * 5 + 60000 * 7 + 1013) {
     const std::string text = util::formatRfc3339Millis(ms);
     ASSERT_EQ(util::parseRfc3339(text), ms) << text;
+  }
+}
+
+TEST(Dates, ParseAndFormat) {
+  using std::chrono::sys_days;
+  EXPECT_EQ(util::parseDate("2024-02-29"), sys_days{std::chrono::year{2024} / 2 / 29});
+  EXPECT_EQ(util::formatDate(sys_days{std::chrono::year{2025} / 11 / 3}), "2025-11-03");
+  for (const char* bad :
+       {"2025-02-29", "2025-13-01", "2025-1-01", "20251101", "", "2025-11-0x", "2025-11-01 "}) {
+    EXPECT_EQ(util::parseDate(bad), std::nullopt) << bad;
   }
 }
 

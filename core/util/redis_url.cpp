@@ -1,5 +1,5 @@
 // Parses redis:// and unix:// URLs by hand: the forms are few and the messages must be precise.
-#include "redis/url.hpp"
+#include "util/redis_url.hpp"
 
 #include <sys/un.h>
 
@@ -9,7 +9,7 @@
 
 #include "util/error.hpp"
 
-namespace mp::redis {
+namespace mp::util {
 namespace {
 
 constexpr std::string_view kExpected =
@@ -78,7 +78,7 @@ int parsePort(std::string_view s) {
   return port;
 }
 
-void parseUserinfo(std::string_view userinfo, Url& url) {
+void parseUserinfo(std::string_view userinfo, RedisUrl& url) {
   const auto colon = userinfo.find(':');
   if (colon == std::string_view::npos) {
     if (userinfo.empty()) return;
@@ -94,7 +94,7 @@ void parseUserinfo(std::string_view userinfo, Url& url) {
 }
 
 // The only query parameter is db; whether the path already set one is `dbSet`.
-void parseQuery(std::string_view query, bool dbSet, Url& url) {
+void parseQuery(std::string_view query, bool dbSet, RedisUrl& url) {
   while (!query.empty()) {
     const auto amp = query.find('&');
     const auto param = query.substr(0, amp);
@@ -115,7 +115,7 @@ bool isHostChar(char c) {
          c == '-' || c == '_';
 }
 
-void parseHostPort(std::string_view authority, Url& url) {
+void parseHostPort(std::string_view authority, RedisUrl& url) {
   std::string_view portText;
   bool hasPort = false;
   if (!authority.empty() && authority.front() == '[') {
@@ -150,8 +150,8 @@ void parseHostPort(std::string_view authority, Url& url) {
   if (hasPort) url.port = parsePort(portText);
 }
 
-Url parseTcp(std::string_view rest) {
-  Url url;
+RedisUrl parseTcp(std::string_view rest) {
+  RedisUrl url;
   // The last '@' ends the userinfo, so a raw '/', '?' or '@' in a password still parses.
   const auto at = rest.rfind('@');
   if (at != std::string_view::npos) {
@@ -173,8 +173,8 @@ Url parseTcp(std::string_view rest) {
   return url;
 }
 
-Url parseUnix(std::string_view rest) {
-  Url url;
+RedisUrl parseUnix(std::string_view rest) {
+  RedisUrl url;
   if (!rest.empty() && rest.front() != '/') {
     // unix://[user]:password@/path: the userinfo ends at the last "@/".
     const auto at = rest.rfind("@/");
@@ -203,7 +203,7 @@ Url parseUnix(std::string_view rest) {
 
 }  // namespace
 
-std::string Url::redacted() const {
+std::string RedisUrl::redacted() const {
   std::string out = isUnix() ? "unix://" : "redis://";
   if (!password.empty()) out += username + ":***@";
   if (isUnix()) {
@@ -217,7 +217,7 @@ std::string Url::redacted() const {
   return out;
 }
 
-Url parseUrl(std::string_view text) {
+RedisUrl parseRedisUrl(std::string_view text) {
   if (text.empty()) fail("empty; " + std::string(kExpected));
   const auto sep = text.find("://");
   if (sep == std::string_view::npos) fail("missing scheme; " + std::string(kExpected));
@@ -233,25 +233,25 @@ Url parseUrl(std::string_view text) {
   fail("unsupported scheme '" + scheme + "://'; " + std::string(kExpected));
 }
 
-Url Url::parse(std::string_view text) {
-  return parseUrl(text);
+RedisUrl RedisUrl::parse(std::string_view text) {
+  return parseRedisUrl(text);
 }
 
-std::optional<Url> tryParseUrl(std::string_view text) {
+std::optional<RedisUrl> tryParseRedisUrl(std::string_view text) {
   try {
-    return parseUrl(text);
+    return parseRedisUrl(text);
   } catch (const RedisError&) {
     return std::nullopt;
   }
 }
 
-std::optional<std::string> validateUrl(const std::string& text) {
+std::optional<std::string> validateRedisUrl(const std::string& text) {
   try {
-    parseUrl(text);
+    parseRedisUrl(text);
     return std::nullopt;
   } catch (const RedisError& e) {
     return std::string(e.what());
   }
 }
 
-}  // namespace mp::redis
+}  // namespace mp::util
