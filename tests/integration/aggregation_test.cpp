@@ -18,10 +18,9 @@
 #include "db/migrations.hpp"
 #include "events/event.hpp"
 #include "ingest/event_store.hpp"
-#include "sites/sites.hpp"
 #include "stats/stats.hpp"
 #include "support/env.hpp"
-#include "users/users.hpp"
+#include "support/seed.hpp"
 #include "util/exit_codes.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
@@ -29,6 +28,7 @@
 namespace mp::aggregation {
 namespace {
 
+namespace seed = test::seed;
 using std::chrono::days;
 using std::chrono::sys_days;
 using ::testing::HasSubstr;
@@ -96,18 +96,11 @@ const Comparison kComparisons[] = {
      " 'pageview'), count(DISTINCT visitor_id) FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
 };
 
-// A SQL literal for one of the fixed test values below (none holds a quote), or NULL.
-std::string lit(const char* value) {
-  return value == nullptr ? "NULL" : fmt::format("'{}'", value);
-}
-
 class AggregationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db::Migrator(conn_).migrate();
-    const auto owner = users::create(conn_, "owner@example.com", "password123", 4).id;
-    sites_ = {sites::create(conn_, owner, "A", "a.example").id,
-              sites::create(conn_, owner, "B", "b.example").id};
+    sites_ = seed::websites(conn_, seed::owner(conn_), {{"A", "a.example"}, {"B", "b.example"}});
     // The fold must not depend on the session's time zone (+05:45 moves hours and days).
     conn_.exec("SET TimeZone = 'Asia/Kathmandu'");
   }
@@ -129,7 +122,7 @@ class AggregationTest : public ::testing::Test {
     auto pick = [&rng](const auto& list) {
       return list[std::uniform_int_distribution<std::size_t>(0, std::size(list) - 1)(rng)];
     };
-    std::vector<std::string> values;
+    std::vector<seed::Event> events;
     for (std::size_t s = 0; s < sites_.size(); ++s) {
       for (int d = 0; d < kDays; ++d) {
         const sys_days day = kFirstDay + days{d};
@@ -149,31 +142,22 @@ class AggregationTest : public ::testing::Test {
           const char* type = pick(kTypes);
           const char* page = pick(kPages);
           const bool noSession = rng() % 10 == 0;
-          const std::string session = fmt::format("'s{}-{}'", visitor, rng() % 3);
+          const std::string session = fmt::format("s{}-{}", visitor, rng() % 3);
           const bool noVisitor = rng() % 20 == 0;
           const char* referrer = pick(kReferrers);
           const char* browser = pick(kBrowsers);
           const char* os = pick(kOses);
           const char* device = pick(kDevices);
           const char* country = pick(kCountries);
-          values.push_back(
-              fmt::format("('{}', '{}', {}, {}, {}, {}, {}, {}, {}, {}, {})", sites_[s], ts,
-                          lit(type), lit(page), noSession ? "NULL" : session,
-                          noVisitor ? "NULL" : std::to_string(visitor * 7919 - 400000),
-                          lit(referrer), lit(browser), lit(os), lit(device), lit(country)));
+          events.push_back({sites_[s], ts, type, seed::text(page),
+                            noSession ? std::nullopt : std::optional<std::string>(session),
+                            noVisitor ? std::nullopt : std::optional<long>(visitor * 7919 - 400000),
+                            seed::text(referrer), seed::text(browser), seed::text(os),
+                            seed::text(device), seed::text(country)});
         }
       }
     }
-    insert(values);
-    return static_cast<long>(values.size());
-  }
-
-  void insert(const std::vector<std::string>& values) {
-    std::string sql =
-        "INSERT INTO events (website_id, ts, event_type, page, session_id, visitor_id,"
-        " referrer_host, browser, os, device, country) VALUES ";
-    for (std::size_t i = 0; i < values.size(); ++i) sql += (i ? "," : "") + values[i];
-    conn_.exec(sql);
+    return static_cast<long>(seed::insertEvents(conn_, events));
   }
 
   std::vector<std::string> rows(const std::string& sql) {
@@ -244,10 +228,9 @@ TEST_F(AggregationTest, RefoldingGivesIdenticalRowsAndPicksUpLateEvents) {
   EXPECT_EQ(expectRollupsMatchEvents(), first);
 
   // A late event for a folded day: a new page and a new visitor at 23:59:59.999 on Oct 31.
-  insert(
-      {fmt::format("('{}', '2025-10-31 23:59:59.999+00', 'pageview', '/late', 'late-s',"
-                   " 424242, 'late.example', 'Edge', 'Windows', 'desktop', 'NZ')",
-                   sites_[1])});
+  seed::insertEvents(
+      conn_, {{sites_[1], "2025-10-31 23:59:59.999+00", "pageview", "/late", "late-s", 424242,
+               "late.example", "Edge", "Windows", "desktop", "NZ"}});
   EXPECT_NE(rows(kComparisons[0].rollup), rows(kComparisons[0].direct));
   const auto result = foldRange(conn_, sys_days{std::chrono::year{2025} / 10 / 31},
                                 sys_days{std::chrono::year{2025} / 10 / 31}, sites_[1]);
@@ -332,8 +315,9 @@ TEST_F(AggregationTest, TryFoldRecentStepsAsideWhileAnotherRunHoldsTheLock) {
   EXPECT_FALSE(tryFoldRecent(conn_));
   other.execArgs("SELECT pg_advisory_unlock($1)", kFoldLockKey);
 
-  insert({fmt::format("('{}', now(), 'pageview', '/now', 'n1', 1, NULL, NULL, NULL, NULL, NULL)",
-                      sites_[0])});
+  // 'now' is the transaction's start, as now() is.
+  seed::insertEvents(
+      conn_, {{.website = sites_[0], .ts = "now", .page = "/now", .session = "n1", .visitor = 1}});
   EXPECT_TRUE(tryFoldRecent(conn_));
   // The websites were created today: today is all there is to fold for them.
   EXPECT_EQ(rows("SELECT count(*), min(date) = (now() AT TIME ZONE 'UTC')::date"
@@ -376,10 +360,11 @@ TEST_F(AggregationTest, TryFoldRecentFoldsEveryDayThatIsNotFinal) {
   conn_.exec("UPDATE websites SET created_at = now() - interval '50 days'");
   const sys_days today = util::todayUtc();
   for (int back : {40, 30, 3, 1, 0}) {
-    insert(
-        {fmt::format("('{}', '{} 00:00:00+00', 'pageview', '/d{}', 's', {}, NULL, NULL, NULL,"
-                     " NULL, NULL)",
-                     sites_[0], util::formatDate(today - days{back}), back, 1000 + back)});
+    seed::insertEvents(conn_, {{.website = sites_[0],
+                                .ts = util::formatDate(today - days{back}) + " 00:00:00+00",
+                                .page = fmt::format("/d{}", back),
+                                .session = "s",
+                                .visitor = 1000 + back}});
   }
   // First run: every day of the window since the websites exist, for both; nothing older.
   ASSERT_TRUE(tryFoldRecent(conn_));
@@ -429,10 +414,11 @@ TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextR
   const sys_days today = util::todayUtc();
   const sys_days yesterday = today - days{1};
   for (int i = 0; i < 5; ++i) {
-    insert(
-        {fmt::format("('{}', '{} 0{}:00:00+00', 'pageview', '/', 's{}', {}, NULL, NULL, NULL,"
-                     " NULL, NULL)",
-                     sites_[0], util::formatDate(yesterday), i, i, 100 + i % 2)});
+    seed::insertEvents(conn_, {{.website = sites_[0],
+                                .ts = fmt::format("{} 0{}:00:00+00", util::formatDate(yesterday), i),
+                                .page = "/",
+                                .session = fmt::format("s{}", i),
+                                .visitor = 100 + i % 2}});
   }
   foldRange(conn_, yesterday, today);
   const stats::DateRange range{yesterday, yesterday};

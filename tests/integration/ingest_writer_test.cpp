@@ -24,7 +24,7 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "support/env.hpp"
-#include "users/users.hpp"
+#include "support/seed.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
 
@@ -173,7 +173,7 @@ class IngestWriterTest : public ::testing::Test {
 
   // The websites of makeEvent()'s events: the writers store only events of websites that exist.
   static void addSites(db::Connection& conn) {
-    const std::string owner = users::create(conn, "owner@example.com", "password123", 4).id;
+    const std::string owner = test::seed::owner(conn);
     conn.execArgs(
         "INSERT INTO websites (id, user_id, name, domain) VALUES ($1, $3, 'A', 'a.example'), "
         "($2, $3, 'B', 'b.example')",

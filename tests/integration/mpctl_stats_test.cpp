@@ -15,6 +15,7 @@
 #include "db/connection.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
+#include "support/seed.hpp"
 #include "support/tracking.hpp"
 #include "util/exit_codes.hpp"
 #include "util/time.hpp"
@@ -64,22 +65,24 @@ class MpctlStats : public TrackingFixture {
     db::Connection conn(db_.url(), std::chrono::seconds(5));
     // Twelve days of events on example.com (visitor ids day-scoped), the older ones folded; NULL
     // referrers and countries are the "" values.
-    std::string sql =
-        "INSERT INTO events (website_id, ts, event_type, page, referrer_host, visitor_id,"
-        " session_id, browser, os, device, country) VALUES ";
+    std::vector<seed::Event> events;
     for (int d = 0; d < 12; ++d) {
       for (int i = 0; i < 4 + d % 5; ++i) {
-        const std::int64_t ms =
-            static_cast<std::int64_t>((today_ - days{d}).time_since_epoch().count()) * 86'400'000 +
-            (d == 0 ? 0 : i * 5'400'000);
-        sql += fmt::format(
-            "{}('{}', '{}', '{}', '/page-{}', {}, {}, 's{}', '{}', 'Linux', 'desktop', {})",
-            d + i ? "," : "", site_, util::formatRfc3339Millis(ms),
-            i % 3 == 2 ? "signup" : "pageview", i % 4, i % 2 ? "'search.example'" : "NULL",
-            d * 100 + i % 3, d * 100 + i, i % 2 ? "Firefox" : "Chrome", i % 3 ? "'SE'" : "NULL");
+        const std::int64_t ms = seed::dayStartMs(today_ - days{d}) + (d == 0 ? 0 : i * 5'400'000);
+        events.push_back({.website = site_,
+                          .ts = util::formatRfc3339Millis(ms),
+                          .type = i % 3 == 2 ? "signup" : "pageview",
+                          .page = fmt::format("/page-{}", i % 4),
+                          .session = fmt::format("s{}", d * 100 + i),
+                          .visitor = d * 100 + i % 3,
+                          .referrer = seed::text(i % 2 ? "search.example" : nullptr),
+                          .browser = i % 2 ? "Firefox" : "Chrome",
+                          .os = "Linux",
+                          .device = "desktop",
+                          .country = seed::text(i % 3 ? "SE" : nullptr)});
       }
     }
-    conn.exec(sql);
+    seed::insertEvents(conn, events);
     aggregation::foldRange(conn, today_ - days{11}, today_ - days{4});
     // One live session for realtime, stored before any answer is cached.
     const long stored = rowCount();

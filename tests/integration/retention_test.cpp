@@ -18,10 +18,9 @@
 #include "aggregation/aggregator.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
-#include "sites/sites.hpp"
 #include "support/env.hpp"
 #include "support/pty.hpp"
-#include "users/users.hpp"
+#include "support/seed.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
 #include "util/time.hpp"
@@ -29,6 +28,7 @@
 namespace mp::maintenance {
 namespace {
 
+namespace seed = test::seed;
 using namespace std::chrono_literals;
 
 using std::chrono::days;
@@ -71,9 +71,7 @@ class RetentionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db::Migrator(conn_).migrate();
-    const auto owner = users::create(conn_, "owner@example.com", "password123", 4).id;
-    sites_ = {sites::create(conn_, owner, "A", "a.example").id,
-              sites::create(conn_, owner, "B", "b.example").id};
+    sites_ = seed::websites(conn_, seed::owner(conn_), {{"A", "a.example"}, {"B", "b.example"}});
     // January to April 2024 get partitions; December 2023 and May 2024 stay in the default one.
     for (const char* month : {"2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"}) {
       conn_.execArgs("SELECT mp_ensure_event_partition($1::date)", month);

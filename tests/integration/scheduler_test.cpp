@@ -25,16 +25,16 @@
 #include "events/salts.hpp"
 #include "maintenance/jobs.hpp"
 #include "metrics.hpp"
-#include "sites/sites.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
-#include "users/users.hpp"
+#include "support/seed.hpp"
 #include "util/time.hpp"
 
 namespace mp::daemon {
 namespace {
 
+namespace seed = test::seed;
 using namespace std::chrono_literals;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
@@ -77,8 +77,7 @@ class SchedulerBase : public ::testing::Test {
  protected:
   void SetUp() override {
     db::Migrator(conn_).migrate();
-    const auto owner = users::create(conn_, "owner@example.com", "password123", 4).id;
-    site_ = sites::create(conn_, owner, "Example", "example.com").id;
+    site_ = seed::website(conn_, seed::owner(conn_), "Example", "example.com");
   }
 
   std::int64_t count(const std::string& sql) { return conn_.exec(sql).getInt(0, 0); }

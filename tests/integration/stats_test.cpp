@@ -26,12 +26,11 @@
 #include "ingest/event_store.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
-#include "sites/sites.hpp"
 #include "stats/params.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
+#include "support/seed.hpp"
 #include "support/tracking.hpp"
-#include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
@@ -39,6 +38,7 @@
 namespace mp::stats {
 namespace {
 
+namespace seed = test::seed;
 using json = nlohmann::json;
 using std::chrono::days;
 using std::chrono::sys_days;
@@ -53,12 +53,7 @@ std::string date(sys_days day) {
 }
 
 std::int64_t startMs(sys_days day) {
-  return static_cast<std::int64_t>(day.time_since_epoch().count()) * kDayMs;
-}
-
-// A SQL literal for a fixed test value (none holds a quote), or NULL.
-std::string lit(const char* value) {
-  return value == nullptr ? "NULL" : fmt::format("'{}'", value);
+  return seed::dayStartMs(day);
 }
 
 const Dimension kDimensions[] = {Dimension::kPage,     Dimension::kReferrer, Dimension::kBrowser,
@@ -92,10 +87,9 @@ class StatsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db::Migrator(conn_).migrate();
-    owner_ = users::create(conn_, "owner@example.com", "password123", 4).id;
-    sites_ = {sites::create(conn_, owner_, "A", "a.example").id,
-              sites::create(conn_, owner_, "B", "b.example").id,
-              sites::create(conn_, owner_, "Empty", "empty.example").id};
+    owner_ = seed::owner(conn_);
+    sites_ = seed::websites(conn_, owner_,
+                            {{"A", "a.example"}, {"B", "b.example"}, {"Empty", "empty.example"}});
     today_ = util::todayUtc();
     now_ = util::nowMillis();
     first_ = today_ - days{kDataDays - 1};
@@ -129,7 +123,7 @@ class StatsTest : public ::testing::Test {
     auto pick = [&rng](const auto& list) {
       return list[std::uniform_int_distribution<std::size_t>(0, std::size(list) - 1)(rng)];
     };
-    std::vector<std::string> values;
+    std::vector<seed::Event> values;
     for (std::size_t s = 0; s < 2; ++s) {
       for (int d = 0; d < kDataDays; ++d) {
         const sys_days day = first_ + days{d};
@@ -168,27 +162,25 @@ class StatsTest : public ::testing::Test {
                            "soon", 777 + static_cast<std::int64_t>(s), nullptr, "Chrome", "Linux",
                            "desktop", "DE"));
     }
-    insert(values);
+    seed::insertEvents(conn_, values);
   }
 
-  static std::string row(const std::string& site, std::int64_t ms, const char* type,
+  static seed::Event row(const std::string& site, std::int64_t ms, const char* type,
                          const char* page, std::optional<std::string> session,
                          std::optional<std::int64_t> visitor, const char* referrer,
                          const char* browser, const char* os, const char* device,
                          const char* country) {
-    return fmt::format("('{}', '{}', {}, {}, {}, {}, {}, {}, {}, {}, {})", site,
-                       util::formatRfc3339Millis(ms), lit(type), lit(page),
-                       session ? fmt::format("'{}'", *session) : "NULL",
-                       visitor ? std::to_string(*visitor) : "NULL", lit(referrer), lit(browser),
-                       lit(os), lit(device), lit(country));
-  }
-
-  void insert(const std::vector<std::string>& values) {
-    std::string sql =
-        "INSERT INTO events (website_id, ts, event_type, page, session_id, visitor_id,"
-        " referrer_host, browser, os, device, country) VALUES ";
-    for (std::size_t i = 0; i < values.size(); ++i) sql += (i ? "," : "") + values[i];
-    conn_.exec(sql);
+    return {site,
+            util::formatRfc3339Millis(ms),
+            type,
+            seed::text(page),
+            std::move(session),
+            visitor,
+            seed::text(referrer),
+            seed::text(browser),
+            seed::text(os),
+            seed::text(device),
+            seed::text(country)};
   }
 
   // Expected answers, straight from events.
@@ -384,10 +376,10 @@ TEST_F(StatsTest, AnswersEqualDirectCountsBeforeDuringAndAfterFolding) {
   aggregation::foldRange(conn_, today_ - days{19}, today_ - days{10});
   aggregation::foldRange(conn_, today_ - days{2}, today_);
   const sys_days early = today_ - days{45};
-  insert({row(sites_[0], startMs(early) + 3'600'000, "pageview", "/after-fold", "af", 4242,
-              "late.example", "Edge", "Windows", "desktop", "NZ"),
-          row(sites_[0], startMs(early) + 7'200'000, "pageview", "/", "af", 4242, nullptr, "Edge",
-              "Windows", "desktop", "NZ")});
+  seed::insertEvents(conn_, {row(sites_[0], startMs(early) + 3'600'000, "pageview", "/after-fold",
+                                 "af", 4242, "late.example", "Edge", "Windows", "desktop", "NZ"),
+                             row(sites_[0], startMs(early) + 7'200'000, "pageview", "/", "af", 4242,
+                                 nullptr, "Edge", "Windows", "desktop", "NZ")});
   conn_.execArgs(
       "UPDATE aggregation_runs SET folded_at = ($1::date + 1)::timestamp AT TIME ZONE 'UTC'"
       " - interval '2 hours' WHERE date = $1::date",
@@ -686,7 +678,7 @@ TEST_F(StatsHttp, AuthenticationOwnershipAndBadParameters) {
 
   // Another user's website answers exactly as one that does not exist, on every endpoint.
   db::Connection conn(db_.url(), std::chrono::seconds(5));
-  const std::string other = tokenFor(users::create(conn, "other@example.com", "password123", 4).id);
+  const std::string other = tokenFor(seed::owner(conn, "other@example.com"));
   for (const char* endpoint :
        {"/overview", "/top-pages", "/realtime", "/timeseries", "/breakdown?dimension=os"}) {
     auto foreign = get(base + endpoint, other);

@@ -11,12 +11,11 @@
 
 #include "db/connection.hpp"
 #include "redis/client.hpp"
-#include "sites/sites.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
+#include "support/seed.hpp"
 #include "support/tracking.hpp"
-#include "users/users.hpp"
 
 namespace mp::test {
 namespace {
@@ -30,8 +29,7 @@ class TrackFaults : public ::testing::Test {
     dbUrl_ = pg_.createDatabase("mp");
     migrateDatabase(dbUrl_);
     db::Connection conn(dbUrl_, std::chrono::seconds(5));
-    const auto owner = users::create(conn, "owner@example.com", "password123", 4).id;
-    site_ = sites::create(conn, owner, "Example", "example.com").id;
+    site_ = seed::website(conn, seed::owner(conn), "Example", "example.com");
     daemon_ = startDaemon();
   }
 

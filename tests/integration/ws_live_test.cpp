@@ -18,13 +18,12 @@
 #include "db/connection.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
-#include "sites/sites.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
+#include "support/seed.hpp"
 #include "support/tracking.hpp"
 #include "support/ws_client.hpp"
-#include "users/users.hpp"
 #include "util/time.hpp"
 
 namespace mp::test {
@@ -39,10 +38,10 @@ class LiveFeed : public ::testing::Test {
   void SetUp() override {
     migrateDatabase(db_.url());
     db::Connection conn(db_.url(), std::chrono::seconds(5));
-    owner_ = users::create(conn, "owner@example.com", "password123", 4).id;
-    site_ = sites::create(conn, owner_, "Example", "example.com").id;
-    other_ = users::create(conn, "other@example.com", "password123", 4).id;
-    otherSite_ = sites::create(conn, other_, "Other", "other.example.org").id;
+    owner_ = seed::owner(conn);
+    site_ = seed::website(conn, owner_, "Example", "example.com");
+    other_ = seed::owner(conn, "other@example.com");
+    otherSite_ = seed::website(conn, other_, "Other", "other.example.org");
     daemon_ = makeDaemon(wsToml());
     ASSERT_TRUE(daemon_->start()) << daemon_->output();
   }
@@ -192,7 +191,7 @@ TEST_F(LiveFeed, RapidSubscriptionChurnKeepsTheFeedWorking) {
   std::string second;
   {
     db::Connection conn(db_.url(), std::chrono::seconds(5));
-    second = sites::create(conn, owner_, "Second", "second.example.com").id;
+    second = seed::website(conn, owner_, "Second", "second.example.com");
   }
   // The daemon learns of the new website on its next cache reload.
   auto client = open(*daemon_);

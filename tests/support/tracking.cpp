@@ -5,8 +5,7 @@
 
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
-#include "sites/sites.hpp"
-#include "users/users.hpp"
+#include "support/seed.hpp"
 
 namespace mp::test {
 
@@ -26,8 +25,8 @@ void migrateDatabase(const std::string& url) {
 void TrackingFixture::SetUp() {
   migrateDatabase(db_.url());
   db::Connection conn(db_.url(), std::chrono::seconds(5));
-  owner_ = users::create(conn, "owner@example.com", "password123", 4).id;
-  site_ = sites::create(conn, owner_, "Example", "example.com").id;
+  owner_ = seed::owner(conn);
+  site_ = seed::website(conn, owner_, "Example", "example.com");
   daemon_ = makeDaemon(redis_.url());
   ASSERT_TRUE(daemon_->start()) << daemon_->output();
 }
