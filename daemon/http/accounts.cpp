@@ -2,7 +2,6 @@
 #include "http/accounts.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <functional>
 
@@ -19,6 +18,7 @@
 #include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/utf8.hpp"
+#include "util/uuid.hpp"
 
 namespace mp::http {
 namespace Http = Pistache::Http;
@@ -48,12 +48,6 @@ void announce(daemon::Services& services, const std::function<void(redis::Client
         "reload): {}",
         e.what());
   }
-}
-
-std::string lowerId(std::string id) {
-  std::transform(id.begin(), id.end(), id.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return id;
 }
 
 json websiteJson(const sites::Website& w) {
@@ -230,7 +224,8 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                          conn.release();
                          // Gone from the 204 on: no longer tracked here, every other daemon
                          // told, and its cached stats dropped, before the answer leaves.
-                         const std::string lowered = lowerId(id);
+                         // removeOwned found it, so it is a UUID.
+                         const std::string lowered = util::canonicalUuid(id).value_or(id);
                          services->sites.forget(lowered);
                          announce(*services, [&](redis::Client& redis) {
                            sites::announceWebsitesDeleted(redis, {lowered});

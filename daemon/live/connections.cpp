@@ -302,17 +302,21 @@ void LiveServer::Impl::message(Client& c, const std::string& text) {
     return;
   }
   const std::string given = msg["websiteId"].get<std::string>();
-  const std::string id = lower(given);
+  const std::optional<std::string> canonical = util::canonicalUuid(given);
   if (type == "unsubscribe") {
-    c.resolving.erase(id);
-    leave(c, id, true);
-    send(c, textFrame({{"type", "unsubscribed"}, {"websiteId", id}}));
+    // Not a UUID: never subscribed, so nothing to leave; answered all the same.
+    if (canonical) {
+      c.resolving.erase(*canonical);
+      leave(c, *canonical, true);
+    }
+    send(c, textFrame({{"type", "unsubscribed"}, {"websiteId", canonical.value_or(given)}}));
     return;
   }
-  if (!util::isUuid(id)) {
+  if (!canonical) {
     send(c, textFrame({{"type", "error"}, {"code", "not_found"}, {"websiteId", given}}));
     return;
   }
+  const std::string& id = *canonical;
   const auto site = services.sites.peek(id);
   if (site.state != db::Known::kUnsure) {
     subscribeChecked(c, id, given, site);

@@ -73,12 +73,6 @@ inline std::int64_t nowSeconds() {
   return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-inline std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 // The token of an upgrade request: ?token= first (browsers cannot set headers on a WebSocket),
 // then Authorization: Bearer.
 inline std::optional<std::string> requestToken(const RequestHead& head) {
