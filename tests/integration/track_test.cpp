@@ -15,6 +15,7 @@
 #include "support/env.hpp"
 #include "support/http.hpp"
 #include "support/tracking.hpp"
+#include "support/wait.hpp"
 #include "users/users.hpp"
 #include "util/time.hpp"
 #include "util/url.hpp"
@@ -386,12 +387,17 @@ TEST_F(Track, WebsitesCreatedAfterStartAreTrackedAtOnceAndDeletedOnesRefusedAtOn
   // Created behind the daemon's back, unannounced: looked up on first use.
   auto fresh = sites::create(conn, owner_, "New", "new.example").id;
   EXPECT_EQ(track({{"websiteId", fresh}, {"url", "https://new.example/"}}).status, 202);
-  // Deleted and announced, as mpctl website del does: refused from then on.
+  // Deleted and announced, as mpctl website del does: refused as soon as the announcement
+  // reaches the daemon over Redis.
   sites::remove(conn, fresh);
   redis::Client redis(redis::Url::parse(redis_.url()), std::chrono::seconds(2));
   ASSERT_TRUE(sites::announceWebsitesDeleted(redis, {fresh}));
-  auto refused = track({{"websiteId", fresh}, {"url", "https://new.example/"}});
-  EXPECT_EQ(refused.status, 404);
+  HttpResponse refused;
+  EXPECT_TRUE(test::eventually([&] {
+    refused = track({{"websiteId", fresh}, {"url", "https://new.example/"}});
+    return refused.status == 404;
+  })) << refused.status
+      << ' ' << refused.body;
   EXPECT_EQ(errorCode(refused), "unknown_website");
 }
 
