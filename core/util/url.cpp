@@ -21,6 +21,13 @@ bool hasControlOrSpace(std::string_view s) {
   });
 }
 
+int hexDigit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace
 
 std::optional<Url> parseHttpUrl(std::string_view text) {
@@ -57,7 +64,38 @@ std::optional<Url> parseHttpUrl(std::string_view text) {
   const auto pathEnd = tail.find_first_of("?#");
   url.path = std::string(tail.substr(0, pathEnd));
   if (url.path.empty()) url.path.push_back('/');  // (not = "/": GCC 12 warns wrongly on that)
+  if (pathEnd != std::string_view::npos && tail[pathEnd] == '?') {
+    std::string_view query = tail.substr(pathEnd + 1);
+    url.query = std::string(query.substr(0, query.find('#')));
+  }
   return url;
+}
+
+std::optional<std::string> queryValue(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    const std::string_view raw =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string value;
+    value.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value.push_back(' ');
+      } else if (raw[i] == '%' && i + 2 < raw.size() && hexDigit(raw[i + 1]) >= 0 &&
+                 hexDigit(raw[i + 2]) >= 0) {
+        value.push_back(static_cast<char>(hexDigit(raw[i + 1]) * 16 + hexDigit(raw[i + 2])));
+        i += 2;
+      } else {
+        value.push_back(raw[i]);
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
 }
 
 std::optional<std::string> originHost(std::string_view origin) {

@@ -1,0 +1,53 @@
+# Turns referer-parser's referers.json (Snowplow's list of search engines, social networks and
+# webmail hosts, Apache-2.0, from Debian's ruby-referer-parser) into a C++ table:
+#   cmake -DIN=referers.json -DOUT=referrer_table.inc -P ReferrerSourcesScript.cmake
+# Each row is {domain, source index}; rows are sorted by domain (byte order, as std::string_view
+# compares: hence the space, below every domain character, between domain and index when sorting). Entries with a
+# path (google.de/imgres) are left out: sources are looked up by referrer host alone.
+file(READ ${IN} json)
+get_filename_component(in_name ${IN} NAME)
+set(categories search social email unknown)
+set(kind_search kSearch)
+set(kind_social kSocial)
+set(kind_email kEmail)
+set(kind_unknown kOther)
+set(names "")
+set(rows "")
+set(index 0)
+foreach(category IN LISTS categories)
+  string(JSON count ERROR_VARIABLE err LENGTH "${json}" ${category})
+  if(err)
+    continue()
+  endif()
+  math(EXPR last "${count} - 1")
+  foreach(i RANGE ${last})
+    string(JSON name MEMBER "${json}" ${category} ${i})
+    string(JSON domains GET "${json}" ${category} "${name}" domains)
+    string(JSON ndomains LENGTH "${domains}")
+    string(REPLACE "\\" "\\\\" cname "${name}")
+    string(REPLACE "\"" "\\\"" cname "${cname}")
+    string(APPEND names "    {\"${cname}\", Kind::${kind_${category}}},\n")
+    math(EXPR dlast "${ndomains} - 1")
+    foreach(j RANGE ${dlast})
+      string(JSON domain GET "${domains}" ${j})
+      string(TOLOWER "${domain}" domain)
+      if(domain MATCHES "^[a-z0-9.-]+$")
+        list(APPEND rows "${domain} ${index}")
+      endif()
+    endforeach()
+    math(EXPR index "${index} + 1")
+  endforeach()
+endforeach()
+list(SORT rows)
+set(table "")
+foreach(row IN LISTS rows)
+  string(REPLACE " " ";" parts "${row}")
+  list(GET parts 0 domain)
+  list(GET parts 1 idx)
+  string(APPEND table "    {\"${domain}\", ${idx}},\n")
+endforeach()
+file(WRITE ${OUT}.tmp
+  "// Generated from ${in_name} (referer-parser) by cmake/ReferrerSourcesScript.cmake; do not edit.\n"
+  "constexpr ListedSource kListedSources[] = {\n${names}};\n"
+  "constexpr ListedDomain kListedDomains[] = {\n${table}};\n")
+file(RENAME ${OUT}.tmp ${OUT})
