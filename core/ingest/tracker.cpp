@@ -15,6 +15,7 @@
 #include "events/salts.hpp"
 #include "events/user_agent.hpp"
 #include "ingest/direct_writer.hpp"
+#include "ingest/queue_entry.hpp"
 #include "log/log.hpp"
 #include "redis/keys.hpp"
 #include "redis/pool.hpp"
@@ -446,32 +447,19 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
     std::size_t bytes = 0;
     for (const auto& p : batch) bytes += 2 * p.queued.size() + p.publish.size() + 1;
     resp.reserve(bytes + 1024);
-    std::string payload;
-    std::size_t entries = 0;
-    std::size_t inEntry = 0;
-    auto addEntry = [&] {
-      if (inEntry == 0) return;
-      redis::appendCommand(resp, {"XADD", redis::kIngestStream, "*", "b", payload});
-      ++entries;
-      payload.clear();
-      inEntry = 0;
-    };
+    QueueEntryEncoder entries(resp);
     std::size_t queued = 0;
     std::unordered_map<std::string_view, std::vector<const Pending*>> sessions;
     std::vector<std::string_view> sites;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!allowed[i]) continue;
-      if (inEntry > 0) payload.push_back('\n');
-      payload.append(batch[i].queued);
-      entryOf[i] = entries;
-      if (++inEntry == redis::kEventsPerEntry) addEntry();
+      entryOf[i] = entries.add(batch[i].queued);
       ++queued;
       auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
       if (inserted) sites.push_back(it->first);
       it->second.push_back(&batch[i]);
     }
-    addEntry();
-    std::size_t commands = entries;
+    std::size_t commands = entries.finish();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (allowed[i]) resp.append(batch[i].publish);
     }

@@ -127,7 +127,7 @@ class Tracker {
   // and the Event itself is freed there (freeing memory on the thread that allocated it is
   // cheaper, and the sender touches a handful of strings instead of twenty).
   struct Pending {
-    std::string queued;     ///< the event's queue JSON (one line of an entry's "b" field)
+    std::string queued;     ///< the event's queue JSON (one line of a queue entry)
     std::string publish;    ///< PUBLISH of the live frame, in RESP form
     std::string websiteId;  ///< for the realtime set
     std::string sessionId;
