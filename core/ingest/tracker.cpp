@@ -430,11 +430,8 @@ std::vector<bool> Tracker::admit(redis::Client& client, const std::vector<Pendin
   return allowed;
 }
 
-// Two round trips at most per batch (rate limit, then the writes), however many events wait.
-// The events go into stream entries of up to kEventsPerEntry each (one XADD per entry: Redis's
-// work per XADD, XREADGROUP, XACK and XDEL is mostly per entry, not per byte); each event is
-// published on its own (live feed); per website one ZADD of its sessions, and every
-// kRealtimeTrimInterval the trim and expiry of its realtime set.
+// Two round trips at most per batch (rate limit, then the writes), however many events wait: the
+// queue entries, each event's PUBLISH (live feed) and the realtime sets go as one pipeline.
 void Tracker::sendBatch(std::vector<Pending>& batch) {
   std::vector<bool> allowed;
   std::vector<Reply> replies;
@@ -447,70 +444,87 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
     std::size_t bytes = 0;
     for (const auto& p : batch) bytes += 2 * p.queued.size() + p.publish.size() + 1;
     resp.reserve(bytes + 1024);
-    QueueEntryEncoder entries(resp);
-    std::size_t queued = 0;
-    std::unordered_map<std::string_view, std::vector<const Pending*>> sessions;
-    std::vector<std::string_view> sites;
+    // The XADDs lead, so the reply to XADD n is replies[n].
+    std::size_t commands = appendQueueEntries(resp, batch, allowed, entryOf);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!allowed[i]) continue;
-      entryOf[i] = entries.add(batch[i].queued);
-      ++queued;
-      auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
-      if (inserted) sites.push_back(it->first);
-      it->second.push_back(&batch[i]);
-    }
-    std::size_t commands = entries.finish();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (allowed[i]) resp.append(batch[i].publish);
-    }
-    commands += queued;
-    const std::string timeout = std::to_string(redis::kSessionTimeout.count());
-    std::vector<std::string> scores;
-    for (const auto site : sites) {
-      const std::string key = redis::realtimeKey(site);
-      const auto& members = sessions[site];
-      scores.clear();
-      std::int64_t newest = 0;
-      std::vector<std::string_view> zadd{"ZADD", key};
-      for (const Pending* p : members) {
-        scores.push_back(std::to_string(p->nowMillis / 1000));
-        newest = std::max(newest, p->nowMillis / 1000);
-      }
-      for (std::size_t m = 0; m < members.size(); ++m) {
-        zadd.push_back(scores[m]);
-        zadd.push_back(members[m]->sessionId);
-      }
-      redis::appendCommand(resp, zadd);
+      resp.append(batch[i].publish);
       ++commands;
-      auto last = trimmed_.find(members.front()->websiteId);
-      if (last == trimmed_.end()) last = trimmed_.emplace(members.front()->websiteId, 0).first;
-      if (newest - last->second >= redis::kRealtimeTrimInterval.count()) {
-        redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
-                                    std::to_string(newest - redis::kSessionTimeout.count())});
-        redis::appendCommand(resp, {"EXPIRE", key, timeout});
-        commands += 2;
-        last->second = newest;
-      }
     }
+    commands += appendRealtime(resp, batch, allowed);
     replies = lease->pipelineFormatted(resp, commands);
     if (redisDown_.exchange(false))
       log::get("ingest")->info("redis is back; queueing events again");
   } catch (const std::exception& e) {
-    if (!redisDown_.exchange(true)) {
-      log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
-                               e.what());
-    }
-    // Trims scheduled in the failed pipeline are due again.
-    trimmed_.clear();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (allowed.empty() || allowed[i]) {
-        fallBack(batch[i]);
-      } else {
-        refuseRateLimited(batch[i]);
-      }
-    }
+    onRedisFailure(batch, allowed, e);
     return;
   }
+  answerBatch(batch, allowed, replies, entryOf);
+}
+
+// The events go into stream entries of up to kEventsPerEntry each (one XADD per entry: Redis's
+// work per XADD, XREADGROUP, XACK and XDEL is mostly per entry, not per byte). Notes in entryOf
+// which XADD holds each event; returns the number of XADDs.
+std::size_t Tracker::appendQueueEntries(std::string& resp, const std::vector<Pending>& batch,
+                                        const std::vector<bool>& allowed,
+                                        std::vector<std::size_t>& entryOf) {
+  QueueEntryEncoder entries(resp);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (allowed[i]) entryOf[i] = entries.add(batch[i].queued);
+  }
+  return entries.finish();
+}
+
+// Per website, in the order of its first event, one ZADD of its sessions, and every
+// kRealtimeTrimInterval the trim and expiry of its realtime set. Returns the number of commands.
+std::size_t Tracker::appendRealtime(std::string& resp, const std::vector<Pending>& batch,
+                                    const std::vector<bool>& allowed) {
+  std::unordered_map<std::string_view, std::vector<const Pending*>> sessions;
+  std::vector<std::string_view> sites;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!allowed[i]) continue;
+    auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
+    if (inserted) sites.push_back(it->first);
+    it->second.push_back(&batch[i]);
+  }
+  std::size_t commands = 0;
+  for (const auto site : sites) commands += appendSessions(resp, sessions[site]);
+  return commands;
+}
+
+// One website's ZADD of the sessions of `members` (events of that website), scored by the time of
+// their event in seconds, and its trim when due. Returns the number of commands.
+std::size_t Tracker::appendSessions(std::string& resp, const std::vector<const Pending*>& members) {
+  const std::string& websiteId = members.front()->websiteId;
+  const std::string key = redis::realtimeKey(websiteId);
+  std::vector<std::string> scores;
+  scores.reserve(members.size());
+  std::int64_t newest = 0;
+  for (const Pending* p : members) {
+    scores.push_back(std::to_string(p->nowMillis / 1000));
+    newest = std::max(newest, p->nowMillis / 1000);
+  }
+  std::vector<std::string_view> zadd{"ZADD", key};
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    zadd.push_back(scores[m]);
+    zadd.push_back(members[m]->sessionId);
+  }
+  redis::appendCommand(resp, zadd);
+  auto last = trimmed_.find(websiteId);
+  if (last == trimmed_.end()) last = trimmed_.emplace(websiteId, 0).first;
+  if (newest - last->second < redis::kRealtimeTrimInterval.count()) return 1;
+  redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
+                              std::to_string(newest - redis::kSessionTimeout.count())});
+  redis::appendCommand(resp, {"EXPIRE", key, std::to_string(redis::kSessionTimeout.count())});
+  last->second = newest;
+  return 3;
+}
+
+// The pipeline's answers: each event is queued when the XADD of its entry was, stored directly
+// when Redis refused that entry, or refused when over the rate limit.
+void Tracker::answerBatch(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                          const std::vector<Reply>& replies,
+                          const std::vector<std::size_t>& entryOf) {
   bool refusedLogged = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
@@ -534,6 +548,25 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
       }
     } catch (const std::exception& e) {
       log::get("ingest")->error("answering a tracked event failed: {}", e.what());
+    }
+  }
+}
+
+// The batch could not be sent (or its rate limit not be checked, when `allowed` is empty): its
+// events go to PostgreSQL directly, but those already over the rate limit.
+void Tracker::onRedisFailure(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                             const std::exception& error) {
+  if (!redisDown_.exchange(true)) {
+    log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
+                             error.what());
+  }
+  // Trims scheduled in the failed pipeline are due again.
+  trimmed_.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (allowed.empty() || allowed[i]) {
+      fallBack(batch[i]);
+    } else {
+      refuseRateLimited(batch[i]);
     }
   }
 }

@@ -24,6 +24,7 @@ class Pool;
 namespace mp::redis {
 class Client;
 class Pool;
+class Reply;
 }  // namespace mp::redis
 namespace mp::sites {
 class SiteCache;
@@ -139,6 +140,17 @@ class Tracker {
                                     const db::Lookup<sites::CachedSite>* resolved);
   void run();
   void sendBatch(std::vector<Pending>& batch);
+  static std::size_t appendQueueEntries(std::string& resp, const std::vector<Pending>& batch,
+                                        const std::vector<bool>& allowed,
+                                        std::vector<std::size_t>& entryOf);
+  std::size_t appendRealtime(std::string& resp, const std::vector<Pending>& batch,
+                             const std::vector<bool>& allowed);
+  std::size_t appendSessions(std::string& resp, const std::vector<const Pending*>& members);
+  void answerBatch(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                   const std::vector<redis::Reply>& replies,
+                   const std::vector<std::size_t>& entryOf);
+  void onRedisFailure(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                      const std::exception& error);
   void fallBack(Pending& pending);
   void refuseRateLimited(Pending& pending);
   std::vector<bool> admit(redis::Client& client, const std::vector<Pending>& batch);
