@@ -166,6 +166,105 @@ std::string referrerHostOf(const std::string& referrer, const std::string& siteD
   return host;
 }
 
+// The body as a JSON object. `inexactProp` gets the props key of the first number a double
+// cannot hold exactly, if any: refused once props are read.
+json parseBody(const std::string& text, std::optional<std::string>& inexactProp) {
+  json body;
+  BodyParser parser(body);
+  if (!json::sax_parse(text, &parser)) {
+    throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
+  }
+  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
+  inexactProp = parser.inexact();
+  return body;
+}
+
+// The website, the event type, the page and the referrer.
+void readPage(const json& body, events::Event& e) {
+  auto websiteId = optString(body, "websiteId");
+  if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
+  if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
+  websiteId = util::canonicalUuid(*websiteId);
+  e.websiteId = *websiteId;
+
+  e.eventType = optString(body, "eventType").value_or("pageview");
+  checkText(e.eventType, "eventType", 1, kMaxEventType);
+
+  auto url = optString(body, "url");
+  if (!url) throw InvalidInput("url", "url is required");
+  checkText(*url, "url", 1, kMaxUrl);
+  auto parsedUrl = util::parseHttpUrl(*url);
+  if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
+  e.url = *url;
+  e.page = parsedUrl->path;
+  e.hostname = parsedUrl->host;
+
+  e.referrer = optString(body, "referrer").value_or("");
+  checkText(e.referrer, "referrer", 0, kMaxUrl);
+}
+
+// The client's User-Agent, and its address, which is returned: the request's, or for a
+// server-side event (sent with a token) those the body gives.
+std::string readClient(const json& body, const TrackRequest& request, events::Event& e) {
+  std::string ip = request.clientIp;
+  e.userAgent = request.userAgent;
+  // The header is not checked by the JSON parser: it could carry bytes no text column takes.
+  if (!util::isValidUtf8WithoutNul(e.userAgent)) {
+    throw InvalidInput("User-Agent", "the User-Agent header must be UTF-8 without NUL characters");
+  }
+  if (request.tokenUserId) {
+    if (auto bodyIp = optString(body, "ip")) {
+      if (!events::parseIp(*bodyIp)) {
+        throw InvalidInput("ip", "ip must be an IPv4 or IPv6 address");
+      }
+      ip = *bodyIp;
+    }
+    if (auto bodyUa = optString(body, "userAgent")) {
+      checkNoNul(*bodyUa, "userAgent");
+      e.userAgent = *bodyUa;
+    }
+  }
+  return ip;
+}
+
+// The event's time (the request's unless the body gives one) and props.
+void readTimeAndProps(const json& body, const TrackRequest& request,
+                      const std::optional<std::string>& inexactProp, events::Event& e) {
+  const bool serverSide = request.tokenUserId.has_value();
+  e.tsMillis = request.nowMillis;
+  if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
+    e.tsMillis =
+        parseTimestamp(*ts, request.nowMillis, serverSide ? kServerSideBackMillis : kDayMillis);
+  }
+  if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
+    e.props = checkedProps(*props);
+    if (inexactProp) {
+      throw InvalidInput("props", "props." + *inexactProp +
+                                      " is a number a double cannot hold exactly; send at most 15 "
+                                      "significant digits within 1e-307 to 1e308, or a string");
+    }
+  }
+}
+
+// What a request says of its event, checked, before its website is looked at.
+struct RequestedEvent {
+  events::Event event;                   ///< the fields the request gives
+  std::string ip;                        ///< the client's address
+  std::optional<std::string> sessionId;  ///< the body's, if any
+};
+
+RequestedEvent readRequest(const TrackRequest& request) {
+  std::optional<std::string> inexactProp;
+  const json body = parseBody(request.body, inexactProp);
+  RequestedEvent requested;
+  readPage(body, requested.event);
+  requested.sessionId = optString(body, "sessionId");
+  if (requested.sessionId) checkText(*requested.sessionId, "sessionId", 0, kMaxSessionId);
+  requested.ip = readClient(body, request, requested.event);
+  readTimeAndProps(body, request, inexactProp, requested.event);
+  return requested;
+}
+
 }  // namespace
 
 Tracker::Tracker(TrackerDeps deps, std::size_t maxWaiting) : deps_(deps), maxWaiting_(maxWaiting) {}
@@ -198,93 +297,44 @@ void Tracker::stop() {
 
 events::Event Tracker::buildEvent(const TrackRequest& request,
                                   const db::Lookup<sites::CachedSite>* resolved) {
-  json body;
-  BodyParser parser(body);
-  if (!json::sax_parse(request.body, &parser)) {
-    throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
-  }
-  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
+  RequestedEvent requested = readRequest(request);
+  const sites::CachedSite site = checkSite(request, requested.event, resolved);
+  enrich(requested.event, site, requested.ip, requested.sessionId);
+  return std::move(requested.event);
+}
 
-  events::Event e;
-  auto websiteId = optString(body, "websiteId");
-  if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
-  if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
-  websiteId = util::canonicalUuid(*websiteId);
-  e.websiteId = *websiteId;
-
-  e.eventType = optString(body, "eventType").value_or("pageview");
-  checkText(e.eventType, "eventType", 1, kMaxEventType);
-
-  auto url = optString(body, "url");
-  if (!url) throw InvalidInput("url", "url is required");
-  checkText(*url, "url", 1, kMaxUrl);
-  auto parsedUrl = util::parseHttpUrl(*url);
-  if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
-  e.url = *url;
-  e.page = parsedUrl->path;
-  e.hostname = parsedUrl->host;
-
-  e.referrer = optString(body, "referrer").value_or("");
-  checkText(e.referrer, "referrer", 0, kMaxUrl);
-  auto sessionId = optString(body, "sessionId");
-  if (sessionId) checkText(*sessionId, "sessionId", 0, kMaxSessionId);
-
-  const bool serverSide = request.tokenUserId.has_value();
-  std::string ip = request.clientIp;
-  e.userAgent = request.userAgent;
-  // The header is not checked by the JSON parser: it could carry bytes no text column takes.
-  if (!util::isValidUtf8WithoutNul(e.userAgent)) {
-    throw InvalidInput("User-Agent", "the User-Agent header must be UTF-8 without NUL characters");
-  }
-  if (serverSide) {
-    if (auto bodyIp = optString(body, "ip")) {
-      if (!events::parseIp(*bodyIp)) {
-        throw InvalidInput("ip", "ip must be an IPv4 or IPv6 address");
-      }
-      ip = *bodyIp;
-    }
-    if (auto bodyUa = optString(body, "userAgent")) {
-      checkNoNul(*bodyUa, "userAgent");
-      e.userAgent = *bodyUa;
-    }
-  }
-  e.tsMillis = request.nowMillis;
-  if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
-    e.tsMillis =
-        parseTimestamp(*ts, request.nowMillis, serverSide ? kServerSideBackMillis : kDayMillis);
-  }
-  if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
-    e.props = checkedProps(*props);
-    if (parser.inexact()) {
-      throw InvalidInput("props", "props." + *parser.inexact() +
-                                      " is a number a double cannot hold exactly; send at most 15 "
-                                      "significant digits within 1e-307 to 1e308, or a string");
-    }
-  }
-
-  // The website and the hosts it may be tracked from: from the cache, or (for an id it does not
-  // hold) from the lookup track() had made first.
-  const db::Lookup<sites::CachedSite> found = resolved ? *resolved : deps_.sites.peek(e.websiteId);
+// The website and the hosts it may be tracked from: from the cache, or (for an id it does not
+// hold) from the lookup track() had made first. Returns the website once the request may track it.
+sites::CachedSite Tracker::checkSite(const TrackRequest& request, const events::Event& e,
+                                     const db::Lookup<sites::CachedSite>* resolved) {
+  db::Lookup<sites::CachedSite> found = resolved ? *resolved : deps_.sites.peek(e.websiteId);
   if (found.state == db::Known::kUnsure) throw SiteUnresolved{e.websiteId};
   if (found.state == db::Known::kAbsent) {
     throw Rejected(404, "unknown_website", "no website with this websiteId");
   }
-  const sites::CachedSite* site = &found.value;
-  if (serverSide && *request.tokenUserId != site->userId) {
+  const sites::CachedSite& site = found.value;
+  if (request.tokenUserId && *request.tokenUserId != site.userId) {
     throw Rejected(403, "forbidden", "the token does not belong to this website's owner");
   }
-  if (!util::hostMatchesDomain(e.hostname, site->domain)) {
+  if (!util::hostMatchesDomain(e.hostname, site.domain)) {
     throw Rejected(403, "domain_mismatch",
-                   "the url's host is not " + site->domain + " or a sub-domain of it");
+                   "the url's host is not " + site.domain + " or a sub-domain of it");
   }
   if (request.origin) {
     auto host = util::originHost(*request.origin);
-    if (!host || !util::hostMatchesDomain(*host, site->domain)) {
+    if (!host || !util::hostMatchesDomain(*host, site.domain)) {
       throw Rejected(403, "domain_mismatch",
-                     "the Origin is not " + site->domain + " or a sub-domain of it");
+                     "the Origin is not " + site.domain + " or a sub-domain of it");
     }
   }
-  e.referrerHost = referrerHostOf(e.referrer, site->domain);
+  return std::move(found.value);
+}
+
+// What the request does not say: referrer host, browser, OS, device, country, visitor and
+// session ids, the address as stored and the event's id. `ip` is the client's address.
+void Tracker::enrich(events::Event& e, const sites::CachedSite& site, const std::string& ip,
+                     const std::optional<std::string>& sessionId) {
+  e.referrerHost = referrerHostOf(e.referrer, site.domain);
 
   const auto agent = deps_.userAgents.parse(e.userAgent);
   e.browser = agent.browser;
@@ -300,7 +350,6 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
       sessionId && !sessionId->empty() ? *sessionId : events::sessionIdFromVisitor(e.visitorId);
   e.ip = events::storedIp(ip, events::parseIpStorage(deps_.config.privacy.ipStorage));
   e.id = util::uuidV7();
-  return e;
 }
 
 std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCallback done) {

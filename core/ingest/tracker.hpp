@@ -138,6 +138,10 @@ class Tracker {
   };
   std::optional<TrackOutcome> track(const TrackRequest& request, TrackCallback done,
                                     const db::Lookup<sites::CachedSite>* resolved);
+  sites::CachedSite checkSite(const TrackRequest& request, const events::Event& e,
+                              const db::Lookup<sites::CachedSite>* resolved);
+  void enrich(events::Event& e, const sites::CachedSite& site, const std::string& ip,
+              const std::optional<std::string>& sessionId);
   void run();
   void sendBatch(std::vector<Pending>& batch);
   static std::size_t appendQueueEntries(std::string& resp, const std::vector<Pending>& batch,
