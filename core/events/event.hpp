@@ -31,7 +31,7 @@ struct Event {
   friend bool operator==(const Event&, const Event&) = default;
 };
 
-/// The compact JSON kept in the ingest stream (field "e" of each entry).
+/// The compact JSON kept in the ingest stream (one line of an entry, ingest/queue_entry.hpp).
 std::string toQueueJson(const Event& event);
 /// Reads toQueueJson()'s text back; throws mp::Error when it is not a valid queued event.
 Event fromQueueJson(std::string_view text);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "ingest/queue_entry.hpp"
 #include "log/log.hpp"
 #include "redis/keys.hpp"
 #include "util/error.hpp"
@@ -66,61 +67,26 @@ struct Batch {
     badIds.push_back(id);
   }
 
-  // One stream entry: [id, [field, value, …]], or [id, nil] once XDEL removed its data. Field
-  // "b" holds one or more events' queue JSON, one per line; "e" one event (earlier versions).
+  // One stream entry, as ingest/queue_entry decodes it.
   void addEntry(const redis::Reply& entry) {
-    if (!entry.isArray() || entry.elements().empty() || !entry.elements()[0].isString()) return;
-    const std::string& id = entry.elements()[0].str();
-    if (entry.elements().size() < 2 || entry.elements()[1].isNil()) {
-      goneIds.push_back(id);
-      return;
-    }
-    const redis::Reply& fields = entry.elements()[1];
-    const std::string* payload = nullptr;
-    bool lines = false;
-    if (fields.isArray()) {
-      const auto& f = fields.elements();
-      for (std::size_t i = 0; i + 1 < f.size(); i += 2) {
-        if (!f[i].isString() || !f[i + 1].isString()) continue;
-        if (f[i].str() == "b" || f[i].str() == "e") {
-          payload = &f[i + 1].str();
-          lines = f[i].str() == "b";
+    DecodedEntry decoded = decodeQueueEntry(entry, events);
+    switch (decoded.kind) {
+      case DecodedEntry::Kind::kNotAnEntry:
+        return;
+      case DecodedEntry::Kind::kGone:
+        goneIds.push_back(std::move(decoded.id));
+        return;
+      case DecodedEntry::Kind::kUndecodable:
+        addBad(decoded.id, std::move(decoded.error));
+        return;
+      case DecodedEntry::Kind::kEvents:
+        eventEntry.insert(eventEntry.end(), decoded.events, entryIds.size());
+        entryIds.push_back(decoded.id);
+        if (decoded.failed > 0) {
+          if (badEvents == 0) firstBadEvent = decoded.id + ": " + decoded.error;
+          badEvents += decoded.failed;
         }
-      }
-    }
-    if (payload == nullptr) {
-      addBad(id, "no field \"b\" or \"e\"");
-      return;
-    }
-    const std::size_t before = events.size();
-    std::string firstError;
-    std::size_t failed = 0;
-    std::string_view rest(*payload);
-    for (;;) {
-      std::string_view line = rest;
-      if (lines) {
-        const auto nl = rest.find('\n');
-        line = rest.substr(0, nl);
-        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-      } else {
-        rest = {};
-      }
-      try {
-        events.push_back(events::fromQueueJson(line));
-        eventEntry.push_back(entryIds.size());
-      } catch (const std::exception& e) {
-        if (failed++ == 0) firstError = e.what();
-      }
-      if (rest.empty()) break;
-    }
-    if (events.size() == before) {
-      addBad(id, firstError);
-      return;
-    }
-    entryIds.push_back(id);
-    if (failed > 0) {
-      if (badEvents == 0) firstBadEvent = id + ": " + firstError;
-      badEvents += failed;
+        return;
     }
   }
 
@@ -263,7 +229,7 @@ class QueueWriter::Worker {
   int entriesFor(std::size_t events) const {
     const double wanted = std::floor(static_cast<double>(events) / eventsPerEntry_);
     const double cap =
-        std::max(1.0, 2.0 * owner_.batchSize_ / static_cast<double>(redis::kEventsPerEntry));
+        std::max(1.0, 2.0 * owner_.batchSize_ / static_cast<double>(kEventsPerEntry));
     return static_cast<int>(std::clamp(wanted, 1.0, cap));
   }
 
@@ -271,8 +237,8 @@ class QueueWriter::Worker {
     if (entries == 0) return;
     const double mean =
         static_cast<double>(std::max<std::size_t>(events, 1)) / static_cast<double>(entries);
-    eventsPerEntry_ = std::clamp(0.5 * eventsPerEntry_ + 0.5 * mean, 1.0,
-                                 static_cast<double>(redis::kEventsPerEntry));
+    eventsPerEntry_ =
+        std::clamp(0.5 * eventsPerEntry_ + 0.5 * mean, 1.0, static_cast<double>(kEventsPerEntry));
   }
 
   // XREADGROUP answers as soon as one entry is there. Under a steady trickle that would commit
@@ -497,7 +463,7 @@ class QueueWriter::Worker {
   bool claimWarned_ = false;
   // Running mean of events per entry read; starts at the most, so a first read of a long queue
   // of full entries stays small.
-  double eventsPerEntry_ = static_cast<double>(redis::kEventsPerEntry);
+  double eventsPerEntry_ = static_cast<double>(kEventsPerEntry);
   std::string claimCursor_ = "0-0";
   Clock::time_point nextClaim_;
   std::chrono::milliseconds backoff_;

@@ -15,6 +15,7 @@
 #include "events/salts.hpp"
 #include "events/user_agent.hpp"
 #include "ingest/direct_writer.hpp"
+#include "ingest/queue_entry.hpp"
 #include "log/log.hpp"
 #include "redis/keys.hpp"
 #include "redis/pool.hpp"
@@ -165,6 +166,105 @@ std::string referrerHostOf(const std::string& referrer, const std::string& siteD
   return host;
 }
 
+// The body as a JSON object. `inexactProp` gets the props key of the first number a double
+// cannot hold exactly, if any: refused once props are read.
+json parseBody(const std::string& text, std::optional<std::string>& inexactProp) {
+  json body;
+  BodyParser parser(body);
+  if (!json::sax_parse(text, &parser)) {
+    throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
+  }
+  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
+  inexactProp = parser.inexact();
+  return body;
+}
+
+// The website, the event type, the page and the referrer.
+void readPage(const json& body, events::Event& e) {
+  auto websiteId = optString(body, "websiteId");
+  if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
+  if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
+  websiteId = util::canonicalUuid(*websiteId);
+  e.websiteId = *websiteId;
+
+  e.eventType = optString(body, "eventType").value_or("pageview");
+  checkText(e.eventType, "eventType", 1, kMaxEventType);
+
+  auto url = optString(body, "url");
+  if (!url) throw InvalidInput("url", "url is required");
+  checkText(*url, "url", 1, kMaxUrl);
+  auto parsedUrl = util::parseHttpUrl(*url);
+  if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
+  e.url = *url;
+  e.page = parsedUrl->path;
+  e.hostname = parsedUrl->host;
+
+  e.referrer = optString(body, "referrer").value_or("");
+  checkText(e.referrer, "referrer", 0, kMaxUrl);
+}
+
+// The client's User-Agent, and its address, which is returned: the request's, or for a
+// server-side event (sent with a token) those the body gives.
+std::string readClient(const json& body, const TrackRequest& request, events::Event& e) {
+  std::string ip = request.clientIp;
+  e.userAgent = request.userAgent;
+  // The header is not checked by the JSON parser: it could carry bytes no text column takes.
+  if (!util::isValidUtf8WithoutNul(e.userAgent)) {
+    throw InvalidInput("User-Agent", "the User-Agent header must be UTF-8 without NUL characters");
+  }
+  if (request.tokenUserId) {
+    if (auto bodyIp = optString(body, "ip")) {
+      if (!events::parseIp(*bodyIp)) {
+        throw InvalidInput("ip", "ip must be an IPv4 or IPv6 address");
+      }
+      ip = *bodyIp;
+    }
+    if (auto bodyUa = optString(body, "userAgent")) {
+      checkNoNul(*bodyUa, "userAgent");
+      e.userAgent = *bodyUa;
+    }
+  }
+  return ip;
+}
+
+// The event's time (the request's unless the body gives one) and props.
+void readTimeAndProps(const json& body, const TrackRequest& request,
+                      const std::optional<std::string>& inexactProp, events::Event& e) {
+  const bool serverSide = request.tokenUserId.has_value();
+  e.tsMillis = request.nowMillis;
+  if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
+    e.tsMillis =
+        parseTimestamp(*ts, request.nowMillis, serverSide ? kServerSideBackMillis : kDayMillis);
+  }
+  if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
+    e.props = checkedProps(*props);
+    if (inexactProp) {
+      throw InvalidInput("props", "props." + *inexactProp +
+                                      " is a number a double cannot hold exactly; send at most 15 "
+                                      "significant digits within 1e-307 to 1e308, or a string");
+    }
+  }
+}
+
+// What a request says of its event, checked, before its website is looked at.
+struct RequestedEvent {
+  events::Event event;                   ///< the fields the request gives
+  std::string ip;                        ///< the client's address
+  std::optional<std::string> sessionId;  ///< the body's, if any
+};
+
+RequestedEvent readRequest(const TrackRequest& request) {
+  std::optional<std::string> inexactProp;
+  const json body = parseBody(request.body, inexactProp);
+  RequestedEvent requested;
+  readPage(body, requested.event);
+  requested.sessionId = optString(body, "sessionId");
+  if (requested.sessionId) checkText(*requested.sessionId, "sessionId", 0, kMaxSessionId);
+  requested.ip = readClient(body, request, requested.event);
+  readTimeAndProps(body, request, inexactProp, requested.event);
+  return requested;
+}
+
 }  // namespace
 
 Tracker::Tracker(TrackerDeps deps, std::size_t maxWaiting) : deps_(deps), maxWaiting_(maxWaiting) {}
@@ -197,93 +297,44 @@ void Tracker::stop() {
 
 events::Event Tracker::buildEvent(const TrackRequest& request,
                                   const db::Lookup<sites::CachedSite>* resolved) {
-  json body;
-  BodyParser parser(body);
-  if (!json::sax_parse(request.body, &parser)) {
-    throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
-  }
-  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
+  RequestedEvent requested = readRequest(request);
+  const sites::CachedSite site = checkSite(request, requested.event, resolved);
+  enrich(requested.event, site, requested.ip, requested.sessionId);
+  return std::move(requested.event);
+}
 
-  events::Event e;
-  auto websiteId = optString(body, "websiteId");
-  if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
-  if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
-  websiteId = util::canonicalUuid(*websiteId);
-  e.websiteId = *websiteId;
-
-  e.eventType = optString(body, "eventType").value_or("pageview");
-  checkText(e.eventType, "eventType", 1, kMaxEventType);
-
-  auto url = optString(body, "url");
-  if (!url) throw InvalidInput("url", "url is required");
-  checkText(*url, "url", 1, kMaxUrl);
-  auto parsedUrl = util::parseHttpUrl(*url);
-  if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
-  e.url = *url;
-  e.page = parsedUrl->path;
-  e.hostname = parsedUrl->host;
-
-  e.referrer = optString(body, "referrer").value_or("");
-  checkText(e.referrer, "referrer", 0, kMaxUrl);
-  auto sessionId = optString(body, "sessionId");
-  if (sessionId) checkText(*sessionId, "sessionId", 0, kMaxSessionId);
-
-  const bool serverSide = request.tokenUserId.has_value();
-  std::string ip = request.clientIp;
-  e.userAgent = request.userAgent;
-  // The header is not checked by the JSON parser: it could carry bytes no text column takes.
-  if (!util::isValidUtf8WithoutNul(e.userAgent)) {
-    throw InvalidInput("User-Agent", "the User-Agent header must be UTF-8 without NUL characters");
-  }
-  if (serverSide) {
-    if (auto bodyIp = optString(body, "ip")) {
-      if (!events::parseIp(*bodyIp)) {
-        throw InvalidInput("ip", "ip must be an IPv4 or IPv6 address");
-      }
-      ip = *bodyIp;
-    }
-    if (auto bodyUa = optString(body, "userAgent")) {
-      checkNoNul(*bodyUa, "userAgent");
-      e.userAgent = *bodyUa;
-    }
-  }
-  e.tsMillis = request.nowMillis;
-  if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
-    e.tsMillis =
-        parseTimestamp(*ts, request.nowMillis, serverSide ? kServerSideBackMillis : kDayMillis);
-  }
-  if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
-    e.props = checkedProps(*props);
-    if (parser.inexact()) {
-      throw InvalidInput("props", "props." + *parser.inexact() +
-                                      " is a number a double cannot hold exactly; send at most 15 "
-                                      "significant digits within 1e-307 to 1e308, or a string");
-    }
-  }
-
-  // The website and the hosts it may be tracked from: from the cache, or (for an id it does not
-  // hold) from the lookup track() had made first.
-  const db::Lookup<sites::CachedSite> found = resolved ? *resolved : deps_.sites.peek(e.websiteId);
+// The website and the hosts it may be tracked from: from the cache, or (for an id it does not
+// hold) from the lookup track() had made first. Returns the website once the request may track it.
+sites::CachedSite Tracker::checkSite(const TrackRequest& request, const events::Event& e,
+                                     const db::Lookup<sites::CachedSite>* resolved) {
+  db::Lookup<sites::CachedSite> found = resolved ? *resolved : deps_.sites.peek(e.websiteId);
   if (found.state == db::Known::kUnsure) throw SiteUnresolved{e.websiteId};
   if (found.state == db::Known::kAbsent) {
     throw Rejected(404, "unknown_website", "no website with this websiteId");
   }
-  const sites::CachedSite* site = &found.value;
-  if (serverSide && *request.tokenUserId != site->userId) {
+  const sites::CachedSite& site = found.value;
+  if (request.tokenUserId && *request.tokenUserId != site.userId) {
     throw Rejected(403, "forbidden", "the token does not belong to this website's owner");
   }
-  if (!util::hostMatchesDomain(e.hostname, site->domain)) {
+  if (!util::hostMatchesDomain(e.hostname, site.domain)) {
     throw Rejected(403, "domain_mismatch",
-                   "the url's host is not " + site->domain + " or a sub-domain of it");
+                   "the url's host is not " + site.domain + " or a sub-domain of it");
   }
   if (request.origin) {
     auto host = util::originHost(*request.origin);
-    if (!host || !util::hostMatchesDomain(*host, site->domain)) {
+    if (!host || !util::hostMatchesDomain(*host, site.domain)) {
       throw Rejected(403, "domain_mismatch",
-                     "the Origin is not " + site->domain + " or a sub-domain of it");
+                     "the Origin is not " + site.domain + " or a sub-domain of it");
     }
   }
-  e.referrerHost = referrerHostOf(e.referrer, site->domain);
+  return std::move(found.value);
+}
+
+// What the request does not say: referrer host, browser, OS, device, country, visitor and
+// session ids, the address as stored and the event's id. `ip` is the client's address.
+void Tracker::enrich(events::Event& e, const sites::CachedSite& site, const std::string& ip,
+                     const std::optional<std::string>& sessionId) {
+  e.referrerHost = referrerHostOf(e.referrer, site.domain);
 
   const auto agent = deps_.userAgents.parse(e.userAgent);
   e.browser = agent.browser;
@@ -299,7 +350,6 @@ events::Event Tracker::buildEvent(const TrackRequest& request,
       sessionId && !sessionId->empty() ? *sessionId : events::sessionIdFromVisitor(e.visitorId);
   e.ip = events::storedIp(ip, events::parseIpStorage(deps_.config.privacy.ipStorage));
   e.id = util::uuidV7();
-  return e;
 }
 
 std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCallback done) {
@@ -429,11 +479,8 @@ std::vector<bool> Tracker::admit(redis::Client& client, const std::vector<Pendin
   return allowed;
 }
 
-// Two round trips at most per batch (rate limit, then the writes), however many events wait.
-// The events go into stream entries of up to kEventsPerEntry each (one XADD per entry: Redis's
-// work per XADD, XREADGROUP, XACK and XDEL is mostly per entry, not per byte); each event is
-// published on its own (live feed); per website one ZADD of its sessions, and every
-// kRealtimeTrimInterval the trim and expiry of its realtime set.
+// Two round trips at most per batch (rate limit, then the writes), however many events wait: the
+// queue entries, each event's PUBLISH (live feed) and the realtime sets go as one pipeline.
 void Tracker::sendBatch(std::vector<Pending>& batch) {
   std::vector<bool> allowed;
   std::vector<Reply> replies;
@@ -446,83 +493,87 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
     std::size_t bytes = 0;
     for (const auto& p : batch) bytes += 2 * p.queued.size() + p.publish.size() + 1;
     resp.reserve(bytes + 1024);
-    std::string payload;
-    std::size_t entries = 0;
-    std::size_t inEntry = 0;
-    auto addEntry = [&] {
-      if (inEntry == 0) return;
-      redis::appendCommand(resp, {"XADD", redis::kIngestStream, "*", "b", payload});
-      ++entries;
-      payload.clear();
-      inEntry = 0;
-    };
-    std::size_t queued = 0;
-    std::unordered_map<std::string_view, std::vector<const Pending*>> sessions;
-    std::vector<std::string_view> sites;
+    // The XADDs lead, so the reply to XADD n is replies[n].
+    std::size_t commands = appendQueueEntries(resp, batch, allowed, entryOf);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!allowed[i]) continue;
-      if (inEntry > 0) payload.push_back('\n');
-      payload.append(batch[i].queued);
-      entryOf[i] = entries;
-      if (++inEntry == redis::kEventsPerEntry) addEntry();
-      ++queued;
-      auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
-      if (inserted) sites.push_back(it->first);
-      it->second.push_back(&batch[i]);
-    }
-    addEntry();
-    std::size_t commands = entries;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (allowed[i]) resp.append(batch[i].publish);
-    }
-    commands += queued;
-    const std::string timeout = std::to_string(redis::kSessionTimeout.count());
-    std::vector<std::string> scores;
-    for (const auto site : sites) {
-      const std::string key = redis::realtimeKey(site);
-      const auto& members = sessions[site];
-      scores.clear();
-      std::int64_t newest = 0;
-      std::vector<std::string_view> zadd{"ZADD", key};
-      for (const Pending* p : members) {
-        scores.push_back(std::to_string(p->nowMillis / 1000));
-        newest = std::max(newest, p->nowMillis / 1000);
-      }
-      for (std::size_t m = 0; m < members.size(); ++m) {
-        zadd.push_back(scores[m]);
-        zadd.push_back(members[m]->sessionId);
-      }
-      redis::appendCommand(resp, zadd);
+      resp.append(batch[i].publish);
       ++commands;
-      auto last = trimmed_.find(members.front()->websiteId);
-      if (last == trimmed_.end()) last = trimmed_.emplace(members.front()->websiteId, 0).first;
-      if (newest - last->second >= redis::kRealtimeTrimInterval.count()) {
-        redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
-                                    std::to_string(newest - redis::kSessionTimeout.count())});
-        redis::appendCommand(resp, {"EXPIRE", key, timeout});
-        commands += 2;
-        last->second = newest;
-      }
     }
+    commands += appendRealtime(resp, batch, allowed);
     replies = lease->pipelineFormatted(resp, commands);
     if (redisDown_.exchange(false))
       log::get("ingest")->info("redis is back; queueing events again");
   } catch (const std::exception& e) {
-    if (!redisDown_.exchange(true)) {
-      log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
-                               e.what());
-    }
-    // Trims scheduled in the failed pipeline are due again.
-    trimmed_.clear();
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (allowed.empty() || allowed[i]) {
-        fallBack(batch[i]);
-      } else {
-        refuseRateLimited(batch[i]);
-      }
-    }
+    onRedisFailure(batch, allowed, e);
     return;
   }
+  answerBatch(batch, allowed, replies, entryOf);
+}
+
+// The events go into stream entries of up to kEventsPerEntry each (one XADD per entry: Redis's
+// work per XADD, XREADGROUP, XACK and XDEL is mostly per entry, not per byte). Notes in entryOf
+// which XADD holds each event; returns the number of XADDs.
+std::size_t Tracker::appendQueueEntries(std::string& resp, const std::vector<Pending>& batch,
+                                        const std::vector<bool>& allowed,
+                                        std::vector<std::size_t>& entryOf) {
+  QueueEntryEncoder entries(resp);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (allowed[i]) entryOf[i] = entries.add(batch[i].queued);
+  }
+  return entries.finish();
+}
+
+// Per website, in the order of its first event, one ZADD of its sessions, and every
+// kRealtimeTrimInterval the trim and expiry of its realtime set. Returns the number of commands.
+std::size_t Tracker::appendRealtime(std::string& resp, const std::vector<Pending>& batch,
+                                    const std::vector<bool>& allowed) {
+  std::unordered_map<std::string_view, std::vector<const Pending*>> sessions;
+  std::vector<std::string_view> sites;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!allowed[i]) continue;
+    auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
+    if (inserted) sites.push_back(it->first);
+    it->second.push_back(&batch[i]);
+  }
+  std::size_t commands = 0;
+  for (const auto site : sites) commands += appendSessions(resp, sessions[site]);
+  return commands;
+}
+
+// One website's ZADD of the sessions of `members` (events of that website), scored by the time of
+// their event in seconds, and its trim when due. Returns the number of commands.
+std::size_t Tracker::appendSessions(std::string& resp, const std::vector<const Pending*>& members) {
+  const std::string& websiteId = members.front()->websiteId;
+  const std::string key = redis::realtimeKey(websiteId);
+  std::vector<std::string> scores;
+  scores.reserve(members.size());
+  std::int64_t newest = 0;
+  for (const Pending* p : members) {
+    scores.push_back(std::to_string(p->nowMillis / 1000));
+    newest = std::max(newest, p->nowMillis / 1000);
+  }
+  std::vector<std::string_view> zadd{"ZADD", key};
+  for (std::size_t m = 0; m < members.size(); ++m) {
+    zadd.push_back(scores[m]);
+    zadd.push_back(members[m]->sessionId);
+  }
+  redis::appendCommand(resp, zadd);
+  auto last = trimmed_.find(websiteId);
+  if (last == trimmed_.end()) last = trimmed_.emplace(websiteId, 0).first;
+  if (newest - last->second < redis::kRealtimeTrimInterval.count()) return 1;
+  redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
+                              std::to_string(newest - redis::kSessionTimeout.count())});
+  redis::appendCommand(resp, {"EXPIRE", key, std::to_string(redis::kSessionTimeout.count())});
+  last->second = newest;
+  return 3;
+}
+
+// The pipeline's answers: each event is queued when the XADD of its entry was, stored directly
+// when Redis refused that entry, or refused when over the rate limit.
+void Tracker::answerBatch(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                          const std::vector<Reply>& replies,
+                          const std::vector<std::size_t>& entryOf) {
   bool refusedLogged = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
@@ -546,6 +597,25 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
       }
     } catch (const std::exception& e) {
       log::get("ingest")->error("answering a tracked event failed: {}", e.what());
+    }
+  }
+}
+
+// The batch could not be sent (or its rate limit not be checked, when `allowed` is empty): its
+// events go to PostgreSQL directly, but those already over the rate limit.
+void Tracker::onRedisFailure(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                             const std::exception& error) {
+  if (!redisDown_.exchange(true)) {
+    log::get("ingest")->warn("redis unavailable ({}); storing events directly in PostgreSQL",
+                             error.what());
+  }
+  // Trims scheduled in the failed pipeline are due again.
+  trimmed_.clear();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (allowed.empty() || allowed[i]) {
+      fallBack(batch[i]);
+    } else {
+      refuseRateLimited(batch[i]);
     }
   }
 }

@@ -24,6 +24,7 @@ class Pool;
 namespace mp::redis {
 class Client;
 class Pool;
+class Reply;
 }  // namespace mp::redis
 namespace mp::sites {
 class SiteCache;
@@ -127,7 +128,7 @@ class Tracker {
   // and the Event itself is freed there (freeing memory on the thread that allocated it is
   // cheaper, and the sender touches a handful of strings instead of twenty).
   struct Pending {
-    std::string queued;     ///< the event's queue JSON (one line of an entry's "b" field)
+    std::string queued;     ///< the event's queue JSON (one line of a queue entry)
     std::string publish;    ///< PUBLISH of the live frame, in RESP form
     std::string websiteId;  ///< for the realtime set
     std::string sessionId;
@@ -137,8 +138,23 @@ class Tracker {
   };
   std::optional<TrackOutcome> track(const TrackRequest& request, TrackCallback done,
                                     const db::Lookup<sites::CachedSite>* resolved);
+  sites::CachedSite checkSite(const TrackRequest& request, const events::Event& e,
+                              const db::Lookup<sites::CachedSite>* resolved);
+  void enrich(events::Event& e, const sites::CachedSite& site, const std::string& ip,
+              const std::optional<std::string>& sessionId);
   void run();
   void sendBatch(std::vector<Pending>& batch);
+  static std::size_t appendQueueEntries(std::string& resp, const std::vector<Pending>& batch,
+                                        const std::vector<bool>& allowed,
+                                        std::vector<std::size_t>& entryOf);
+  std::size_t appendRealtime(std::string& resp, const std::vector<Pending>& batch,
+                             const std::vector<bool>& allowed);
+  std::size_t appendSessions(std::string& resp, const std::vector<const Pending*>& members);
+  void answerBatch(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                   const std::vector<redis::Reply>& replies,
+                   const std::vector<std::size_t>& entryOf);
+  void onRedisFailure(std::vector<Pending>& batch, const std::vector<bool>& allowed,
+                      const std::exception& error);
   void fallBack(Pending& pending);
   void refuseRateLimited(Pending& pending);
   std::vector<bool> admit(redis::Client& client, const std::vector<Pending>& batch);

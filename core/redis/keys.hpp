@@ -2,7 +2,6 @@
 #pragma once
 
 #include <chrono>
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,12 +11,8 @@
 namespace mp::redis {
 
 /// The stream every accepted event is appended to (XADD) and the writers drain (XREADGROUP).
-/// An entry holds the events one send of the tracker queued together: field "b", their queue
-/// JSON objects one per line (at most kEventsPerEntry); entries of one event written by earlier
-/// versions have field "e" with one object and are read as well.
+/// Its entries' format is in ingest/queue_entry.hpp.
 inline constexpr std::string_view kIngestStream = "mp:ingest";
-/// The most events one stream entry holds.
-inline constexpr std::size_t kEventsPerEntry = 64;
 /// The consumer group of the writer threads of every daemon on kIngestStream.
 inline constexpr std::string_view kIngestGroup = "mp:writers";
 
