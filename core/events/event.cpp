@@ -41,7 +41,17 @@ class FlatReader {
       skipSpace();
       if (!eat(':')) return false;
       skipSpace();
-      if (key == "t" || key == "v") {
+      if (key == "n") {
+        if (s_.substr(pos_, 4) == "true") {
+          pos_ += 4;
+          e.interactive = true;
+        } else if (s_.substr(pos_, 5) == "false") {
+          pos_ += 5;
+          e.interactive = false;
+        } else {
+          return false;
+        }
+      } else if (key == "t" || key == "v") {
         std::int64_t n = 0;
         if (!integer(n)) return false;
         if (key == "t") {
@@ -237,6 +247,8 @@ std::string toQueueJson(const Event& e) {
   field("c", e.country);
   field("ip", e.ip);
   field("pr", e.props);
+  // Written only when false, so the common entry stays as it was (and as older daemons read it).
+  if (!e.interactive) out.append(",\"n\":false", 10);
   out.push_back('}');
   return out;
 }
@@ -267,6 +279,10 @@ static Event fromQueueJsonDom(std::string_view text) {
   e.country = str(j, "c");
   e.ip = str(j, "ip");
   e.props = str(j, "pr");
+  if (const auto it = j.find("n"); it != j.end()) {
+    if (!it->is_boolean()) throw Error("queued event: n is not a boolean");
+    e.interactive = it->get<bool>();
+  }
   return e;
 }
 

@@ -27,6 +27,9 @@ struct Event {
   std::string country;  ///< ISO 3166 alpha-2, "" = unknown
   std::string ip;       ///< as privacy.ip_storage keeps it, "" = none
   std::string props;    ///< a JSON object's text, "" = none
+  /// False for a custom event sent with "interactive": false (scroll depth, time on page): it
+  /// does not stop its visit from being a bounce (docs/metrics.md).
+  bool interactive = true;
 
   friend bool operator==(const Event&, const Event&) = default;
 };

@@ -189,6 +189,10 @@ void readPage(const json& body, events::Event& e) {
 
   e.eventType = optString(body, "eventType").value_or("pageview");
   checkText(e.eventType, "eventType", 1, kMaxEventType);
+  if (auto it = body.find("interactive"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw InvalidInput("interactive", "interactive must be true or false");
+    e.interactive = it->get<bool>();
+  }
 
   auto url = optString(body, "url");
   if (!url) throw InvalidInput("url", "url is required");

@@ -50,14 +50,17 @@ std::size_t insertEvents(db::Connection& conn, const std::vector<Event>& events)
   if (events.empty()) return 0;
   std::string sql =
       "INSERT INTO events (website_id, ts, event_type, page, session_id, visitor_id,"
-      " referrer_host, browser, os, device, country) VALUES ";
+      " referrer_host, browser, os, device, country, source, channel, utm_campaign, props,"
+      " interactive) VALUES ";
   for (std::size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    sql += fmt::format(
-        "{}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})", i ? "," : "", literal(e.website),
-        literal(e.ts), literal(e.type), literal(e.page), literal(e.session),
-        e.visitor ? std::to_string(*e.visitor) : std::string("NULL"), literal(e.referrer),
-        literal(e.browser), literal(e.os), literal(e.device), literal(e.country));
+    sql += fmt::format("{}({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}::jsonb, {})",
+                       i ? "," : "", literal(e.website), literal(e.ts), literal(e.type),
+                       literal(e.page), literal(e.session),
+                       e.visitor ? std::to_string(*e.visitor) : std::string("NULL"),
+                       literal(e.referrer), literal(e.browser), literal(e.os), literal(e.device),
+                       literal(e.country), literal(e.source), literal(e.channel),
+                       literal(e.utmCampaign), literal(e.props), e.interactive ? "true" : "false");
   }
   conn.exec(sql);
   return events.size();

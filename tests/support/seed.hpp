@@ -45,13 +45,19 @@ struct Event {
   std::optional<std::string> os{};
   std::optional<std::string> device{};
   std::optional<std::string> country{};
+  std::optional<std::string> source{};
+  std::optional<std::string> channel{};
+  std::optional<std::string> utmCampaign{};
+  std::optional<std::string> props{};  ///< a JSON object's text
+  bool interactive = true;
 };
 
 /// An optional text from a possibly null C string, for filling Event from fixed value lists.
 std::optional<std::string> text(const char* value);
 
 /// Inserts the events in one statement (website_id, ts, event_type, page, session_id, visitor_id,
-/// referrer_host, browser, os, device, country); the number inserted.
+/// referrer_host, browser, os, device, country, source, channel, utm_campaign, props,
+/// interactive); the number inserted.
 std::size_t insertEvents(db::Connection& conn, const std::vector<Event>& events);
 
 }  // namespace mp::test::seed

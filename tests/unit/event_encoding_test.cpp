@@ -84,6 +84,22 @@ TEST(EventEncoding, QueueEntryRoundTrips) {
   EXPECT_EQ(events::fromQueueJson(events::toQueueJson(empty)), empty);
 }
 
+TEST(EventEncoding, QueueEntryKeepsANonInteractiveEvent) {
+  events::Event e = sample();
+  e.eventType = "scroll";
+  e.interactive = false;
+  const std::string line = events::toQueueJson(e);
+  EXPECT_NE(line.find("\"n\":false"), std::string::npos) << line;
+  EXPECT_FALSE(events::fromQueueJson(line).interactive);
+  // The usual event is written as before this field existed, and an entry without it (written
+  // by an older daemon) is interactive.
+  EXPECT_EQ(events::toQueueJson(sample()).find("\"n\""), std::string::npos);
+  EXPECT_TRUE(events::fromQueueJson(R"({"i":"x","w":"y","t":1})").interactive);
+  EXPECT_FALSE(
+      events::fromQueueJson(R"({"i":"x", "w":"y", "t":1, "n": false, "z": 1})").interactive);
+  EXPECT_THROW(events::fromQueueJson(R"({"i":"x","w":"y","t":1,"n":"no"})"), Error);
+}
+
 TEST(EventEncoding, QueueEntryReadsOtherWritersJson) {
   // Entries written by another JSON writer (an older daemon, a tool): escapes, spacing, key order,
   // nulls and unknown keys are all read as JSON says.
