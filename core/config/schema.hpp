@@ -1,10 +1,13 @@
-// The one typed table of configuration keys: type, default, allowed range and help text.
+// The one typed table of configuration keys: type, default, allowed range, member and help text.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
-#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "config/config.hpp"
@@ -24,28 +27,77 @@ struct Value {
   std::string typeName;      ///< TOML type name, for messages
 };
 
-/// One configuration key.
+/// A key's default in the terms of its type: the text of a string or enum, the number of an
+/// integer, the seconds of a duration, a boolean; lists default to empty (Default{}).
+struct Default {
+  constexpr Default() = default;
+  constexpr Default(const char* value) : text(value) {}
+  constexpr Default(int value) : number(value) {}
+  constexpr Default(std::int64_t value) : number(value) {}
+  constexpr Default(bool value) : flag(value) {}
+
+  std::string_view text;
+  std::int64_t number = 0;
+  bool flag = false;
+};
+
+/// What a key allows besides its type: a range (seconds for durations) or, for an enum, its words.
+struct Limits {
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+  std::span<const std::string_view> allowed;
+};
+
+/// Access to one member of a Config holding a T.
+template <class T>
+struct MemberRef {
+  T& (*get)(Config&);
+  const T& (*cget)(const Config&);
+};
+
+/// Where a key's value lands: see member<>() in schema.cpp.
+using Member = std::variant<MemberRef<std::string>, MemberRef<bool>, MemberRef<int>,
+                            MemberRef<std::int64_t>, MemberRef<std::vector<std::string>>,
+                            MemberRef<std::chrono::seconds>, MemberRef<std::chrono::milliseconds>>;
+
+/// One configuration key: a row of the key table.
 struct KeyDef {
+  constexpr KeyDef(std::string_view sectionName, std::string_view keyName, KeyType keyType,
+                   Default byDefault, Limits limits, Member where, std::string_view helpText,
+                   std::string_view envVariable = {})
+      : section(sectionName),
+        name(keyName),
+        type(keyType),
+        defaultValue(byDefault),
+        min(limits.min),
+        max(limits.max),
+        allowed(limits.allowed),
+        target(where),
+        help(helpText),
+        env(envVariable) {}
+
   std::string_view section;
   std::string_view name;
   KeyType type;
+  Default defaultValue;
+  std::int64_t min;                           ///< kInt: smallest value; kDuration: seconds
+  std::int64_t max;                           ///< kInt: largest value; kDuration: seconds
+  std::span<const std::string_view> allowed;  ///< kEnum: the allowed values
+  Member target;                              ///< the Config member the value lands in
   std::string_view help;
-  std::int64_t min = 0;                   ///< kInt: smallest value; kDuration: seconds
-  std::int64_t max = 0;                   ///< kInt: largest value; kDuration: seconds
-  std::vector<std::string_view> allowed;  ///< kEnum: the allowed values
-  std::string_view env;                   ///< environment variable overriding it, if any
-  /// Stores a value into a Config; returns an error message (what is allowed) when it does not fit.
-  std::function<std::string(Config&, const Value&)> apply;
-  /// Stores the default.
-  std::function<void(Config&)> setDefault;
-  /// The current value as a TOML literal.
-  std::function<std::string(const Config&)> show;
+  std::string_view env;  ///< environment variable overriding it, if any
 
   std::string fullName() const { return std::string(section) + "." + std::string(name); }
+  /// Stores a value into a Config; returns an error message (what is allowed) when it does not fit.
+  std::string apply(Config& config, const Value& value) const;
+  /// Stores the default.
+  void setDefault(Config& config) const;
+  /// The current value as a TOML literal.
+  std::string show(const Config& config) const;
 };
 
 /// Every key, in the order of the default configuration file.
-const std::vector<KeyDef>& schema();
+std::span<const KeyDef> schema();
 
 /// Help text of each section, in order.
 const std::vector<std::pair<std::string_view, std::string_view>>& sections();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "config/schema.hpp"
@@ -95,6 +96,134 @@ TEST(Config, EveryKeyHasHelpAndAKnownSection) {
     for (const auto& [s, help] : sections()) found = found || s == key.section;
     EXPECT_TRUE(found) << key.fullName();
   }
+}
+
+// A TOML literal shown by KeyDef::show without its quotes.
+std::string unquoted(const std::string& shown) {
+  return shown.size() >= 2 && shown.front() == '"' ? shown.substr(1, shown.size() - 2) : shown;
+}
+
+// A valid value of `key` that differs from its default.
+Value otherValue(const KeyDef& key, const Config& defaults) {
+  const std::string shown = key.show(defaults);
+  Value v;
+  switch (key.type) {
+    case KeyType::kInt:
+      v.kind = Value::Kind::kInt;
+      v.integer = std::stoll(shown) == key.min ? key.max : key.min;
+      break;
+    case KeyType::kDuration: {
+      std::int64_t seconds = 0;
+      EXPECT_TRUE(parseDuration(unquoted(shown), seconds)) << key.fullName();
+      v.kind = Value::Kind::kInt;
+      v.integer = seconds == key.min ? key.max : key.min;
+      break;
+    }
+    case KeyType::kBool:
+      v.kind = Value::Kind::kBool;
+      v.boolean = shown == "false";
+      break;
+    case KeyType::kEnum:
+      v.kind = Value::Kind::kString;
+      for (auto allowed : key.allowed) {
+        if (allowed != unquoted(shown)) v.text = allowed;
+      }
+      break;
+    case KeyType::kString:
+      v.kind = Value::Kind::kString;
+      v.text = "not-the-default";
+      break;
+    case KeyType::kStringList: {
+      v.kind = Value::Kind::kList;
+      Value item;
+      item.kind = Value::Kind::kString;
+      item.text = "not-the-default";
+      v.items.push_back(item);
+      break;
+    }
+  }
+  return v;
+}
+
+TEST(Config, KeysAndEnvironmentVariablesAreUnique) {
+  std::set<std::string> names;
+  std::set<std::string_view> variables;
+  for (const auto& key : schema()) {
+    EXPECT_TRUE(names.insert(key.fullName()).second) << "twice: " << key.fullName();
+    if (key.env.empty()) continue;
+    EXPECT_TRUE(variables.insert(key.env).second) << "twice: " << key.env;
+    EXPECT_EQ(key.env.rfind("MP_", 0), 0u) << key.env;
+  }
+}
+
+TEST(Config, EveryDefaultIsAValidValueOfItsKey) {
+  const Config defaults = Config::defaults();
+  for (const auto& key : schema()) {
+    if (key.type == KeyType::kInt || key.type == KeyType::kDuration) {
+      EXPECT_LE(key.min, key.max) << key.fullName();
+    }
+    if (key.type == KeyType::kEnum) {
+      EXPECT_FALSE(key.allowed.empty()) << key.fullName();
+    }
+    const std::string text = "[" + std::string(key.section) + "]\n" + std::string(key.name) +
+                             " = " + key.show(defaults) + "\n";
+    auto r = parseText(text);
+    EXPECT_TRUE(r.ok()) << key.fullName() << ":\n" << allProblems(r);
+    EXPECT_EQ(key.show(r.config), key.show(defaults)) << key.fullName();
+  }
+}
+
+TEST(Config, EveryKeyLandsInAMemberOfItsOwn) {
+  const Config defaults = Config::defaults();
+  for (const auto& key : schema()) {
+    Config c = defaults;
+    ASSERT_EQ(key.apply(c, otherValue(key, defaults)), "") << key.fullName();
+    EXPECT_NE(key.show(c), key.show(defaults)) << key.fullName();
+    for (const auto& other : schema()) {
+      if (&other == &key) continue;
+      EXPECT_EQ(other.show(c), other.show(defaults))
+          << "setting " << key.fullName() << " changed " << other.fullName();
+    }
+  }
+}
+
+TEST(Config, EveryEnvironmentVariableSetsItsKey) {
+  const Config defaults = Config::defaults();
+  for (const auto& key : schema()) {
+    if (key.env.empty()) continue;
+    const std::string text = otherValue(key, defaults).text;
+    ASSERT_FALSE(text.empty()) << key.fullName();
+    auto r = parseText("", {{std::string(key.env), text}});
+    EXPECT_EQ(key.show(r.config), "\"" + text + "\"") << key.env;
+    for (const auto& other : schema()) {
+      if (&other == &key) continue;
+      EXPECT_EQ(other.show(r.config), other.show(defaults))
+          << key.env << " changed " << other.fullName();
+    }
+    // Values no cross-check accepts are still reported under the variable's name.
+    for (const auto& p : r.problems) {
+      EXPECT_EQ(p.location, key.env) << p.str();
+    }
+  }
+}
+
+TEST(Config, ShippedFileHasEveryKeyOnceInTableOrder) {
+  std::ifstream in(mp::test::sourcePath("etc/metricpulse.toml"));
+  ASSERT_TRUE(in);
+  std::vector<std::string> inFile;
+  std::string line;
+  std::string section;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() == '[') {
+      section = line.substr(1, line.find(']') - 1);
+    } else {
+      inFile.push_back(section + "." + line.substr(0, line.find(" = ")));
+    }
+  }
+  std::vector<std::string> inTable;
+  for (const auto& key : schema()) inTable.push_back(key.fullName());
+  EXPECT_EQ(inFile, inTable);
 }
 
 TEST(Config, SyntaxErrorNamesFileLineAndColumn) {
