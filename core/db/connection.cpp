@@ -181,12 +181,6 @@ bool selectOne(PGconn* conn) noexcept {
 
 }  // namespace
 
-bool isUnavailable(const DbError& e) noexcept {
-  const std::string& s = e.sqlstate();
-  return s.rfind("08", 0) == 0 || s == "57P01" || s == "57P02" || s == "57P03" ||
-         s == kSqlstateTooManyConnections;
-}
-
 std::string redactUrl(std::string_view url) {
   std::string out(url);
   auto spans = passwordSpans(url);

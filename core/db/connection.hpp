@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "db/sqlstate.hpp"
 #include "util/error.hpp"
 
 // libpq's handle types, declared here so that users of mp_core never need libpq-fe.h (mp_core
@@ -24,17 +25,6 @@ namespace mp::db {
 using Param = std::optional<std::string>;
 /// The parameters $1, $2, … of one statement.
 using Params = std::vector<Param>;
-
-/// SQLSTATE given to failures to open a connection (libpq reports none itself).
-inline constexpr std::string_view kSqlstateUnableToConnect = "08001";
-/// SQLSTATE given to a connection lost during a statement (libpq reports none itself).
-inline constexpr std::string_view kSqlstateConnectionFailure = "08006";
-/// SQLSTATE of a pool with no free connection within the wait (as PostgreSQL's own limit).
-inline constexpr std::string_view kSqlstateTooManyConnections = "53300";
-
-/// True when `e` means PostgreSQL is out of reach or dropped the connection (retrying later may
-/// succeed), false when the statement itself was refused.
-bool isUnavailable(const DbError& e) noexcept;
 
 /// `url` with its password (URL or key=value form) replaced by "***", fit for logs and messages.
 std::string redactUrl(std::string_view url);

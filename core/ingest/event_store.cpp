@@ -440,11 +440,6 @@ std::string EventStore::copyLine(const events::Event& event) {
   return line;
 }
 
-bool isDataError(const DbError& e) noexcept {
-  const std::string& s = e.sqlstate();
-  return s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0 || s == "54000";
-}
-
 void WriterStats::recordBatch(std::size_t events, const IsolatedInsert& outcome,
                               std::chrono::steady_clock::duration elapsed) noexcept {
   const std::size_t rejectedCount = outcome.rejected.size();
