@@ -101,6 +101,9 @@ class Result {
   std::int64_t getInt(int row, std::string_view col) const { return getInt(row, column(col)); }
   bool getBool(int row, std::string_view col) const { return getBool(row, column(col)); }
 
+  /// The libpq result, nullptr when empty; for core/db's own libpq calls.
+  pg_result* native() const noexcept { return res_.get(); }
+
  private:
   void check(int row, int col) const;
 
@@ -132,6 +135,10 @@ class Connection {
   /// Runs a script of several statements without parameters (migrations); throws DbError whose
   /// message names the script line of the failure.
   void execScript(std::string_view sql);
+  /// Runs a script of several statements without parameters in one round trip and returns the
+  /// result of each, in order; throws DbError for the first that failed (PostgreSQL runs none
+  /// after it).
+  std::vector<Result> execAll(std::string_view sql);
 
   /// True when `SELECT 1` succeeds, reconnecting once (PQreset) when the connection broke.
   bool ping() noexcept;
@@ -148,7 +155,8 @@ class Connection {
   int backendPid() const noexcept;
   /// Server version as PostgreSQL encodes it, e.g. 150004 for 15.4.
   int serverVersion() const noexcept;
-  /// The libpq handle, for libpq calls inside mp_core that this class does not wrap (COPY).
+  /// The libpq handle, for libpq calls this class and CopyIn do not wrap (none in mp_core outside
+  /// core/db).
   pg_conn* native() noexcept { return conn_.get(); }
 
  private:
@@ -176,6 +184,10 @@ class Transaction {
 
   /// Sends COMMIT; throws DbError (the transaction is then over, rolled back by the server).
   void commit();
+  /// Runs `sql` (statements without parameters) and COMMIT in one round trip, and returns the
+  /// results of the statements of `sql`. Throws DbError for the first statement that failed
+  /// (nothing is kept: the destructor rolls back) or as commit() does.
+  std::vector<Result> commitAfter(std::string_view sql);
   /// Sends ROLLBACK now; throws DbError.
   void rollback();
   /// The connection the transaction runs on.

@@ -13,6 +13,12 @@ inline constexpr std::string_view kSqlstateUnableToConnect = "08001";
 inline constexpr std::string_view kSqlstateConnectionFailure = "08006";
 /// SQLSTATE of a pool with no free connection within the wait (as PostgreSQL's own limit).
 inline constexpr std::string_view kSqlstateTooManyConnections = "53300";
+/// feature_not_supported, e.g. a COPY where only plain statements are taken.
+inline constexpr std::string_view kSqlstateFeatureNotSupported = "0A000";
+/// in_failed_sql_transaction: an earlier failure aborted the transaction, so nothing was kept.
+inline constexpr std::string_view kSqlstateInFailedTransaction = "25P02";
+/// unique_violation: a row with the key of one already stored.
+inline constexpr std::string_view kSqlstateUniqueViolation = "23505";
 
 /// The class of a SQLSTATE, its first two characters ("23" for 23505); "" when there is none.
 constexpr std::string_view sqlstateClass(std::string_view sqlstate) noexcept {
