@@ -17,6 +17,8 @@ inline constexpr std::string_view kSqlstateTooManyConnections = "53300";
 inline constexpr std::string_view kSqlstateFeatureNotSupported = "0A000";
 /// in_failed_sql_transaction: an earlier failure aborted the transaction, so nothing was kept.
 inline constexpr std::string_view kSqlstateInFailedTransaction = "25P02";
+/// active_sql_transaction: a transaction is open where none may be.
+inline constexpr std::string_view kSqlstateActiveTransaction = "25001";
 /// unique_violation: a row with the key of one already stored.
 inline constexpr std::string_view kSqlstateUniqueViolation = "23505";
 
