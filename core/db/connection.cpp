@@ -493,17 +493,41 @@ int Connection::serverVersion() const noexcept {
 
 // ---- Transaction ----
 
-Transaction::Transaction(Connection& conn, Isolation isolation) : conn_(conn) {
-  switch (isolation) {
+Transaction::Transaction(Connection& conn, Isolation isolation)
+    : Transaction(conn, TransactionOptions{isolation, false, {}}) {}
+
+Transaction::Transaction(Connection& conn, const TransactionOptions& options) : conn_(conn) {
+  std::string begin = "BEGIN";
+  switch (options.isolation) {
     case Isolation::kReadCommitted:
-      conn_.exec("BEGIN");
       break;
     case Isolation::kRepeatableRead:
-      conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      begin += " ISOLATION LEVEL REPEATABLE READ";
       break;
     case Isolation::kSerializable:
-      conn_.exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      begin += " ISOLATION LEVEL SERIALIZABLE";
       break;
+  }
+  if (options.readOnly) begin += " READ ONLY";
+  if (options.settings.empty()) {
+    conn_.exec(begin);
+    return;
+  }
+  // One simple query: BEGIN and the settings take one round trip.
+  for (const TransactionOptions::Setting& setting : options.settings) {
+    begin += "; SET LOCAL " + setting.name + " = " + setting.value;
+  }
+  try {
+    conn_.execScript(begin);
+  } catch (...) {
+    // BEGIN succeeded and a setting failed: the block is open, aborted, and no destructor will
+    // end it.
+    try {
+      if (conn_.inTransaction()) conn_.exec("ROLLBACK");
+    } catch (...) {
+      // A broken connection has no transaction left; the pool will notice it.
+    }
+    throw;
   }
 }
 

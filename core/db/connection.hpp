@@ -172,12 +172,30 @@ class Connection {
 /// Transaction isolation levels (PostgreSQL's default is read committed).
 enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
 
+/// How a Transaction begins.
+struct TransactionOptions {
+  /// A run-time setting for the transaction alone: SET LOCAL name = value.
+  struct Setting {
+    std::string name;   ///< e.g. "work_mem"
+    std::string value;  ///< SQL text, spliced as it is: "'32MB'", "off"; never input
+  };
+
+  Isolation isolation = Isolation::kReadCommitted;
+  /// READ ONLY: a statement that would write fails (SQLSTATE 25006).
+  bool readOnly = false;
+  /// Sent with BEGIN in one round trip.
+  std::vector<Setting> settings;
+};
+
 /// A transaction block: BEGIN on construction, COMMIT by commit(), ROLLBACK on destruction when
 /// not committed (the destructor never throws).
 class Transaction {
  public:
   /// Sends BEGIN; throws DbError.
   explicit Transaction(Connection& conn, Isolation isolation = Isolation::kReadCommitted);
+  /// Sends BEGIN with `options` (and their SET LOCAL statements in the same round trip); throws
+  /// DbError, after ending the block when a setting failed.
+  Transaction(Connection& conn, const TransactionOptions& options);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

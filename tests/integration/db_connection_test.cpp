@@ -217,6 +217,64 @@ TEST_F(DbConnectionTest, CommitAfterRunsTheLastStatementsWithCommit) {
   EXPECT_FALSE(conn_.inTransaction());
 }
 
+// As the stats answers read: one consistent, read-only moment, with room for sorts.
+const TransactionOptions kSnapshot{
+    Isolation::kRepeatableRead, true, {{"work_mem", "'32MB'"}, {"jit", "off"}}};
+
+TEST_F(DbConnectionTest, ASnapshotTransactionIsReadOnlyAndCarriesItsSettings) {
+  conn_.exec("INSERT INTO items (id) VALUES (1)");
+  const std::string workMem(conn_.exec("SHOW work_mem").get(0, 0));
+  ASSERT_NE(workMem, "32MB");
+  {
+    Transaction tx(conn_, kSnapshot);
+    EXPECT_TRUE(conn_.inTransaction());
+    EXPECT_EQ(conn_.exec("SHOW transaction_isolation").get(0, 0), "repeatable read");
+    EXPECT_EQ(conn_.exec("SHOW transaction_read_only").get(0, 0), "on");
+    EXPECT_EQ(conn_.exec("SHOW work_mem").get(0, 0), "32MB");
+    EXPECT_EQ(conn_.exec("SHOW jit").get(0, 0), "off");
+    try {
+      conn_.exec("INSERT INTO items (id) VALUES (2)");
+      FAIL() << "a read-only transaction wrote";
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.sqlstate(), "25006");
+    }
+  }
+  // The settings and the transaction end together; nothing was written.
+  EXPECT_FALSE(conn_.inTransaction());
+  EXPECT_EQ(conn_.exec("SHOW work_mem").get(0, 0), workMem);
+  EXPECT_EQ(count("SELECT count(*) FROM items"), 1);
+}
+
+TEST_F(DbConnectionTest, ASnapshotTransactionSeesOneMomentThroughout) {
+  conn_.exec("INSERT INTO items (id) VALUES (1), (2)");
+  Connection writer(db_.url(), kTimeout);
+  {
+    Transaction tx(conn_, kSnapshot);
+    EXPECT_EQ(count("SELECT count(*) FROM items"), 2);
+    // Committed by another session after the snapshot's first statement: not seen.
+    writer.exec("INSERT INTO items (id) VALUES (3)");
+    writer.exec("DELETE FROM items WHERE id = 1");
+    EXPECT_EQ(count("SELECT count(*) FROM items"), 2);
+    EXPECT_EQ(count("SELECT min(id) FROM items"), 1);
+    EXPECT_EQ(count("SELECT max(id) FROM items"), 2);
+  }
+  EXPECT_EQ(count("SELECT min(id) FROM items"), 2);
+  EXPECT_EQ(count("SELECT max(id) FROM items"), 3);
+}
+
+TEST_F(DbConnectionTest, AFailingSettingLeavesNoTransactionOpen) {
+  const TransactionOptions bad{Isolation::kReadCommitted, false, {{"no_such_setting", "1"}}};
+  try {
+    Transaction tx(conn_, bad);
+    FAIL() << "an unknown setting was accepted";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "42704");
+  }
+  EXPECT_FALSE(conn_.inTransaction());
+  conn_.exec("INSERT INTO items (id) VALUES (1)");
+  EXPECT_EQ(count("SELECT count(*) FROM items"), 1);
+}
+
 TEST_F(DbConnectionTest, TerminatedSessionFailsAsUnavailableAndPingReconnects) {
   const int pid = conn_.backendPid();
   terminate(pid);
