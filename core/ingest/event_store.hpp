@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "db/connection.hpp"
+#include "db/sqlstate.hpp"
 #include "events/event.hpp"
 #include "util/error.hpp"
 #include "util/histogram.hpp"
@@ -59,7 +60,7 @@ class EventStore {
 
 /// True when `e` is PostgreSQL refusing a value (SQLSTATE classes 22 and 23, and 54000): the
 /// event is at fault, and writing it again can never succeed.
-bool isDataError(const DbError& e) noexcept;
+using db::isDataError;
 
 /// Upper bounds of the batch write latency histogram, in milliseconds.
 inline constexpr std::array<double, 11> kBatchLatencyBucketsMs = {1,   2,   5,   10,   25,  50,

@@ -301,33 +301,12 @@ db::Result topValues(db::Connection& conn, const std::string& id, const DateRang
 // A REPEATABLE READ, read-only transaction around one answer, rolled back however it ends (it
 // changes nothing). Sorts and hash aggregates of a busy day's events get room to stay in memory
 // (the default 4 MB spilled them to disk); JIT compilation would cost more than these queries
-// take.
-class Snapshot {
- public:
-  explicit Snapshot(db::Connection& conn) : conn_(conn) {
-    try {
-      conn_.execScript(
-          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL work_mem = '32MB';"
-          " SET LOCAL jit = off");
-    } catch (...) {
-      rollback();
-      throw;
-    }
-  }
-  ~Snapshot() { rollback(); }
-  Snapshot(const Snapshot&) = delete;
-  Snapshot& operator=(const Snapshot&) = delete;
-
- private:
-  void rollback() noexcept {
-    try {
-      if (conn_.inTransaction()) conn_.exec("ROLLBACK");
-    } catch (...) {
-      // A broken connection has no transaction left; the pool will notice it.
-    }
-  }
-  db::Connection& conn_;
-};
+// take. BEGIN and the settings go in one round trip.
+const db::TransactionOptions& snapshot() {
+  static const db::TransactionOptions kSnapshot{
+      db::Isolation::kRepeatableRead, true, {{"work_mem", "'32MB'"}, {"jit", "off"}}};
+  return kSnapshot;
+}
 
 json counts(std::int64_t views, std::int64_t visitors) {
   return {{"views", views}, {"visitors", visitors}};
@@ -339,7 +318,7 @@ json overview(db::Connection& conn, std::string_view websiteId, std::int64_t now
   const std::string id = canonicalId(websiteId);
   const sys_days today{
       days{nowMillis >= 0 ? nowMillis / kDayMillis : (nowMillis - kDayMillis + 1) / kDayMillis}};
-  Snapshot snapshot(conn);
+  const db::Transaction tx(conn, snapshot());
   const DayPlan plan = planDays(conn, id, std::nullopt, std::nullopt);
   Query q(id);
   const std::string daily = dailyCounts(q, plan);
@@ -364,7 +343,7 @@ json overview(db::Connection& conn, std::string_view websiteId, std::int64_t now
 
 json topPages(db::Connection& conn, std::string_view websiteId, const DateRange& range, int limit) {
   const std::string id = canonicalId(websiteId);
-  Snapshot snapshot(conn);
+  const db::Transaction tx(conn, snapshot());
   auto r = topValues(conn, id, range, Dimension::kPage, limit);
   json pages = json::array();
   for (int i = 0; i < r.rows(); ++i) {
@@ -380,7 +359,7 @@ json topPages(db::Connection& conn, std::string_view websiteId, const DateRange&
 json breakdown(db::Connection& conn, std::string_view websiteId, const DateRange& range,
                Dimension dimension, int limit) {
   const std::string id = canonicalId(websiteId);
-  Snapshot snapshot(conn);
+  const db::Transaction tx(conn, snapshot());
   auto r = topValues(conn, id, range, dimension, limit);
   json rows = json::array();
   for (int i = 0; i < r.rows(); ++i) {
@@ -394,7 +373,7 @@ json timeseries(db::Connection& conn, std::string_view websiteId, const DateRang
                 Interval interval) {
   checkInterval(range, interval);
   const std::string id = canonicalId(websiteId);
-  Snapshot snapshot(conn);
+  const db::Transaction tx(conn, snapshot());
   const DayPlan plan = planDays(conn, id, range.from, range.to);
   Query q(id);
   json points = json::array();
