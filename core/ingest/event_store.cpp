@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "db/copy.hpp"
+#include "events/attribution.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
 
@@ -187,6 +188,23 @@ void appendLine(std::string& out, const events::Event& e) {
   appendOptional(out, e.ip);
   out.push_back('\t');
   appendOptional(out, e.props);
+  // Where it came from (docs/metrics.md): worked out here, off the HTTP workers, from the page
+  // URL's query and the referrer the tracker kept.
+  std::string_view query = e.url;
+  const auto question = query.find('?');
+  query = question == std::string_view::npos ? std::string_view() : query.substr(question + 1);
+  query = query.substr(0, query.find('#'));
+  const events::Attribution a = events::attribute(query, e.hostname, e.referrerHost);
+  out.push_back('\t');
+  appendOptional(out, a.source.value_or(std::string()));
+  out.push_back('\t');
+  appendField(out, a.channel);
+  for (const auto& utm : {a.utmSource, a.utmMedium, a.utmCampaign, a.utmTerm, a.utmContent}) {
+    out.push_back('\t');
+    appendOptional(out, utm.value_or(std::string()));
+  }
+  out.push_back('\t');
+  out.append(e.interactive ? "t" : "f");
   out.push_back('\n');
 }
 

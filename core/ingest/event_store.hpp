@@ -55,7 +55,8 @@ class EventStore {
   /// The events columns a batch writes, in COPY order.
   static constexpr std::string_view kColumns =
       "website_id, ts, id, event_type, page, url, hostname, referrer, referrer_host, session_id, "
-      "visitor_id, user_agent, browser, os, device, country, ip, props";
+      "visitor_id, user_agent, browser, os, device, country, ip, props, source, channel, "
+      "utm_source, utm_medium, utm_campaign, utm_term, utm_content, interactive";
 };
 
 /// True when `e` is PostgreSQL refusing a value (SQLSTATE classes 22 and 23, and 54000): the
