@@ -164,15 +164,20 @@ std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& webs
   static const std::string kSummary = summaryInsert();
   static const std::vector<std::string> kInserts = rollupInserts();
   const db::Params params{util::formatDate(day), websites, zone};
+  const db::Params twoParams{util::formatDate(day), websites};
+  // PostgreSQL refuses parameters a statement does not use: $3 only where the zone matters.
+  const auto run = [&](const std::string& sql) {
+    return conn.exec(sql, sql.find("$3") != std::string::npos ? params : twoParams);
+  };
   for (int attempt = 1;; ++attempt) {
     try {
       // One snapshot for the visits and every rollup of the day, so they agree with each other
       // even while events keep arriving.
       db::Transaction tx(conn, db::Isolation::kRepeatableRead);
-      for (const auto& sql : kDeletes) conn.exec(sql, params);
-      conn.exec(kVisits, params);
-      const std::int64_t events = conn.exec(kSummary, params).getInt(0, 0);
-      for (const auto& sql : kInserts) conn.exec(sql, params);
+      for (const auto& sql : kDeletes) run(sql);
+      run(kVisits);
+      const std::int64_t events = run(kSummary).getInt(0, 0);
+      for (const auto& sql : kInserts) run(sql);
       tx.commit();
       return events;
     } catch (const DbError& e) {

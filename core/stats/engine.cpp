@@ -151,7 +151,6 @@ DaySplit splitDays(db::Connection& conn, const Query& q) {
 std::string visitRows(const Query& q, const std::vector<sys_days>& folded,
                       const std::vector<sys_days>& raw, Sql& sql) {
   const std::string website = sql.param(q.websiteId) + "::uuid";
-  const std::string zone = sql.param(q.timeZone) + "::text";
   std::vector<std::string> parts;
   if (!folded.empty()) {
     parts.push_back(
@@ -159,6 +158,7 @@ std::string visitRows(const Query& q, const std::vector<sys_days>& folded,
                     kVisitColumns, website, sql.param(dateList(folded))));
   }
   if (!raw.empty()) {
+    const std::string zone = sql.param(q.timeZone) + "::text";
     // One time range per run of consecutive days: index ranges of the primary key.
     std::vector<std::string> ranges;
     for (std::size_t i = 0; i < raw.size();) {
@@ -205,7 +205,6 @@ constexpr const char* kSums = "visitors, visits, pageviews, events, bounces, dur
 // Per day and dimension value, the sums of the visit rows `rows` (a relation of kVisitColumns),
 // filtered and grouped as `q` asks: columns day, d0…, then kSums.
 std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
-  const std::string zone = sql.param(q.timeZone) + "::text";
   std::vector<std::string> where;
   std::vector<std::string> eventWhere;
   for (const auto& f : q.filters) {
@@ -223,6 +222,7 @@ std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
   std::string ev = "v.events";
   std::string counted = "true";
   if (eventDim && eventDim->name == "time:hour") {
+    const std::string zone = sql.param(q.timeZone) + "::text";
     // Events in their own hour; the visit, with its bounce and duration, in the hour it started.
     lateral = fmt::format(
         " CROSS JOIN LATERAL (SELECT h.value, sum(h.pv) AS pv, sum(h.ev) AS ev,"

@@ -33,7 +33,7 @@ std::int64_t dayStartMs(std::chrono::sys_days day);
 /// One row of `events`; an empty optional is NULL. The columns not named here keep their
 /// defaults.
 struct Event {
-  std::string website;
+  std::string website{};
   /// A timestamptz text, e.g. "2025-10-31 23:59:59.999+00" or RFC 3339.
   std::string ts;
   std::string type = "pageview";
