@@ -31,11 +31,13 @@ inline std::string eventsChannel(std::string_view websiteId) {
   return key;
 }
 
-/// Pub/sub channel on which whoever creates or deletes a website, deletes an account or changes
-/// a password (a daemon, mpctl) announces it before answering, so that every daemon drops what
-/// it cached of that id at once. Messages: websiteChangedMessage(), accountChangedMessage().
+/// Pub/sub channel on which whoever creates, deletes or changes the time zone of a website,
+/// deletes an account or changes a password (a daemon, mpctl) announces it before answering, so
+/// that every daemon drops what it cached of that id at once. Messages: websiteChangedMessage(),
+/// accountChangedMessage().
 inline constexpr std::string_view kInvalidateChannel = "mp:invalidate";
-/// The announcement that a website was created or deleted: "website:{id}".
+/// The announcement that a website was created, deleted or its time zone changed:
+/// "website:{id}".
 inline std::string websiteChangedMessage(std::string_view websiteId) {
   std::string message("website:");
   message.append(websiteId);
@@ -115,7 +117,8 @@ inline std::string statsCacheKey(std::string_view websiteId, std::string_view en
 }
 
 /// SCAN pattern of every cached stats answer of one website ("mp:stats:{websiteId}:*"), dropped
-/// when the website is deleted. A website id (a UUID) holds no glob character.
+/// when the website is deleted or its time zone changes. A website id (a UUID) holds no glob
+/// character.
 inline std::string statsCachePattern(std::string_view websiteId) {
   std::string pattern("mp:stats:");
   pattern.append(websiteId);

@@ -1,5 +1,6 @@
-// Announcements on the invalidation channel, and the removal of a deleted website's cached
-// stats: SCAN for its key prefix (deletions are rare; the stats keys carry no index of their own).
+// Announcements on the invalidation channel, and the removal of a deleted website's (or one whose
+// time zone changed) cached stats: SCAN for its key prefix (both are rare; the stats keys carry no
+// index of their own).
 #include "sites/announce.hpp"
 
 #include "log/log.hpp"
@@ -37,6 +38,23 @@ void dropCachedStats(redis::Client& redis, const std::string& websiteId) {
   } while (cursor != "0");
 }
 
+// The announcement of each website, then the removal of its cached stats answers.
+bool announceAndDropStats(redis::Client& redis, const std::vector<std::string>& websiteIds) {
+  bool ok = true;
+  for (const auto& id : websiteIds) ok = publish(redis, redis::websiteChangedMessage(id)) && ok;
+  for (const auto& id : websiteIds) {
+    try {
+      dropCachedStats(redis, id);
+    } catch (const std::exception& e) {
+      // They expire within cache.ttl_seconds (and no daemon serves a deleted website's:
+      // ownership is checked first).
+      log::get("redis")->warn("could not drop the cached stats of website {}: {}", id, e.what());
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 bool announceWebsiteCreated(redis::Client& redis, std::string_view websiteId) {
@@ -44,19 +62,11 @@ bool announceWebsiteCreated(redis::Client& redis, std::string_view websiteId) {
 }
 
 bool announceWebsitesDeleted(redis::Client& redis, const std::vector<std::string>& websiteIds) {
-  bool ok = true;
-  for (const auto& id : websiteIds) ok = publish(redis, redis::websiteChangedMessage(id)) && ok;
-  for (const auto& id : websiteIds) {
-    try {
-      dropCachedStats(redis, id);
-    } catch (const std::exception& e) {
-      // They expire within cache.ttl_seconds, and no daemon serves them: ownership is checked
-      // first.
-      log::get("redis")->warn("could not drop the cached stats of website {}: {}", id, e.what());
-      ok = false;
-    }
-  }
-  return ok;
+  return announceAndDropStats(redis, websiteIds);
+}
+
+bool announceWebsiteChanged(redis::Client& redis, std::string_view websiteId) {
+  return announceAndDropStats(redis, {std::string(websiteId)});
 }
 
 bool announceAccountChanged(redis::Client& redis, std::string_view userId) {

@@ -21,6 +21,11 @@ bool announceWebsiteCreated(redis::Client& redis, std::string_view websiteId);
 /// (redis::statsCacheKey). Never throws: false (logged) when Redis could not be told.
 bool announceWebsitesDeleted(redis::Client& redis, const std::vector<std::string>& websiteIds);
 
+/// Announces that a website's time zone changed and drops its cached stats answers, whose days
+/// were counted in the old zone. Never throws: false (logged) when Redis could not be told; the
+/// answers then expire within cache.ttl_seconds.
+bool announceWebsiteChanged(redis::Client& redis, std::string_view websiteId);
+
 /// Announces that an account was deleted or its password changed, so its tokens are refused
 /// everywhere at once. Never throws: false (logged) when Redis could not be told.
 bool announceAccountChanged(redis::Client& redis, std::string_view userId);

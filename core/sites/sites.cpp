@@ -13,12 +13,13 @@ namespace mp::sites {
 namespace {
 
 constexpr std::string_view kColumns =
-    "id::text, user_id::text, name, domain, to_char(created_at AT TIME ZONE 'UTC', "
+    "id::text, user_id::text, name, domain, time_zone, to_char(created_at AT TIME ZONE 'UTC', "
     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 Website rowToWebsite(const db::Result& r, int row) {
-  return Website{std::string(r.get(row, 0)), std::string(r.get(row, 1)), std::string(r.get(row, 2)),
-                 std::string(r.get(row, 3)), std::string(r.get(row, 4))};
+  return Website{std::string(r.get(row, 0)), std::string(r.get(row, 1)),
+                 std::string(r.get(row, 2)), std::string(r.get(row, 3)),
+                 std::string(r.get(row, 4)), std::string(r.get(row, 5))};
 }
 
 using util::trim;
@@ -38,6 +39,63 @@ constexpr std::string_view kUniqueViolation = "23505";
 void deleteData(db::Connection& conn, const std::string& id) {
   conn.execArgs("DELETE FROM events WHERE website_id = $1", id);
   conn.execArgs("DELETE FROM event_summary WHERE website_id = $1", id);
+}
+
+// Every table the aggregation job fills for a website (0001, 0002, 0003), aggregation_runs last.
+constexpr const char* kRollupDeletes[] = {
+    "DELETE FROM event_summary WHERE website_id = $1",
+    "DELETE FROM page_daily WHERE website_id = $1",
+    "DELETE FROM dimension_daily WHERE website_id = $1",
+    "DELETE FROM hourly_summary WHERE website_id = $1",
+    "DELETE FROM page_weekly WHERE website_id = $1",
+    "DELETE FROM dimension_weekly WHERE website_id = $1",
+    "DELETE FROM aggregation_runs WHERE website_id = $1",
+};
+
+// Days, hours and weeks are counted in the website's time zone (docs/metrics.md), so every
+// rollup made in the old zone counts the wrong span of time. They go in the transaction that
+// changes the zone, together with the aggregation_runs rows that declare them final: a stats read
+// (one REPEATABLE READ snapshot) sees either the old zone with its rollups or the new zone with
+// none, and then reads the raw events of each day until a fold makes it final again (the
+// scheduled fold refolds the last aggregation::kRecentDays days; older ones wait for
+// `mpctl aggregate run`).
+void deleteRollups(db::Connection& conn, const std::string& id) {
+  for (const char* sql : kRollupDeletes) conn.execArgs(sql, id);
+}
+
+constexpr std::string_view kTimeZoneRule =
+    "timeZone must be an IANA time zone name such as Europe/Berlin";
+
+// The shared body of updateOwned() and update() (owner: any when nullopt).
+std::optional<UpdatedWebsite> updateWhere(db::Connection& conn,
+                                          const std::optional<std::string>& owner,
+                                          std::string_view id, const WebsiteChanges& changes) {
+  // The values first, the website after: a bad value is 400 whether or not the id is the
+  // caller's, which tells nothing about other people's websites.
+  std::optional<std::string> name, zone;
+  if (changes.name) name = checkName(*changes.name);
+  if (changes.timeZone) zone = checkTimeZone(conn, *changes.timeZone);
+  if (!util::isUuid(id)) return std::nullopt;
+  db::Transaction tx(conn);
+  // FOR UPDATE: concurrent changes of one website take turns, so the zone compared below is the
+  // one this statement replaces.
+  auto current = conn.execArgs(
+      "SELECT time_zone FROM websites WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2::uuid) "
+      "FOR UPDATE",
+      std::string(id), owner);
+  if (current.rows() == 0) return std::nullopt;
+  const bool zoneChanged = zone && *zone != current.get(0, 0);
+  auto r = conn.execArgs(
+      "UPDATE websites SET name = coalesce($2, name), time_zone = coalesce($3, time_zone),"
+      " updated_at = CASE WHEN (coalesce($2, name), coalesce($3, time_zone))"
+      " IS DISTINCT FROM (name, time_zone) THEN now() ELSE updated_at END"
+      " WHERE id = $1 RETURNING " +
+          std::string(kColumns),
+      std::string(id), name, zone);
+  UpdatedWebsite out{rowToWebsite(r, 0), zoneChanged};
+  if (zoneChanged) deleteRollups(conn, out.website.id);
+  tx.commit();
+  return out;
 }
 
 }  // namespace
@@ -85,16 +143,38 @@ std::string checkName(std::string_view name) {
   return n;
 }
 
+std::string checkTimeZone(db::Connection& conn, std::string_view timeZone) {
+  if (timeZone.empty()) throw InvalidInput("timeZone", "timeZone must not be empty");
+  if (timeZone.size() > kMaxTimeZoneLength) {
+    throw InvalidInput("timeZone", std::string(kTimeZoneRule) + " (at most " +
+                                       std::to_string(kMaxTimeZoneLength) + " characters)");
+  }
+  // Every name PostgreSQL knows is printable ASCII; anything else (a NUL, which a text parameter
+  // cannot carry, or bytes that are not UTF-8, which it would refuse) is not sent at all.
+  if (!std::all_of(timeZone.begin(), timeZone.end(), [](char c) { return c > 0x20 && c < 0x7F; })) {
+    throw InvalidInput("timeZone", std::string(kTimeZoneRule));
+  }
+  // By name only: pg_timezone_abbrevs (EST, CEST…) and POSIX or offset specifications, which
+  // AT TIME ZONE would also take, are refused. The view reads the zone directory (~30 ms): fine
+  // for a website's creation or change.
+  const std::string zone(timeZone);
+  if (conn.execArgs("SELECT 1 FROM pg_timezone_names WHERE name = $1", zone).rows() == 0) {
+    throw InvalidInput("timeZone", std::string(kTimeZoneRule));
+  }
+  return zone;
+}
+
 Website create(db::Connection& conn, std::string_view userId, std::string_view name,
-               std::string_view domain) {
+               std::string_view domain, std::string_view timeZone) {
   const std::string n = checkName(name);
   const std::string d = normalizeDomain(domain);
+  const std::string z = checkTimeZone(conn, timeZone);
   try {
     auto r = conn.execArgs(
-        "INSERT INTO websites (id, user_id, name, domain) VALUES ($1, $2, $3, $4) "
+        "INSERT INTO websites (id, user_id, name, domain, time_zone) VALUES ($1, $2, $3, $4, $5) "
         "RETURNING " +
             std::string(kColumns),
-        util::uuidV7(), std::string(userId), n, d);
+        util::uuidV7(), std::string(userId), n, d, z);
     return rowToWebsite(r, 0);
   } catch (const DbError& err) {
     if (err.sqlstate() == kUniqueViolation) {
@@ -136,6 +216,16 @@ std::optional<Website> findById(db::Connection& conn, std::string_view id) {
                          std::string(id));
   if (r.rows() == 0) return std::nullopt;
   return rowToWebsite(r, 0);
+}
+
+std::optional<UpdatedWebsite> updateOwned(db::Connection& conn, std::string_view userId,
+                                          std::string_view id, const WebsiteChanges& changes) {
+  return updateWhere(conn, std::string(userId), id, changes);
+}
+
+std::optional<UpdatedWebsite> update(db::Connection& conn, std::string_view id,
+                                     const WebsiteChanges& changes) {
+  return updateWhere(conn, std::nullopt, id, changes);
 }
 
 bool removeOwned(db::Connection& conn, std::string_view userId, std::string_view id) {

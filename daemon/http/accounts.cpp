@@ -51,7 +51,11 @@ void announce(daemon::Services& services, const std::function<void(redis::Client
 }
 
 json websiteJson(const sites::Website& w) {
-  return {{"id", w.id}, {"name", w.name}, {"domain", w.domain}, {"createdAt", w.createdAt}};
+  return {{"id", w.id},
+          {"name", w.name},
+          {"domain", w.domain},
+          {"timeZone", w.timeZone},
+          {"createdAt", w.createdAt}};
 }
 
 // The email as the failed-login log line shows it: one token (no spaces, quotes or control
@@ -160,14 +164,16 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
         const json body = jsonBody(request);
         const std::string name = requireString(body, "name");
         const std::string domain = requireString(body, "domain");
+        const std::string timeZone =
+            optionalString(body, "timeZone").value_or(std::string(sites::kDefaultTimeZone));
         offload(*services, response, "POST /websites",
-                [services, claims, name, domain](Http::ResponseWriter& rw) {
+                [services, claims, name, domain, timeZone](Http::ResponseWriter& rw) {
                   requireLiveAccount(*services, claims);
                   auto conn = services->db.acquire();
                   if (!users::findById(*conn, claims.sub)) {
                     throw Unauthorized("the account of this token no longer exists");
                   }
-                  auto site = sites::create(*conn, claims.sub, name, domain);
+                  auto site = sites::create(*conn, claims.sub, name, domain, timeZone);
                   conn.release();
                   // Usable from the 201 on: tracked here without a lookup, and every other
                   // daemon told before the answer leaves.
@@ -206,6 +212,39 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                          auto site = sites::findOwned(*conn, claims.sub, id);
                          if (!site) throw NotFound("no such website");
                          sendJson(rw, Http::Code::Ok, websiteJson(*site));
+                       });
+             });
+
+  router.add(Http::Method::Patch, "/websites/{id}",
+             [services](const Http::Request& request, const RouteParams& params,
+                        Http::ResponseWriter& response) {
+               const auth::Claims claims = requireToken(request, *services);
+               const std::string id = params.get("id");
+               const json body = jsonBody(request);
+               // Other fields are ignored, as by POST /websites; the domain cannot be changed.
+               const sites::WebsiteChanges changes{optionalString(body, "name"),
+                                                   optionalString(body, "timeZone")};
+               if (!changes.name && !changes.timeZone) {
+                 throw InvalidInput("body", "nothing to change: give name and/or timeZone");
+               }
+               offload(*services, response, "PATCH /websites/{id}",
+                       [services, claims, id, changes](Http::ResponseWriter& rw) {
+                         requireLiveAccount(*services, claims);
+                         auto conn = services->db.acquire();
+                         auto updated = sites::updateOwned(*conn, claims.sub, id, changes);
+                         if (!updated) throw NotFound("no such website");
+                         conn.release();
+                         const sites::Website& site = updated->website;
+                         if (updated->timeZoneChanged) {
+                           // Its rollups are gone (recounted in the new zone); its cached
+                           // answers go too, and every daemon is told, before the answer leaves.
+                           announce(*services, [&](redis::Client& redis) {
+                             sites::announceWebsiteChanged(redis, site.id);
+                           });
+                           log::get("http")->info("website time zone changed id={} time_zone={}",
+                                                  site.id, site.timeZone);
+                         }
+                         sendJson(rw, Http::Code::Ok, websiteJson(site));
                        });
              });
 

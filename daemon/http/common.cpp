@@ -95,6 +95,13 @@ std::string requireString(const nlohmann::json& body, const char* field) {
   return it->get<std::string>();
 }
 
+std::optional<std::string> optionalString(const nlohmann::json& body, const char* field) {
+  auto it = body.find(field);
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) throw InvalidInput(field, std::string(field) + " must be a string");
+  return it->get<std::string>();
+}
+
 std::string clientAddress(const Http::Request& request, const config::HttpConfig& http) {
   std::string peer = request.address().host();
   if (http.trustedProxies.empty()) return peer;

@@ -30,6 +30,10 @@ nlohmann::json jsonBody(const Pistache::Http::Request& request, bool allowTextPl
 /// A required string field of a JSON object; throws InvalidInput naming the field.
 std::string requireString(const nlohmann::json& body, const char* field);
 
+/// An optional string field of a JSON object: nullopt when absent or null (as requireString()
+/// treats null as absent); throws InvalidInput naming the field for any other type.
+std::optional<std::string> optionalString(const nlohmann::json& body, const char* field);
+
 /// The client's address: the peer's, or, when the peer is one of http.trusted_proxies, the one
 /// forwardedClient() finds in X-Forwarded-For.
 std::string clientAddress(const Pistache::Http::Request& request, const config::HttpConfig& http);

@@ -2,10 +2,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "db/connection.hpp"
+#include "redis/client.hpp"
+#include "redis/keys.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
@@ -153,6 +157,95 @@ TEST_F(Mpctl, WebsiteAddListDelShareTheApiRules) {
   // Deleting a user takes its websites along.
   ASSERT_EQ(mpctl({"user", "del", "bob@example.com", "--yes"}).exitCode, 0);
   EXPECT_EQ(listJson({"website", "list"}).size(), 0u);
+}
+
+TEST_F(Mpctl, WebsiteTimeZonesOnAddAndSet) {
+  ASSERT_EQ(mpctl({"user", "add", "ann@example.com", "--password-stdin"}, "password123\n").exitCode,
+            0);
+  auto berlin = mpctl({"website", "add", "--owner", "ann@example.com", "--name", "Berlin",
+                       "--domain", "berlin.example", "--time-zone", "Europe/Berlin"});
+  ASSERT_EQ(berlin.exitCode, 0) << berlin.err;
+  EXPECT_THAT(berlin.out, HasSubstr("time zone Europe/Berlin"));
+  ASSERT_EQ(mpctl({"website", "add", "--owner", "ann@example.com", "--name", "Plain", "--domain",
+                   "plain.example"})
+                .exitCode,
+            0);
+  for (const char* zone : {"Mars/Olympus", "CEST", "europe/berlin", "+02:00", ""}) {
+    auto bad = mpctl({"website", "add", "--owner", "ann@example.com", "--name", "Bad", "--domain",
+                      "bad.example", "--time-zone", zone});
+    EXPECT_EQ(bad.exitCode, 2) << zone;
+    EXPECT_THAT(bad.err, HasSubstr("--time-zone")) << zone;
+  }
+  auto sites = listJson({"website", "list"});
+  ASSERT_EQ(sites.size(), 2u) << "nothing was created by the refused commands";
+  EXPECT_EQ(sites[0]["timeZone"], "Europe/Berlin");
+  EXPECT_EQ(sites[1]["timeZone"], "UTC");
+  auto csv = mpctl({"website", "list", "--format", "csv"});
+  EXPECT_THAT(csv.out, ::testing::StartsWith("id,name,domain,timeZone,owner,createdAt\n"));
+  EXPECT_THAT(mpctl({"website", "list"}).out, HasSubstr("Europe/Berlin"));
+
+  // Folded rollups and a cached answer of the website that will move, in the test Redis.
+  const std::string id = sites[1]["id"];
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  conn.execArgs(
+      "INSERT INTO events (website_id, ts, event_type, page, visitor_id)"
+      " VALUES ($1, '2025-10-28 12:00:00+00', 'pageview', '/', 1)",
+      id);
+  const std::map<std::string, std::string> withRedis = {{"MP_DATABASE_URL", db_.url()},
+                                                        {"MP_REDIS_URL", redisUrl()}};
+  const auto mpctlWithRedis = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {mpctlPath(), "-c", config_.string()});
+    return runProcess(args, "", withRedis);
+  };
+  ASSERT_EQ(
+      mpctl({"aggregate", "run", "--website", id, "--from", "2025-10-28", "--to", "2025-10-28"})
+          .exitCode,
+      0);
+  const auto runs = [&] {
+    return conn.execArgs("SELECT count(*) FROM aggregation_runs WHERE website_id = $1", id)
+        .getInt(0, 0);
+  };
+  ASSERT_EQ(runs(), 1);
+  redis::Client redis(redis::Url::parse(redisUrl()), std::chrono::seconds(2));
+  const std::string cached = redis::statsCacheKey(id, "overview", "");
+  redis.command({"SET", cached, "{}", "EX", "60"});
+
+  auto renamed = mpctlWithRedis({"website", "set", id, "--name", "Plain and simple"});
+  ASSERT_EQ(renamed.exitCode, 0) << renamed.err;
+  EXPECT_THAT(renamed.out, HasSubstr("name \"Plain and simple\", time zone UTC"));
+  EXPECT_EQ(runs(), 1) << "a name changes no day";
+  EXPECT_EQ(redis.command({"EXISTS", cached}).integer(), 1);
+
+  auto moved = mpctlWithRedis({"website", "set", id, "--time-zone", "Asia/Tokyo"});
+  ASSERT_EQ(moved.exitCode, 0) << moved.err;
+  EXPECT_THAT(moved.out, HasSubstr("time zone Asia/Tokyo"));
+  EXPECT_THAT(moved.out, HasSubstr("rollups were deleted"));
+  EXPECT_EQ(runs(), 0) << "its days were counted in the old zone";
+  EXPECT_EQ(redis.command({"EXISTS", cached}).integer(), 0) << "its cached answers go too";
+  sites = listJson({"website", "list"});
+  EXPECT_EQ(sites[1]["name"], "Plain and simple");
+  EXPECT_EQ(sites[1]["timeZone"], "Asia/Tokyo");
+
+  auto both = mpctl({"website", "set", id, "--name", "Plain", "--time-zone", "UTC"});
+  EXPECT_EQ(both.exitCode, 0) << both.err;
+  EXPECT_THAT(both.out, HasSubstr("name \"Plain\", time zone UTC"));
+
+  // Errors: nothing to change and bad values are usage errors (2), an unknown id is 6.
+  auto nothing = mpctl({"website", "set", id});
+  EXPECT_EQ(nothing.exitCode, 2);
+  EXPECT_THAT(nothing.err, HasSubstr("--name and/or --time-zone"));
+  auto badZone = mpctl({"website", "set", id, "--time-zone", "Mars/Olympus"});
+  EXPECT_EQ(badZone.exitCode, 2);
+  EXPECT_THAT(badZone.err, HasSubstr("--time-zone must be an IANA time zone name"));
+  EXPECT_EQ(mpctl({"website", "set", id, "--name", " "}).exitCode, 2);
+  auto unknown = mpctl({"website", "set", "0190d7a0-0000-7000-8000-000000000000", "--name", "X"});
+  EXPECT_EQ(unknown.exitCode, 6);
+  EXPECT_THAT(unknown.err, HasSubstr("no website with id"));
+  EXPECT_EQ(mpctl({"website", "set", "not-a-uuid", "--name", "X"}).exitCode, 6);
+  EXPECT_EQ(mpctl({"website", "set", "--name", "X"}).exitCode, 2) << "the id is required";
+  sites = listJson({"website", "list"});
+  EXPECT_EQ(sites[1]["name"], "Plain");
+  EXPECT_EQ(sites[1]["timeZone"], "UTC");
 }
 
 TEST_F(Mpctl, TokenIssueGivesATokenTheDaemonAccepts) {
