@@ -163,17 +163,26 @@ std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& webs
   static const std::string kVisits = visitsInsert();
   static const std::string kSummary = summaryInsert();
   static const std::vector<std::string> kInserts = rollupInserts();
-  const db::Params params{util::formatDate(day), websites, zone};
-  const db::Params twoParams{util::formatDate(day), websites};
-  // PostgreSQL refuses parameters a statement does not use: $3 only where the zone matters.
-  const auto run = [&](const std::string& sql) {
-    return conn.exec(sql, sql.find("$3") != std::string::npos ? params : twoParams);
-  };
   for (int attempt = 1;; ++attempt) {
     try {
       // One snapshot for the visits and every rollup of the day, so they agree with each other
       // even while events keep arriving.
       db::Transaction tx(conn, db::Isolation::kRepeatableRead);
+      // The websites still in `zone`, held so until the commit: a change of zone committed
+      // before this snapshot leaves its website to the next run (in its new zone), and one
+      // arriving now waits for this fold.
+      const std::string held(
+          conn.execArgs("SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM ("
+                        "SELECT id FROM websites WHERE id = ANY($1::uuid[]) AND time_zone = $2"
+                        " ORDER BY id FOR SHARE) w",
+                        websites, zone)
+              .get(0, 0));
+      const db::Params params{util::formatDate(day), held, zone};
+      const db::Params twoParams{util::formatDate(day), held};
+      // PostgreSQL refuses parameters a statement does not use: $3 only where the zone matters.
+      const auto run = [&](const std::string& sql) {
+        return conn.exec(sql, sql.find("$3") != std::string::npos ? params : twoParams);
+      };
       for (const auto& sql : kDeletes) run(sql);
       run(kVisits);
       const std::int64_t events = run(kSummary).getInt(0, 0);

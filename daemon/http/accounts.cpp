@@ -177,7 +177,8 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                   conn.release();
                   // Usable from the 201 on: tracked here without a lookup, and every other
                   // daemon told before the answer leaves.
-                  services->sites.put(site.id, sites::CachedSite{site.userId, site.domain});
+                  services->sites.put(site.id,
+                                      sites::CachedSite{site.userId, site.domain, site.timeZone});
                   announce(*services, [&](redis::Client& redis) {
                     sites::announceWebsiteCreated(redis, site.id);
                   });
@@ -236,8 +237,10 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                          conn.release();
                          const sites::Website& site = updated->website;
                          if (updated->timeZoneChanged) {
-                           // Its rollups are gone (recounted in the new zone); its cached
-                           // answers go too, and every daemon is told, before the answer leaves.
+                           // Its days are recounted in the new zone; its cached answers go, and
+                           // every daemon (this one at once) is told, before the answer leaves.
+                           services->sites.put(
+                               site.id, sites::CachedSite{site.userId, site.domain, site.timeZone});
                            announce(*services, [&](redis::Client& redis) {
                              sites::announceWebsiteChanged(redis, site.id);
                            });
