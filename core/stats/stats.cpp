@@ -91,6 +91,28 @@ sys_days todayIn(db::Connection& conn, std::string_view zone, std::int64_t nowMi
   return *day;
 }
 
+std::optional<sys_days> LocalDays::known(const std::string& zone) {
+  const std::int64_t now = util::nowMillis();
+  std::lock_guard lock(mutex_);
+  if (auto it = days_.find(zone); it != days_.end() && now < it->second.untilMillis) {
+    return it->second.date;
+  }
+  return std::nullopt;
+}
+
+sys_days LocalDays::today(db::Connection& conn, const std::string& zone) {
+  if (auto day = known(zone)) return *day;
+  auto r = conn.execArgs(
+      "SELECT (now() AT TIME ZONE $1)::date::text, (extract(epoch FROM"
+      " ((now() AT TIME ZONE $1)::date + 1)::timestamp AT TIME ZONE $1) * 1000)::bigint",
+      zone);
+  const auto date = util::parseDate(r.get(0, 0));
+  if (!date) throw DbError("PostgreSQL answered no date for today in " + zone);
+  std::lock_guard lock(mutex_);
+  days_[zone] = Day{*date, r.getInt(0, 1)};
+  return *date;
+}
+
 json overview(db::Connection& conn, const Scope& scope, std::int64_t nowMillis) {
   Query q = baseQuery(scope);
   const sys_days today = todayIn(conn, q.timeZone, nowMillis);

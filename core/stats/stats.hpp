@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -31,6 +33,24 @@ struct Scope {
 /// Today in the IANA zone `zone` at `nowMillis` (asked of PostgreSQL, which knows the zones).
 /// Throws DbError.
 std::chrono::sys_days todayIn(db::Connection& conn, std::string_view zone, std::int64_t nowMillis);
+
+/// Today in each zone, asked of PostgreSQL once per zone and day and remembered until the zone's
+/// next midnight, so a cached stats answer costs no query. Thread-safe.
+class LocalDays {
+ public:
+  /// Today in `zone` (an IANA name PostgreSQL knows). Throws DbError.
+  std::chrono::sys_days today(db::Connection& conn, const std::string& zone);
+  /// Today in `zone` when remembered and still today; nullopt otherwise.
+  std::optional<std::chrono::sys_days> known(const std::string& zone);
+
+ private:
+  struct Day {
+    std::chrono::sys_days date;
+    std::int64_t untilMillis;  ///< the zone's next midnight, epoch milliseconds
+  };
+  std::mutex mutex_;
+  std::map<std::string, Day, std::less<>> days_;
+};
 
 /// {"websiteId","totalViews","uniqueVisitors","today":{…},"last7Days":{…},"range":{…},
 /// ["comparison":{…}],"generatedAt"}: each block holds views, visitors, visits, pageviews,
