@@ -15,6 +15,7 @@
 #include "redis/url.hpp"
 #include "sites/sites.hpp"
 #include "stats/params.hpp"
+#include "stats/query_params.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
 #include "util/time.hpp"
@@ -32,6 +33,9 @@ struct StatsOptions {
   std::string limit;
   std::string dimension;
   std::string interval;
+  std::string filters;                    // JSON, as the REST parameter
+  std::vector<std::string> filterEquals;  // DIMENSION=VALUE, each an `is` filter
+  std::string compare;
   Format format = Format::kTable;
 };
 
@@ -40,10 +44,10 @@ std::optional<std::string> given(const std::string& option) {
   return option;
 }
 
-// The website's id, from its id or its domain; throws NotFound.
-std::string resolveWebsite(db::Connection& conn, const std::string& website) {
+// The website, by its id or its domain; throws NotFound.
+sites::Website resolveWebsite(db::Connection& conn, const std::string& website) {
   if (util::isUuid(website)) {
-    if (auto site = sites::findById(conn, website)) return site->id;
+    if (auto site = sites::findById(conn, website)) return *site;
   } else {
     std::string domain;
     try {
@@ -52,13 +56,38 @@ std::string resolveWebsite(db::Connection& conn, const std::string& website) {
       throw NotFound("no website with id or domain " + website);
     }
     auto r = conn.execArgs("SELECT id::text FROM websites WHERE domain = $1", domain);
-    if (r.rows() == 1) return std::string(r.get(0, 0));
+    if (r.rows() == 1) {
+      if (auto site = sites::findById(conn, std::string(r.get(0, 0)))) return *site;
+    }
   }
   throw NotFound("no website with id or domain " + website);
 }
 
-stats::DateRange range(const StatsOptions& opts) {
-  return stats::parseRange(given(opts.from), given(opts.to), util::todayUtc());
+// What every report is asked: the website with its zone, the range in that zone, the filters
+// (--filters JSON, then each --filter DIMENSION=VALUE as `is`) and the comparison.
+stats::Scope scopeOf(db::Connection& conn, const StatsOptions& opts) {
+  auto filters = stats::parseFilters(given(opts.filters));
+  for (const auto& equals : opts.filterEquals) {
+    const auto eq = equals.find('=');
+    if (eq == std::string::npos) {
+      throw InvalidInput("filter",
+                         "--filter takes DIMENSION=VALUE, e.g. country=DE, not " + equals);
+    }
+    const json one = json::array(
+        {json::array({"is", equals.substr(0, eq), json::array({equals.substr(eq + 1)})})});
+    for (auto& f : stats::filtersFromJson(one, "filter")) filters.push_back(std::move(f));
+  }
+  const auto compare = stats::parseCompare(given(opts.compare));
+  stats::parseRange(given(opts.from), given(opts.to), util::todayUtc());  // its form, first
+  const sites::Website site = resolveWebsite(conn, opts.website);
+  stats::Scope scope;
+  scope.websiteId = site.id;
+  scope.timeZone = site.timeZone;
+  scope.range = stats::parseRange(given(opts.from), given(opts.to),
+                                  stats::todayIn(conn, site.timeZone, util::nowMillis()));
+  scope.filters = std::move(filters);
+  scope.compare = compare;
+  return scope;
 }
 
 // A table shows an empty value (a direct visit's referrer, an unknown country) as "(none)"; CSV
@@ -79,54 +108,69 @@ void printList(const json& answer, const char* listKey, const char* valueKey,
   }
   std::vector<std::vector<json>> rows;
   for (const auto& item : answer.at(listKey)) {
-    rows.push_back({valueCell(item.at(valueKey), format), item.at("views"), item.at("visitors")});
+    rows.push_back({valueCell(item.at(valueKey), format), item.at("views"), item.at("visitors"),
+                    item.at("visits"), item.at("bounceRate"), item.at("visitDuration")});
   }
   printRows(std::cout, format,
-            {{valueKey, valueHeader}, {"views", "VIEWS"}, {"visitors", "VISITORS"}}, rows);
+            {{valueKey, valueHeader},
+             {"views", "VIEWS"},
+             {"visitors", "VISITORS"},
+             {"visits", "VISITS"},
+             {"bounceRate", "BOUNCE %"},
+             {"visitDuration", "DURATION S"}},
+            rows);
 }
 
 int runOverview(Context& ctx, const StatsOptions& opts) {
   auto conn = ctx.connect();
-  const std::string id = resolveWebsite(conn, opts.website);
-  const json answer = stats::overview(conn, id, util::nowMillis());
+  const json answer = stats::overview(conn, scopeOf(conn, opts), util::nowMillis());
   if (opts.format == Format::kJson) {
     std::cout << answer.dump(2) << "\n";
     return exit_code::kOk;
   }
+  std::vector<std::vector<json>> rows;
+  const auto row = [&rows](const char* period, const json& b) {
+    rows.push_back({period, b["views"], b["visitors"], b["visits"], b["bounceRate"],
+                    b["visitDuration"], b["viewsPerVisit"]});
+  };
+  row("all-time", answer["total"]);
+  row("today", answer["today"]);
+  row("last-7-days", answer["last7Days"]);
+  row("range", answer["range"]);
+  if (answer.contains("comparison")) row("comparison", answer["comparison"]);
   printRows(std::cout, opts.format,
-            {{"period", "PERIOD"}, {"views", "VIEWS"}, {"visitors", "VISITORS"}},
-            {{"all-time", answer["totalViews"], answer["uniqueVisitors"]},
-             {"today", answer["today"]["views"], answer["today"]["visitors"]},
-             {"last-7-days", answer["last7Days"]["views"], answer["last7Days"]["visitors"]}});
+            {{"period", "PERIOD"},
+             {"views", "VIEWS"},
+             {"visitors", "VISITORS"},
+             {"visits", "VISITS"},
+             {"bounceRate", "BOUNCE %"},
+             {"visitDuration", "DURATION S"},
+             {"viewsPerVisit", "VIEWS/VISIT"}},
+            rows);
   return exit_code::kOk;
 }
 
 int runTopPages(Context& ctx, const StatsOptions& opts) {
-  const auto dates = range(opts);
   const int limit = stats::parseLimit(given(opts.limit));
   auto conn = ctx.connect();
-  const std::string id = resolveWebsite(conn, opts.website);
-  printList(stats::topPages(conn, id, dates, limit), "pages", "page", "PAGE", opts.format);
+  printList(stats::topPages(conn, scopeOf(conn, opts), limit), "pages", "page", "PAGE",
+            opts.format);
   return exit_code::kOk;
 }
 
 int runTimeseries(Context& ctx, const StatsOptions& opts) {
-  const auto dates = range(opts);
   const auto interval = stats::parseInterval(given(opts.interval));
-  stats::checkInterval(dates, interval);
   auto conn = ctx.connect();
-  const std::string id = resolveWebsite(conn, opts.website);
-  printList(stats::timeseries(conn, id, dates, interval), "points", "t", "TIME", opts.format);
+  printList(stats::timeseries(conn, scopeOf(conn, opts), interval), "points", "t", "TIME",
+            opts.format);
   return exit_code::kOk;
 }
 
 int runBreakdown(Context& ctx, const StatsOptions& opts) {
-  const auto dates = range(opts);
-  const auto dimension = stats::parseDimension(given(opts.dimension));
+  const auto dimension = stats::parseBreakdownDimension(given(opts.dimension));
   const int limit = stats::parseLimit(given(opts.limit));
   auto conn = ctx.connect();
-  const std::string id = resolveWebsite(conn, opts.website);
-  printList(stats::breakdown(conn, id, dates, dimension, limit), "rows", "value", "VALUE",
+  printList(stats::breakdown(conn, scopeOf(conn, opts), dimension, limit), "rows", "value", "VALUE",
             opts.format);
   return exit_code::kOk;
 }
@@ -135,7 +179,7 @@ int runRealtime(Context& ctx, const StatsOptions& opts) {
   std::string id;
   {
     auto conn = ctx.connect();
-    id = resolveWebsite(conn, opts.website);
+    id = resolveWebsite(conn, opts.website).id;
   }
   const auto& cfg = ctx.config().redis;
   redis::Client client(redis::Url::parse(cfg.url), cfg.timeout);
@@ -162,8 +206,16 @@ CLI::App* addStatsCommand(CLI::App& stats, Context& ctx, const std::string& name
 }
 
 void addRangeOptions(CLI::App& cmd, StatsOptions& opts) {
-  cmd.add_option("--from", opts.from, "First UTC day, YYYY-MM-DD (default: six days before --to)");
-  cmd.add_option("--to", opts.to, "Last UTC day, YYYY-MM-DD, inclusive (default: today)");
+  cmd.add_option("--from", opts.from,
+                 "First day in the website's time zone, YYYY-MM-DD (default: six days before "
+                 "--to)");
+  cmd.add_option("--to", opts.to,
+                 "Last day in the website's time zone, YYYY-MM-DD, inclusive (default: today)");
+  cmd.add_option("--filters", opts.filters,
+                 "Filters as JSON, as the API takes them: [[\"is\",\"country\",[\"DE\"]]]");
+  cmd.add_option("--filter", opts.filterEquals,
+                 "DIMENSION=VALUE: only what has that value (repeatable; all must hold)");
+  cmd.add_option("--compare", opts.compare, "previous_period or year_over_year");
 }
 
 void addLimitOption(CLI::App& cmd, StatsOptions& opts) {
@@ -178,8 +230,10 @@ void registerStatsCommands(CLI::App& app, Context& ctx) {
   stats->require_subcommand(1);
 
   auto overview = std::make_shared<StatsOptions>();
-  addStatsCommand(*stats, ctx, "overview", "All-time totals, today and the last 7 days", overview,
-                  runOverview);
+  auto* overviewCmd = addStatsCommand(*stats, ctx, "overview",
+                                      "All-time totals, today, the last 7 days and a date range",
+                                      overview, runOverview);
+  addRangeOptions(*overviewCmd, *overview);
 
   auto top = std::make_shared<StatsOptions>();
   auto* topCmd = addStatsCommand(*stats, ctx, "top-pages", "Most viewed pages of a date range", top,
@@ -199,13 +253,14 @@ void registerStatsCommands(CLI::App& app, Context& ctx) {
   seriesCmd->add_option("--interval", series->interval, "day (default) or hour (at most 31 days)");
 
   auto breakdown = std::make_shared<StatsOptions>();
-  auto* breakdownCmd = addStatsCommand(*stats, ctx, "breakdown",
-                                       "Views and visitors by page, referrer, browser, os, device, "
-                                       "country or eventType",
-                                       breakdown, runBreakdown);
+  auto* breakdownCmd =
+      addStatsCommand(*stats, ctx, "breakdown", "Views, visitors and visits by one dimension",
+                      breakdown, runBreakdown);
   addRangeOptions(*breakdownCmd, *breakdown);
   breakdownCmd->add_option("--dimension", breakdown->dimension,
-                           "page, referrer, browser, os, device, country or eventType (required)");
+                           "page, entry_page, exit_page, source, channel, referrer, utm_*, "
+                           "country, browser, os, device, hostname, eventType or prop:KEY "
+                           "(required)");
   addLimitOption(*breakdownCmd, *breakdown);
 }
 
