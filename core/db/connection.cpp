@@ -1,7 +1,6 @@
 // libpq wrappers: connecting, parameterised statements, error translation and transactions.
 #include "db/connection.hpp"
 
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "db/pq.hpp"
 #include "log/log.hpp"
 
 namespace mp::db {
@@ -125,27 +125,10 @@ std::string scrub(std::string message, const std::vector<std::string>& secrets) 
   return message;
 }
 
-// libpq's messages end in a newline and continue on tab-indented lines; one line reads better in
-// logs and in an exception's what().
-std::string oneLine(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  bool space = false;
-  for (char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  return out;
-}
+using detail::oneLine;
 
 const char* field(const PGresult* res, int code) {
-  const char* value = PQresultErrorField(res, code);
-  return value != nullptr && *value != '\0' ? value : nullptr;
+  return detail::errorField(res, code);
 }
 
 // PG_DIAG_STATEMENT_POSITION counts characters, not bytes, from 1.
@@ -181,11 +164,40 @@ bool selectOne(PGconn* conn) noexcept {
 
 }  // namespace
 
-bool isUnavailable(const DbError& e) noexcept {
-  const std::string& s = e.sqlstate();
-  return s.rfind("08", 0) == 0 || s == "57P01" || s == "57P02" || s == "57P03" ||
-         s == kSqlstateTooManyConnections;
+namespace detail {
+
+std::string oneLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out;
 }
+
+const char* errorField(const PGresult* res, int code) {
+  const char* value = PQresultErrorField(res, code);
+  return value != nullptr && *value != '\0' ? value : nullptr;
+}
+
+void abandonCopy(PGconn* conn, ExecStatusType status, const char* reason) noexcept {
+  if (status == PGRES_COPY_IN) {
+    PQputCopyEnd(conn, reason);
+  } else {
+    char* buf = nullptr;
+    while (PQgetCopyData(conn, &buf, 0) > 0) PQfreemem(buf);
+  }
+  while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
+}
+
+}  // namespace detail
 
 std::string redactUrl(std::string_view url) {
   std::string out(url);
@@ -339,17 +351,12 @@ Result Connection::check(pg_result* raw, std::string_view sql) {
       return result;
     case PGRES_COPY_IN:
     case PGRES_COPY_OUT:
-    case PGRES_COPY_BOTH: {
+    case PGRES_COPY_BOTH:
       // Leave the connection usable: end the copy and drain what the server sends back.
-      if (PQresultStatus(raw) == PGRES_COPY_IN) {
-        PQputCopyEnd(conn_.get(), "COPY is not supported by Connection::exec");
-      } else {
-        char* buf = nullptr;
-        while (PQgetCopyData(conn_.get(), &buf, 0) > 0) PQfreemem(buf);
-      }
-      while (PGresult* rest = PQgetResult(conn_.get())) PQclear(rest);
-      throw DbError("COPY is not supported by Connection::exec", "0A000");
-    }
+      detail::abandonCopy(conn_.get(), PQresultStatus(raw),
+                          "COPY is not supported by Connection::exec");
+      throw DbError("COPY is not supported by Connection::exec",
+                    std::string(kSqlstateFeatureNotSupported));
     default:
       break;
   }
@@ -415,6 +422,31 @@ void Connection::execScript(std::string_view sql) {
   check(PQexec(conn_.get(), script.c_str()), sql);
 }
 
+std::vector<Result> Connection::execAll(std::string_view sql) {
+  if (!conn_) throwConnectionError("PostgreSQL script failed");
+  const std::string script(sql);
+  if (PQsendQuery(conn_.get(), script.c_str()) != 1) {
+    throwConnectionError("PostgreSQL script failed");
+  }
+  // Every result is read, even after a failure, so the connection is ready for the next
+  // statement; the first failure is the one reported (PostgreSQL runs nothing after it).
+  std::vector<Result> results;
+  std::optional<DbError> failure;
+  while (PGresult* raw = PQgetResult(conn_.get())) {
+    if (failure) {
+      PQclear(raw);
+      continue;
+    }
+    try {
+      results.push_back(check(raw, sql));
+    } catch (const DbError& e) {
+      failure = e;
+    }
+  }
+  if (failure) throw *failure;
+  return results;
+}
+
 bool Connection::healthy() const noexcept {
   return conn_ && PQstatus(conn_.get()) == CONNECTION_OK;
 }
@@ -461,17 +493,41 @@ int Connection::serverVersion() const noexcept {
 
 // ---- Transaction ----
 
-Transaction::Transaction(Connection& conn, Isolation isolation) : conn_(conn) {
-  switch (isolation) {
+Transaction::Transaction(Connection& conn, Isolation isolation)
+    : Transaction(conn, TransactionOptions{isolation, false, {}}) {}
+
+Transaction::Transaction(Connection& conn, const TransactionOptions& options) : conn_(conn) {
+  std::string begin = "BEGIN";
+  switch (options.isolation) {
     case Isolation::kReadCommitted:
-      conn_.exec("BEGIN");
       break;
     case Isolation::kRepeatableRead:
-      conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      begin += " ISOLATION LEVEL REPEATABLE READ";
       break;
     case Isolation::kSerializable:
-      conn_.exec("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      begin += " ISOLATION LEVEL SERIALIZABLE";
       break;
+  }
+  if (options.readOnly) begin += " READ ONLY";
+  if (options.settings.empty()) {
+    conn_.exec(begin);
+    return;
+  }
+  // One simple query: BEGIN and the settings take one round trip.
+  for (const TransactionOptions::Setting& setting : options.settings) {
+    begin += "; SET LOCAL " + setting.name + " = " + setting.value;
+  }
+  try {
+    conn_.execScript(begin);
+  } catch (...) {
+    // BEGIN succeeded and a setting failed: the block is open, aborted, and no destructor will
+    // end it.
+    try {
+      if (conn_.inTransaction()) conn_.exec("ROLLBACK");
+    } catch (...) {
+      // A broken connection has no transaction left; the pool will notice it.
+    }
+    throw;
   }
 }
 
@@ -488,13 +544,37 @@ Transaction::~Transaction() {
   }
 }
 
+namespace {
+
+// PostgreSQL answers COMMIT of a block aborted by an earlier error with success and the tag
+// ROLLBACK; the caller must not believe its changes were kept.
+void checkCommitted(const Result& commit) {
+  if (commit.commandTag() == "ROLLBACK") {
+    throw DbError("the transaction was rolled back: an earlier statement in it failed",
+                  std::string(kSqlstateInFailedTransaction));
+  }
+}
+
+}  // namespace
+
 void Transaction::commit() {
   done_ = true;
-  // PostgreSQL answers COMMIT of a block aborted by an earlier error with success and the tag
-  // ROLLBACK; the caller must not believe its changes were kept.
-  if (conn_.exec("COMMIT").commandTag() == "ROLLBACK") {
-    throw DbError("the transaction was rolled back: an earlier statement in it failed", "25P02");
+  checkCommitted(conn_.exec("COMMIT"));
+}
+
+std::vector<Result> Transaction::commitAfter(std::string_view sql) {
+  std::string script(sql);
+  script += "; COMMIT";
+  // A failed statement skips the rest, COMMIT included: the block stays open, aborted, for the
+  // destructor to roll back. A failed COMMIT has ended it.
+  std::vector<Result> results = conn_.execAll(script);
+  done_ = true;
+  if (results.empty()) {
+    throw DbError("COMMIT sent no result", std::string(kSqlstateConnectionFailure));
   }
+  checkCommitted(results.back());
+  results.pop_back();
+  return results;
 }
 
 void Transaction::rollback() {

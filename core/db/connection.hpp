@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "db/sqlstate.hpp"
 #include "util/error.hpp"
 
 // libpq's handle types, declared here so that users of mp_core never need libpq-fe.h (mp_core
@@ -24,17 +25,6 @@ namespace mp::db {
 using Param = std::optional<std::string>;
 /// The parameters $1, $2, … of one statement.
 using Params = std::vector<Param>;
-
-/// SQLSTATE given to failures to open a connection (libpq reports none itself).
-inline constexpr std::string_view kSqlstateUnableToConnect = "08001";
-/// SQLSTATE given to a connection lost during a statement (libpq reports none itself).
-inline constexpr std::string_view kSqlstateConnectionFailure = "08006";
-/// SQLSTATE of a pool with no free connection within the wait (as PostgreSQL's own limit).
-inline constexpr std::string_view kSqlstateTooManyConnections = "53300";
-
-/// True when `e` means PostgreSQL is out of reach or dropped the connection (retrying later may
-/// succeed), false when the statement itself was refused.
-bool isUnavailable(const DbError& e) noexcept;
 
 /// `url` with its password (URL or key=value form) replaced by "***", fit for logs and messages.
 std::string redactUrl(std::string_view url);
@@ -111,6 +101,9 @@ class Result {
   std::int64_t getInt(int row, std::string_view col) const { return getInt(row, column(col)); }
   bool getBool(int row, std::string_view col) const { return getBool(row, column(col)); }
 
+  /// The libpq result, nullptr when empty; for core/db's own libpq calls.
+  pg_result* native() const noexcept { return res_.get(); }
+
  private:
   void check(int row, int col) const;
 
@@ -142,6 +135,10 @@ class Connection {
   /// Runs a script of several statements without parameters (migrations); throws DbError whose
   /// message names the script line of the failure.
   void execScript(std::string_view sql);
+  /// Runs a script of several statements without parameters in one round trip and returns the
+  /// result of each, in order; throws DbError for the first that failed (PostgreSQL runs none
+  /// after it).
+  std::vector<Result> execAll(std::string_view sql);
 
   /// True when `SELECT 1` succeeds, reconnecting once (PQreset) when the connection broke.
   bool ping() noexcept;
@@ -158,7 +155,8 @@ class Connection {
   int backendPid() const noexcept;
   /// Server version as PostgreSQL encodes it, e.g. 150004 for 15.4.
   int serverVersion() const noexcept;
-  /// The libpq handle, for libpq calls inside mp_core that this class does not wrap (COPY).
+  /// The libpq handle, for libpq calls this class and CopyIn do not wrap (none in mp_core outside
+  /// core/db).
   pg_conn* native() noexcept { return conn_.get(); }
 
  private:
@@ -174,18 +172,40 @@ class Connection {
 /// Transaction isolation levels (PostgreSQL's default is read committed).
 enum class Isolation { kReadCommitted, kRepeatableRead, kSerializable };
 
+/// How a Transaction begins.
+struct TransactionOptions {
+  /// A run-time setting for the transaction alone: SET LOCAL name = value.
+  struct Setting {
+    std::string name;   ///< e.g. "work_mem"
+    std::string value;  ///< SQL text, spliced as it is: "'32MB'", "off"; never input
+  };
+
+  Isolation isolation = Isolation::kReadCommitted;
+  /// READ ONLY: a statement that would write fails (SQLSTATE 25006).
+  bool readOnly = false;
+  /// Sent with BEGIN in one round trip.
+  std::vector<Setting> settings;
+};
+
 /// A transaction block: BEGIN on construction, COMMIT by commit(), ROLLBACK on destruction when
 /// not committed (the destructor never throws).
 class Transaction {
  public:
   /// Sends BEGIN; throws DbError.
   explicit Transaction(Connection& conn, Isolation isolation = Isolation::kReadCommitted);
+  /// Sends BEGIN with `options` (and their SET LOCAL statements in the same round trip); throws
+  /// DbError, after ending the block when a setting failed.
+  Transaction(Connection& conn, const TransactionOptions& options);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
   /// Sends COMMIT; throws DbError (the transaction is then over, rolled back by the server).
   void commit();
+  /// Runs `sql` (statements without parameters) and COMMIT in one round trip, and returns the
+  /// results of the statements of `sql`. Throws DbError for the first statement that failed
+  /// (nothing is kept: the destructor rolls back) or as commit() does.
+  std::vector<Result> commitAfter(std::string_view sql);
   /// Sends ROLLBACK now; throws DbError.
   void rollback();
   /// The connection the transaction runs on.

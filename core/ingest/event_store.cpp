@@ -1,15 +1,14 @@
 // The hot write path: a batch goes to PostgreSQL in two or three round trips whatever its size.
 #include "ingest/event_store.hpp"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <charconv>
-#include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_set>
 
+#include "db/copy.hpp"
+#include "events/attribution.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
 
@@ -24,7 +23,7 @@ namespace {
 // client_min_messages hides the "already exists, skipping" notice every later batch would get.
 constexpr std::string_view kStagingTable = "mp_events_staging";
 
-std::string beginAndCopySql() {
+std::string stageAndCopySql() {
   std::string sql =
       "SET LOCAL client_min_messages = warning; "
       "CREATE TEMP TABLE IF NOT EXISTS ";
@@ -60,19 +59,19 @@ std::string markLateDaysSql() {
   return sql;
 }
 
-std::string insertAndCommitSql(bool markLateDays) {
+// Sent with COMMIT: the INSERT's result comes first.
+std::string insertSql(bool markLateDays) {
   std::string sql = "INSERT INTO events (";
   sql.append(EventStore::kColumns);
   sql.append(") SELECT ");
   sql.append(EventStore::kColumns);
   sql.append(" FROM ");
   sql.append(kStagingTable);
-  sql.append(" ON CONFLICT DO NOTHING; ");
+  sql.append(" ON CONFLICT DO NOTHING");
   if (markLateDays) {
-    sql.append(markLateDaysSql());
     sql.append("; ");
+    sql.append(markLateDaysSql());
   }
-  sql.append("COMMIT");
   return sql;
 }
 
@@ -94,56 +93,17 @@ bool mayHoldLateEvents(std::span<const events::Event> events) {
 // Flushing the COPY buffer at this size streams a large batch instead of holding all of it.
 constexpr std::size_t kCopyChunkBytes = std::size_t{256} * 1024;
 
-struct ResultDeleter {
-  void operator()(PGresult* res) const noexcept { PQclear(res); }
-};
-using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
-
-std::string oneLine(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
+// The DbError of a failed step of writing a batch, naming the step; the SQLSTATE stays.
+[[noreturn]] void failed(std::string_view during, const DbError& e) {
+  throw DbError("writing events: " + std::string(during) + " failed: " + e.what(), e.sqlstate());
 }
 
-// Ends whatever transaction a failure left behind, so the connection goes back to its pool
-// clean; a broken connection has nothing to roll back.
-void rollbackQuietly(PGconn* conn) noexcept {
-  if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) == PQTRANS_IDLE) return;
-  // A failure in the middle of COPY leaves the connection in COPY IN state: end it first.
-  // (Bounded: libpq turns a lost connection into an error result, but never spin on a surprise.)
-  for (int i = 0; i < 16; ++i) {
-    const ResultPtr pending(PQgetResult(conn));
-    if (!pending) break;
-    if (PQresultStatus(pending.get()) == PGRES_COPY_IN) PQputCopyEnd(conn, "batch abandoned");
+db::Transaction begin(db::Connection& conn) {
+  try {
+    return db::Transaction(conn);
+  } catch (const DbError& e) {
+    failed("BEGIN", e);
   }
-  PQclear(PQexec(conn, "ROLLBACK"));
-}
-
-// The DbError for a failed step, with PostgreSQL's SQLSTATE (or 08006 when the connection is
-// gone and the server could not say), after rolling back.
-[[noreturn]] void fail(PGconn* conn, const PGresult* res, std::string_view during) {
-  std::string message = "writing events: " + std::string(during) + " failed: ";
-  std::string sqlstate;
-  if (res != nullptr) {
-    if (const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE)) sqlstate = state;
-    const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-    message += primary != nullptr ? std::string(primary) : oneLine(PQresultErrorMessage(res));
-    if (const char* detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)) {
-      message += std::string("; ") + detail;
-    }
-    if (const char* context = PQresultErrorField(res, PG_DIAG_CONTEXT)) {
-      message += "; " + oneLine(context);
-    }
-  } else {
-    message += oneLine(PQerrorMessage(conn));
-  }
-  if (sqlstate.empty() && PQstatus(conn) != CONNECTION_OK) {
-    sqlstate = db::kSqlstateConnectionFailure;
-  }
-  rollbackQuietly(conn);
-  throw DbError(message, sqlstate);
 }
 
 // One COPY text-format field: the escapes COPY's text format requires (backslash, and the
@@ -228,54 +188,50 @@ void appendLine(std::string& out, const events::Event& e) {
   appendOptional(out, e.ip);
   out.push_back('\t');
   appendOptional(out, e.props);
+  // Where it came from (docs/metrics.md): worked out here, off the HTTP workers, from the page
+  // URL's query and the referrer the tracker kept.
+  std::string_view query = e.url;
+  const auto question = query.find('?');
+  query = question == std::string_view::npos ? std::string_view() : query.substr(question + 1);
+  query = query.substr(0, query.find('#'));
+  const events::Attribution a = events::attribute(query, e.hostname, e.referrerHost);
+  out.push_back('\t');
+  appendOptional(out, a.source.value_or(std::string()));
+  out.push_back('\t');
+  appendField(out, a.channel);
+  for (const auto& utm : {a.utmSource, a.utmMedium, a.utmCampaign, a.utmTerm, a.utmContent}) {
+    out.push_back('\t');
+    appendOptional(out, utm.value_or(std::string()));
+  }
+  out.push_back('\t');
+  out.append(e.interactive ? "t" : "f");
   out.push_back('\n');
 }
 
-void putCopyData(PGconn* conn, std::string& buffer) {
-  if (buffer.empty()) return;
-  if (PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) {
-    fail(conn, nullptr, "sending COPY data");
-  }
-  buffer.clear();
-}
-
-// Reads every result of the statement(s) sent last; returns the first failure, if any, and the
-// row count of the first statement.
-struct Drained {
-  ResultPtr error;
-  std::int64_t firstAffected = 0;
-  bool commitRolledBack = false;
-};
-
-Drained drain(PGconn* conn) {
-  Drained out;
-  bool first = true;
-  while (ResultPtr res{PQgetResult(conn)}) {
-    const ExecStatusType status = PQresultStatus(res.get());
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-      if (first) {
-        const std::string_view tuples = PQcmdTuples(res.get());
-        std::from_chars(tuples.data(), tuples.data() + tuples.size(), out.firstAffected);
+// Streams `events` through `copySql` (ending in COPY … FROM STDIN) and returns the COPY's result;
+// `copying` names the COPY in messages. A failure abandons the COPY, and the caller's transaction
+// rolls back.
+db::Result copyRows(db::Connection& conn, const std::string& copySql,
+                    std::span<const events::Event> events, std::string_view copying) {
+  std::string_view during = "starting COPY";
+  try {
+    db::CopyIn copy(conn, copySql);
+    during = "sending COPY data";
+    std::string buffer;
+    buffer.reserve(kCopyChunkBytes + 4096);
+    for (const events::Event& e : events) {
+      appendLine(buffer, e);
+      if (buffer.size() >= kCopyChunkBytes) {
+        copy.put(buffer);
+        buffer.clear();
       }
-      // PostgreSQL answers COMMIT of a failed transaction with success and the tag ROLLBACK.
-      if (std::string_view(PQcmdStatus(res.get())) == "ROLLBACK") out.commitRolledBack = true;
-    } else if (!out.error) {
-      out.error = std::move(res);
     }
-    first = false;
+    copy.put(buffer);
+    during = copying;
+    return copy.end();
+  } catch (const DbError& e) {
+    failed(during, e);
   }
-  return out;
-}
-
-void streamRows(PGconn* pg, std::span<const events::Event> events) {
-  std::string buffer;
-  buffer.reserve(kCopyChunkBytes + 4096);
-  for (const events::Event& e : events) {
-    appendLine(buffer, e);
-    if (buffer.size() >= kCopyChunkBytes) putCopyData(pg, buffer);
-  }
-  putCopyData(pg, buffer);
-  if (PQputCopyEnd(pg, nullptr) != 1) fail(pg, nullptr, "ending COPY");
 }
 
 // A batch must never store events of a website that no longer exists, events queued before it
@@ -286,12 +242,9 @@ void streamRows(PGconn* pg, std::span<const events::Event> events) {
 // waits for this transaction to end, so its DELETE of the website's events sees these rows.
 // Nothing per event: one index lookup per website of the batch, in one more round trip.
 // Returns the events to write: `events` itself, or `kept` when some were left out.
-std::span<const events::Event> beginGuarded(PGconn* pg, std::span<const events::Event> events,
+std::span<const events::Event> lockWebsites(db::Connection& conn,
+                                            std::span<const events::Event> events,
                                             std::vector<events::Event>& kept) {
-  {
-    const ResultPtr res(PQexec(pg, "BEGIN"));
-    if (!res || PQresultStatus(res.get()) != PGRES_COMMAND_OK) fail(pg, res.get(), "BEGIN");
-  }
   std::unordered_set<std::string> ids;
   std::string array = "{";
   for (const events::Event& e : events) {
@@ -301,15 +254,16 @@ std::span<const events::Event> beginGuarded(PGconn* pg, std::span<const events::
     array.append(e.websiteId);
   }
   array.push_back('}');
-  const char* values[] = {array.c_str()};
-  const ResultPtr res(PQexecParams(
-      pg, "SELECT id::text FROM websites WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE", 1,
-      nullptr, values, nullptr, nullptr, 0));
-  if (!res || PQresultStatus(res.get()) != PGRES_TUPLES_OK) {
-    fail(pg, res.get(), "locking the batch's websites");
+  db::Result res;
+  try {
+    res = conn.exec(
+        "SELECT id::text FROM websites WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE",
+        {std::move(array)});
+  } catch (const DbError& e) {
+    failed("locking the batch's websites", e);
   }
   std::unordered_set<std::string> live;
-  for (int r = 0; r < PQntuples(res.get()); ++r) live.emplace(PQgetvalue(res.get(), r, 0));
+  for (int r = 0; r < res.rows(); ++r) live.emplace(res.get(r, 0));
   // Found rows are a subset of the ids asked for: the same number means every one was found.
   if (live.size() == ids.size()) return events;
   kept.clear();
@@ -324,32 +278,26 @@ std::span<const events::Event> beginGuarded(PGconn* pg, std::span<const events::
 // holding an event that is already stored (a redelivery after a writer died between COMMIT and
 // XACK) fails with unique_violation as a whole; then it is rolled back and std::nullopt tells the
 // caller to take the staging path, which skips such rows.
-std::optional<std::size_t> copyDirect(PGconn* pg, std::span<const events::Event> all) {
+std::optional<std::size_t> copyDirect(db::Connection& conn, std::span<const events::Event> all) {
   static const std::string kCopy =
       "COPY events (" + std::string(EventStore::kColumns) + ") FROM STDIN";
+  db::Transaction tx = begin(conn);
   std::vector<events::Event> kept;
-  const auto events = beginGuarded(pg, all, kept);
-  {
-    const ResultPtr res(PQexec(pg, kCopy.c_str()));
-    if (!res || PQresultStatus(res.get()) != PGRES_COPY_IN) fail(pg, res.get(), "starting COPY");
+  const auto events = lockWebsites(conn, all, kept);
+  db::Result copied;
+  try {
+    copied = copyRows(conn, kCopy, events, "COPY into events");
+  } catch (const DbError& e) {
+    // Rolled back as tx ends.
+    if (e.sqlstate() == db::kSqlstateUniqueViolation) return std::nullopt;
+    throw;
   }
-  streamRows(pg, events);
-  Drained copied = drain(pg);
-  if (copied.error) {
-    const char* state = PQresultErrorField(copied.error.get(), PG_DIAG_SQLSTATE);
-    if (state != nullptr && std::string_view(state) == "23505") {
-      rollbackQuietly(pg);
-      return std::nullopt;
-    }
-    fail(pg, copied.error.get(), "COPY into events");
+  try {
+    tx.commit();
+  } catch (const DbError& e) {
+    failed("COMMIT", e);
   }
-  if (PQsendQuery(pg, "COMMIT") != 1) fail(pg, nullptr, "sending COMMIT");
-  Drained committed = drain(pg);
-  if (committed.error) fail(pg, committed.error.get(), "COMMIT");
-  if (committed.commitRolledBack) {
-    throw DbError("writing events: the transaction was rolled back", "25P02");
-  }
-  return static_cast<std::size_t>(copied.firstAffected);
+  return static_cast<std::size_t>(copied.affected());
 }
 
 void isolate(db::Connection& conn, std::span<const events::Event> events, std::size_t offset,
@@ -380,51 +328,43 @@ std::size_t EventStore::insertBatch(db::Connection& conn,
 
 std::size_t EventStore::insertBatch(db::Connection& conn, std::span<const events::Event> events) {
   if (events.empty()) return 0;
-  PGconn* pg = conn.native();
-  if (pg == nullptr) {
+  if (conn.native() == nullptr) {
     throw DbError("writing events: the connection is closed",
                   std::string(db::kSqlstateConnectionFailure));
   }
-  if (PQtransactionStatus(pg) != PQTRANS_IDLE) {
+  if (!conn.healthy() || conn.inTransaction()) {
     // BEGIN inside a transaction would only warn, and the batch would commit the caller's work.
-    throw DbError("writing events: the connection is inside a transaction", "25001");
+    throw DbError("writing events: the connection is inside a transaction",
+                  std::string(db::kSqlstateActiveTransaction));
   }
 
-  static const std::string kBeginAndCopy = beginAndCopySql();
-  static const std::string kInsertAndCommit = insertAndCommitSql(false);
-  static const std::string kInsertMarkAndCommit = insertAndCommitSql(true);
+  static const std::string kStageAndCopy = stageAndCopySql();
+  static const std::string kInsert = insertSql(false);
+  static const std::string kInsertAndMark = insertSql(true);
 
   const bool late = mayHoldLateEvents(events);
   if (!late) {
-    if (auto copied = copyDirect(pg, events)) return *copied;
+    if (auto copied = copyDirect(conn, events)) return *copied;
   }
 
   // The staging path: for batches that may hold stored events or late days to mark.
-  // 1: BEGIN and the guard, then the staging table and COPY start (libpq's PQexec stops at the
-  // COPY).
+  // 1: BEGIN and the guard.
+  db::Transaction tx = begin(conn);
   std::vector<events::Event> kept;
-  events = beginGuarded(pg, events, kept);
-  {
-    const ResultPtr res(PQexec(pg, kBeginAndCopy.c_str()));
-    if (!res || PQresultStatus(res.get()) != PGRES_COPY_IN) fail(pg, res.get(), "starting COPY");
-  }
+  events = lockWebsites(conn, events, kept);
 
-  // 2: the rows, streamed in chunks.
-  streamRows(pg, events);
-  {
-    Drained copied = drain(pg);
-    if (copied.error) fail(pg, copied.error.get(), "COPY into the staging table");
-  }
+  // 2: the staging table and the COPY start in one round trip (the COPY then waits for its
+  // data), and the rows, streamed in chunks.
+  copyRows(conn, kStageAndCopy, events, "COPY into the staging table");
 
   // 3: move the new rows over (marking late days) and commit, in one round trip.
-  const std::string& finish = late ? kInsertMarkAndCommit : kInsertAndCommit;
-  if (PQsendQuery(pg, finish.c_str()) != 1) fail(pg, nullptr, "sending INSERT");
-  Drained inserted = drain(pg);
-  if (inserted.error) fail(pg, inserted.error.get(), "INSERT into events");
-  if (inserted.commitRolledBack) {
-    throw DbError("writing events: the transaction was rolled back", "25P02");
+  std::vector<db::Result> inserted;
+  try {
+    inserted = tx.commitAfter(late ? kInsertAndMark : kInsert);
+  } catch (const DbError& e) {
+    failed("INSERT into events", e);
   }
-  return static_cast<std::size_t>(inserted.firstAffected);
+  return static_cast<std::size_t>(inserted.front().affected());
 }
 
 IsolatedInsert EventStore::insertIsolating(db::Connection& conn,
@@ -438,11 +378,6 @@ std::string EventStore::copyLine(const events::Event& event) {
   std::string line;
   appendLine(line, event);
   return line;
-}
-
-bool isDataError(const DbError& e) noexcept {
-  const std::string& s = e.sqlstate();
-  return s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0 || s == "54000";
 }
 
 void WriterStats::recordBatch(std::size_t events, const IsolatedInsert& outcome,

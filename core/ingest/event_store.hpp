@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "db/connection.hpp"
+#include "db/sqlstate.hpp"
 #include "events/event.hpp"
 #include "util/error.hpp"
 #include "util/histogram.hpp"
@@ -54,12 +55,13 @@ class EventStore {
   /// The events columns a batch writes, in COPY order.
   static constexpr std::string_view kColumns =
       "website_id, ts, id, event_type, page, url, hostname, referrer, referrer_host, session_id, "
-      "visitor_id, user_agent, browser, os, device, country, ip, props";
+      "visitor_id, user_agent, browser, os, device, country, ip, props, source, channel, "
+      "utm_source, utm_medium, utm_campaign, utm_term, utm_content, interactive";
 };
 
 /// True when `e` is PostgreSQL refusing a value (SQLSTATE classes 22 and 23, and 54000): the
 /// event is at fault, and writing it again can never succeed.
-bool isDataError(const DbError& e) noexcept;
+using db::isDataError;
 
 /// Upper bounds of the batch write latency histogram, in milliseconds.
 inline constexpr std::array<double, 11> kBatchLatencyBucketsMs = {1,   2,   5,   10,   25,  50,

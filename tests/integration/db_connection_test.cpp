@@ -154,6 +154,127 @@ TEST_F(DbConnectionTest, CommitOfAFailedTransactionThrowsAndKeepsNothing) {
   EXPECT_EQ(count("SELECT count(*) FROM items"), 0);
 }
 
+TEST_F(DbConnectionTest, ExecAllReturnsTheResultOfEveryStatementOfAScript) {
+  const auto results = conn_.execAll(
+      "INSERT INTO items (id) VALUES (1), (2); SELECT count(*) FROM items; "
+      "UPDATE items SET flag = true");
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].affected(), 2);
+  EXPECT_EQ(results[1].getInt(0, 0), 2);
+  EXPECT_EQ(results[2].commandTag(), "UPDATE 2");
+
+  try {
+    conn_.execAll(
+        "INSERT INTO items (id) VALUES (3); INSERT INTO items (id) VALUES (1); "
+        "INSERT INTO items (id) VALUES (4)");
+    FAIL() << "a script with a failing statement succeeded";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "23505");
+  }
+  // Outside a transaction block the script is one implicit transaction: the failure undid row 3.
+  EXPECT_FALSE(conn_.inTransaction());
+  EXPECT_EQ(count("SELECT count(*) FROM items"), 2);
+}
+
+TEST_F(DbConnectionTest, CommitAfterRunsTheLastStatementsWithCommit) {
+  {
+    Transaction tx(conn_);
+    conn_.exec("INSERT INTO items (id) VALUES (1)");
+    const auto results =
+        tx.commitAfter("INSERT INTO items (id) VALUES (2), (3); UPDATE items SET flag = true");
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(results[0].affected(), 2);
+    EXPECT_EQ(results[1].affected(), 3);
+    EXPECT_FALSE(conn_.inTransaction());
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM items WHERE flag"), 3);
+
+  // A failing statement skips COMMIT; the transaction ends rolled back.
+  {
+    Transaction tx(conn_);
+    conn_.exec("INSERT INTO items (id) VALUES (4)");
+    try {
+      tx.commitAfter("INSERT INTO items (id) VALUES (5); INSERT INTO items (id) VALUES (1)");
+      FAIL() << "commitAfter() of a failing statement succeeded";
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.sqlstate(), "23505");
+    }
+  }
+  EXPECT_FALSE(conn_.inTransaction());
+  EXPECT_EQ(count("SELECT count(*) FROM items"), 3);
+
+  // After an earlier failure, COMMIT alone reports the rollback.
+  {
+    Transaction tx(conn_);
+    EXPECT_THROW(conn_.exec("INSERT INTO items (id) VALUES (1)"), DbError);
+    try {
+      tx.commitAfter("");
+      FAIL() << "COMMIT of an aborted transaction reported success";
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.sqlstate(), kSqlstateInFailedTransaction);
+    }
+  }
+  EXPECT_FALSE(conn_.inTransaction());
+}
+
+// As the stats answers read: one consistent, read-only moment, with room for sorts.
+const TransactionOptions kSnapshot{
+    Isolation::kRepeatableRead, true, {{"work_mem", "'32MB'"}, {"jit", "off"}}};
+
+TEST_F(DbConnectionTest, ASnapshotTransactionIsReadOnlyAndCarriesItsSettings) {
+  conn_.exec("INSERT INTO items (id) VALUES (1)");
+  const std::string workMem(conn_.exec("SHOW work_mem").get(0, 0));
+  ASSERT_NE(workMem, "32MB");
+  {
+    Transaction tx(conn_, kSnapshot);
+    EXPECT_TRUE(conn_.inTransaction());
+    EXPECT_EQ(conn_.exec("SHOW transaction_isolation").get(0, 0), "repeatable read");
+    EXPECT_EQ(conn_.exec("SHOW transaction_read_only").get(0, 0), "on");
+    EXPECT_EQ(conn_.exec("SHOW work_mem").get(0, 0), "32MB");
+    EXPECT_EQ(conn_.exec("SHOW jit").get(0, 0), "off");
+    try {
+      conn_.exec("INSERT INTO items (id) VALUES (2)");
+      FAIL() << "a read-only transaction wrote";
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.sqlstate(), "25006");
+    }
+  }
+  // The settings and the transaction end together; nothing was written.
+  EXPECT_FALSE(conn_.inTransaction());
+  EXPECT_EQ(conn_.exec("SHOW work_mem").get(0, 0), workMem);
+  EXPECT_EQ(count("SELECT count(*) FROM items"), 1);
+}
+
+TEST_F(DbConnectionTest, ASnapshotTransactionSeesOneMomentThroughout) {
+  conn_.exec("INSERT INTO items (id) VALUES (1), (2)");
+  Connection writer(db_.url(), kTimeout);
+  {
+    Transaction tx(conn_, kSnapshot);
+    EXPECT_EQ(count("SELECT count(*) FROM items"), 2);
+    // Committed by another session after the snapshot's first statement: not seen.
+    writer.exec("INSERT INTO items (id) VALUES (3)");
+    writer.exec("DELETE FROM items WHERE id = 1");
+    EXPECT_EQ(count("SELECT count(*) FROM items"), 2);
+    EXPECT_EQ(count("SELECT min(id) FROM items"), 1);
+    EXPECT_EQ(count("SELECT max(id) FROM items"), 2);
+  }
+  EXPECT_EQ(count("SELECT min(id) FROM items"), 2);
+  EXPECT_EQ(count("SELECT max(id) FROM items"), 3);
+}
+
+TEST_F(DbConnectionTest, AFailingSettingLeavesNoTransactionOpen) {
+  const TransactionOptions bad{Isolation::kReadCommitted, false, {{"no_such_setting", "1"}}};
+  try {
+    Transaction tx(conn_, bad);
+    FAIL() << "an unknown setting was accepted";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "42704");
+  }
+  EXPECT_FALSE(conn_.inTransaction());
+  conn_.exec("INSERT INTO items (id) VALUES (1)");
+  EXPECT_EQ(count("SELECT count(*) FROM items"), 1);
+}
+
 TEST_F(DbConnectionTest, TerminatedSessionFailsAsUnavailableAndPingReconnects) {
   const int pid = conn_.backendPid();
   terminate(pid);

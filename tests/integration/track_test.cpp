@@ -55,6 +55,35 @@ TEST_F(Track, PageviewIsAcceptedAndStoredWithDerivedFields) {
   EXPECT_EQ(row.get(0, 11), "127.0.0.0") << "IPv4 is truncated to /24 by default";
   EXPECT_TRUE(row.isNull(0, 12)) << "no GeoIP database configured";
   EXPECT_TRUE(row.isNull(0, 13));
+  // Attributed when stored (docs/metrics.md): the referrer's listed name and its channel.
+  auto origin = conn.exec("SELECT source, channel, utm_source, interactive FROM events");
+  EXPECT_EQ(origin.get(0, 0), "Hacker News");
+  EXPECT_EQ(origin.get(0, 1), "Organic Social");
+  EXPECT_TRUE(origin.isNull(0, 2));
+  EXPECT_TRUE(origin.getBool(0, 3));
+}
+
+TEST_F(Track, UtmTagsAndTheInteractiveFlagAreStored) {
+  auto r = track({{"websiteId", site_},
+                  {"eventType", "scroll"},
+                  {"interactive", false},
+                  {"url",
+                   "https://example.com/post?utm_source=Newsletter&utm_medium=email"
+                   "&utm_campaign=spring+sale&utm_term=%C3%A9t%C3%A9&utm_content=top"}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(waitForRows(1));
+  db::Connection conn(db_.url(), std::chrono::seconds(5));
+  auto row = conn.exec(
+      "SELECT source, channel, utm_source, utm_medium, utm_campaign, utm_term, utm_content,"
+      " interactive FROM events");
+  EXPECT_EQ(row.get(0, 0), "Newsletter");
+  EXPECT_EQ(row.get(0, 1), "Email");
+  EXPECT_EQ(row.get(0, 2), "Newsletter");
+  EXPECT_EQ(row.get(0, 3), "email");
+  EXPECT_EQ(row.get(0, 4), "spring sale");
+  EXPECT_EQ(row.get(0, 5), "\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(row.get(0, 6), "top");
+  EXPECT_FALSE(row.getBool(0, 7));
 }
 
 TEST_F(Track, CustomEventWithPropsTimestampAndSessionId) {

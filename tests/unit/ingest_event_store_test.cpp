@@ -34,7 +34,8 @@ TEST(IngestCopyLine, EmptyOptionalFieldsAreNullAndTheTimeIsUtcWithMilliseconds) 
   EXPECT_EQ(EventStore::copyLine(minimalEvent()),
             "5a1e0000-0000-4000-8000-00000000000a\t2023-11-14T22:13:20.123Z\t"
             "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b\tpageview\t/\thttps://example.com/\texample.com\t"
-            "\\N\t\\N\ts1\t-42\tUA\tFirefox\tLinux\tdesktop\t\\N\t\\N\t\\N\n");
+            "\\N\t\\N\ts1\t-42\tUA\tFirefox\tLinux\tdesktop\t\\N\t\\N\t\\N\t"
+            "\\N\tDirect\t\\N\t\\N\t\\N\t\\N\t\\N\tt\n");
 }
 
 TEST(IngestCopyLine, EscapesEverythingThatWouldSplitOrAlterAField) {
@@ -51,10 +52,28 @@ TEST(IngestCopyLine, EscapesEverythingThatWouldSplitOrAlterAField) {
   EXPECT_NE(line.find("5b\tpageview\t"), std::string::npos) << "an empty type is the default";
   EXPECT_NE(line.find(R"({"k":"x\\ty"})"), std::string::npos) << line;
   EXPECT_NE(line.find("\tDE\t203.0.113.0\t"), std::string::npos) << line;
-  // One line, eighteen fields: no raw tab, newline or NUL survived inside a value.
+  // One line, twenty-six fields: no raw tab, newline or NUL survived inside a value.
   EXPECT_EQ(line.find('\n'), line.size() - 1);
-  EXPECT_EQ(std::count(line.begin(), line.end(), '\t'), 17);
+  EXPECT_EQ(std::count(line.begin(), line.end(), '\t'), 25);
   EXPECT_EQ(line.find('\0'), std::string::npos);
+}
+
+TEST(IngestCopyLine, AttributesTheEventFromItsUrlAndReferrer) {
+  events::Event e = minimalEvent();
+  e.url =
+      "https://example.com/"
+      "?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale&utm_term=%09#x";
+  e.referrerHost = "mail.google.com";
+  e.eventType = "scroll";
+  e.interactive = false;
+  const std::string line = EventStore::copyLine(e);
+  // source, channel, utm_source … utm_content, interactive; a control character is no value.
+  EXPECT_NE(line.find("\tnewsletter\tEmail\tnewsletter\temail\tspring sale\t\\N\t\\N\tf\n"),
+            std::string::npos)
+      << line;
+  e = minimalEvent();
+  e.referrerHost = "www.google.de";
+  EXPECT_NE(EventStore::copyLine(e).find("\tGoogle\tOrganic Search\t"), std::string::npos);
 }
 
 TEST(IngestDataError, OnlyRefusedValuesAreTheEventsFault) {
