@@ -116,8 +116,8 @@ void printList(const json& answer, const char* listKey, const char* valueKey,
              {"views", "VIEWS"},
              {"visitors", "VISITORS"},
              {"visits", "VISITS"},
-             {"bounceRate", "BOUNCE %"},
-             {"visitDuration", "DURATION S"}},
+             {"bounceRate", "BOUNCE%"},
+             {"visitDuration", "DURATION(S)"}},
             rows);
 }
 
@@ -143,8 +143,8 @@ int runOverview(Context& ctx, const StatsOptions& opts) {
              {"views", "VIEWS"},
              {"visitors", "VISITORS"},
              {"visits", "VISITS"},
-             {"bounceRate", "BOUNCE %"},
-             {"visitDuration", "DURATION S"},
+             {"bounceRate", "BOUNCE%"},
+             {"visitDuration", "DURATION(S)"},
              {"viewsPerVisit", "VIEWS/VISIT"}},
             rows);
   return exit_code::kOk;

@@ -105,18 +105,6 @@ std::vector<std::string> rollupInserts() {
           " WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date"
           " GROUP BY v.website_id, m.dimension, m.value",
           stats::eventDimensionValuesSql("v")),
-      // The day's week, summed again from its seven days' rows as they now are (0003): the
-      // stats read it only once all seven are final.
-      "DELETE FROM breakdown_weekly WHERE website_id = ANY($2::uuid[])"
-      " AND week = date_trunc('week', $1::date::timestamp)::date",
-      "INSERT INTO breakdown_weekly (website_id, week, dimension, value, visitors, visits,"
-      " pageviews, events, bounces, duration_ms)"
-      " SELECT website_id, date_trunc('week', $1::date::timestamp)::date, dimension, value,"
-      " sum(visitors), sum(visits), sum(pageviews), sum(events), sum(bounces), sum(duration_ms)"
-      " FROM breakdown_daily WHERE website_id = ANY($2::uuid[])"
-      " AND date >= date_trunc('week', $1::date::timestamp)::date"
-      " AND date < date_trunc('week', $1::date::timestamp)::date + 7"
-      " GROUP BY website_id, dimension, value",
       // Websites without events that day get a row too: the day is folded for them as well.
       // An upsert, not a delete and insert: a writer marking the row dirty after this snapshot
       // was taken makes it fail with a serialisation error (the day is then folded again), or
@@ -280,8 +268,8 @@ bool tryFoldRecent(db::Connection& conn) {
   static const std::string kBackfill =
       "SELECT r.date::text, w.time_zone, array_agg(w.id ORDER BY w.id)::text"
       " FROM aggregation_runs r JOIN websites w ON w.id = r.website_id"
-      " WHERE r.dirty AND r.date < (now() AT TIME ZONE w.time_zone)::date - $2::int"
-      " GROUP BY r.date, w.time_zone ORDER BY r.date DESC, w.time_zone LIMIT $3";
+      " WHERE r.dirty AND r.date < (now() AT TIME ZONE w.time_zone)::date - $1::int"
+      " GROUP BY r.date, w.time_zone ORDER BY r.date DESC, w.time_zone LIMIT $2";
   foldPending(conn, conn.execArgs(kBackfill, kRecentDays, kBackfillDays));
   return true;
 }

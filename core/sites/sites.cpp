@@ -47,7 +47,6 @@ constexpr const char* kRollupDeletes[] = {
     "DELETE FROM event_summary WHERE website_id = $1",
     "DELETE FROM hourly_summary WHERE website_id = $1",
     "DELETE FROM breakdown_daily WHERE website_id = $1",
-    "DELETE FROM breakdown_weekly WHERE website_id = $1",
     // Not deleted: marked dirty, so the scheduled fold finds every day again, older ones too.
     "UPDATE aggregation_runs SET dirty = true WHERE website_id = $1",
 };

@@ -1,4 +1,4 @@
-// The parameters of the stats answers (date range, limit, dimension, interval): parsing and the
+// The parameters of the stats answers (date range, limit, interval): parsing and the
 // rules they must follow, shared by GET /stats/... and mpctl stats.
 #pragma once
 
@@ -9,13 +9,10 @@
 
 namespace mp::stats {
 
-/// What a breakdown groups by (API.md "Stats").
-enum class Dimension { kPage, kReferrer, kBrowser, kOs, kDevice, kCountry, kEventType };
-
 /// The bucket of a timeseries.
 enum class Interval { kHour, kDay };
 
-/// UTC days from `from` to `to`, both included.
+/// Days (of the website's time zone) from `from` to `to`, both included.
 struct DateRange {
   std::chrono::sys_days from;
   std::chrono::sys_days to;
@@ -48,18 +45,13 @@ DateRange parseRange(const std::optional<std::string>& from, const std::optional
 /// number from 1 to kMaxLimit.
 int parseLimit(const std::optional<std::string>& text);
 
-/// The dimension by its API name (page, referrer, browser, os, device, country, eventType);
-/// throws InvalidInput("dimension") when missing or unknown.
-Dimension parseDimension(const std::optional<std::string>& text);
-
 /// The interval (day when not given); throws InvalidInput("interval") unless hour or day.
 Interval parseInterval(const std::optional<std::string>& text);
 
 /// Throws InvalidInput("from") when an hourly timeseries would cover more than kMaxHourRangeDays.
 void checkInterval(const DateRange& range, Interval interval);
 
-/// The API name of a dimension ("eventType") or interval ("hour").
-std::string_view name(Dimension dimension);
+/// The API name of an interval ("hour").
 std::string_view name(Interval interval);
 
 }  // namespace mp::stats

@@ -51,7 +51,8 @@ std::vector<Filter> filtersFromJson(const nlohmann::json& filters, const char* f
     }
     filter.dimension = *dim;
     if (f[2].empty() || f[2].size() > kMaxValues) {
-      throw InvalidInput(field, fmt::format("a filter takes 1 to {} values", kMaxValues));
+      throw InvalidInput(field,
+                         fmt::format("each of the filters takes 1 to {} values", kMaxValues));
     }
     for (const auto& v : f[2]) {
       if (!v.is_string()) throw InvalidInput(field, "filter values must be strings");

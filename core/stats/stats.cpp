@@ -34,8 +34,8 @@ json metrics(const Totals& t, bool viewsAreEvents = false) {
           {"visits", t.visits},
           {"pageviews", t.pageviews},
           {"events", t.events},
-          {"bounceRate", value(Metric::kBounceRate, t)},
-          {"visitDuration", value(Metric::kVisitDuration, t)},
+          {"bounceRate", static_cast<std::int64_t>(value(Metric::kBounceRate, t))},
+          {"visitDuration", static_cast<std::int64_t>(value(Metric::kVisitDuration, t))},
           {"viewsPerVisit", value(Metric::kViewsPerVisit, t)}};
 }
 
@@ -119,8 +119,9 @@ json overview(db::Connection& conn, const Scope& scope, std::int64_t nowMillis) 
   const DateRange week{today - days{kDefaultRangeDays - 1}, today};
   // One question per day over everything the blocks cover, summed here: days add up exactly
   // (visitors are distinct per day), and today's raw events are read once, not per block.
+  // Tomorrow too: ingest takes timestamps a few minutes ahead, which may fall past midnight.
   sys_days from = std::min(week.from, scope.range.from);
-  const sys_days to = std::max(today, scope.range.to);
+  const sys_days to = std::max(today + days{1}, scope.range.to);
   const auto first = firstDay(conn, q.websiteId, q.timeZone);
   if (first) from = std::min(from, *first);
   q.range = {from, to};
@@ -143,7 +144,7 @@ json overview(db::Connection& conn, const Scope& scope, std::int64_t nowMillis) 
     }
     return t;
   };
-  const Totals all = sum(DateRange{from, today});
+  const Totals all = sum(DateRange{from, to});
   json out = {{"websiteId", q.websiteId},
               {"totalViews", all.pageviews},
               {"uniqueVisitors", all.visitors},

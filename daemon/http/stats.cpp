@@ -20,6 +20,7 @@
 #include "stats/stats.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
+#include "util/url.hpp"
 #include "util/uuid.hpp"
 
 namespace mp::http {
@@ -43,8 +44,11 @@ struct StatsQuery {
   std::function<json(db::Connection*, redis::Client*, const stats::Scope&)> answer;
 };
 
+// A query parameter, percent-decoded (Pistache hands values over as sent): filters are JSON.
 std::optional<std::string> queryParam(const Http::Request& request, const char* name) {
-  return request.query().get(name);
+  auto raw = request.query().get(name);
+  if (!raw) return std::nullopt;
+  return util::percentDecode(*raw);
 }
 
 std::string websiteIdOf(const RouteParams& params) {

@@ -8,7 +8,7 @@
 -- Any question the stats can ask is answered exactly from these rows for folded days, and from
 -- the same rows computed from raw events by the same SQL for the other days.
 --
--- event_summary, hourly_summary and breakdown_daily (breakdown_weekly) are the answers to the
+-- event_summary, hourly_summary and breakdown_daily are the answers to the
 -- common questions, precomputed by the fold from those rows: totals per day and hour, and the
 -- metrics per value of each dimension per day (what a filter on that one value answers). Visitors
 -- are distinct per day (docs/metrics.md), so rows of several days add up exactly.
@@ -98,24 +98,6 @@ CREATE UNIQUE INDEX breakdown_daily_key
 COMMENT ON TABLE breakdown_daily IS
   'Metrics per website, day, dimension and value ('''' for none), as a filter on that one value '
   'answers them.';
-
-CREATE TABLE breakdown_weekly (
-  website_id  uuid   NOT NULL REFERENCES websites (id) ON DELETE CASCADE,
-  week        date   NOT NULL CHECK (extract(isodow FROM week) = 1),
-  dimension   text   NOT NULL,
-  value       text   NOT NULL,
-  visitors    bigint NOT NULL,
-  visits      bigint NOT NULL,
-  pageviews   bigint NOT NULL,
-  events      bigint NOT NULL,
-  bounces     bigint NOT NULL,
-  duration_ms bigint NOT NULL
-);
-CREATE UNIQUE INDEX breakdown_weekly_key
-  ON breakdown_weekly (website_id, dimension, week, mp_rollup_key(value));
-COMMENT ON TABLE breakdown_weekly IS
-  'breakdown_daily summed per website and week (its Monday), read only for weeks whose seven '
-  'days are final.';
 
 -- Every day folded so far is to be folded again: marked dirty, the stats read its raw events
 -- until the scheduled fold has (the recent days at once, older ones a batch per run, found by

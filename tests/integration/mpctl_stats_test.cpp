@@ -159,6 +159,22 @@ TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
   EXPECT_EQ(rt["windowSeconds"], 300);
 }
 
+// The header of a list: its first column, then the metrics (CSV names them as the JSON does).
+std::vector<std::string> header(bool csv, const char* first, const char* firstHeader) {
+  if (csv) return {first, "views", "visitors", "visits", "bounceRate", "visitDuration"};
+  return {firstHeader, "VIEWS", "VISITORS", "VISITS", "BOUNCE%", "DURATION(S)"};
+}
+
+// The cells of a row: its value, then the metrics of `block` as the JSON has them.
+std::vector<std::string> numbers(const std::string& value, const json& block) {
+  return {value,
+          block["views"].dump(),
+          block["visitors"].dump(),
+          block["visits"].dump(),
+          block["bounceRate"].dump(),
+          block["visitDuration"].dump()};
+}
+
 TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
   const std::string from = util::formatDate(today_ - days{11});
   for (const bool csv : {false, true}) {
@@ -176,26 +192,22 @@ TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
          "/top-pages?from=" + from,
          "pages",
          "page",
-         csv ? std::vector<std::string>{"page", "views", "visitors"}
-             : std::vector<std::string>{"PAGE", "VIEWS", "VISITORS"}},
+         header(csv, "page", "PAGE")},
         {{"breakdown", site_, "--from", from, "--dimension", "referrer"},
          "/breakdown?dimension=referrer&from=" + from,
          "rows",
          "value",
-         csv ? std::vector<std::string>{"value", "views", "visitors"}
-             : std::vector<std::string>{"VALUE", "VIEWS", "VISITORS"}},
+         header(csv, "value", "VALUE")},
         {{"breakdown", site_, "--from", from, "--dimension", "country", "--limit", "1"},
          "/breakdown?dimension=country&limit=1&from=" + from,
          "rows",
          "value",
-         csv ? std::vector<std::string>{"value", "views", "visitors"}
-             : std::vector<std::string>{"VALUE", "VIEWS", "VISITORS"}},
+         header(csv, "value", "VALUE")},
         {{"timeseries", site_, "--from", from},
          "/timeseries?from=" + from,
          "points",
          "t",
-         csv ? std::vector<std::string>{"t", "views", "visitors"}
-             : std::vector<std::string>{"TIME", "VIEWS", "VISITORS"}},
+         header(csv, "t", "TIME")},
     };
     for (auto [args, path, list, key, header] : cases) {
       args.insert(args.end(), {"--format", format});
@@ -209,9 +221,7 @@ TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
         std::string value = expected[i][key].get<std::string>();
         // A table shows an empty value as "(none)"; CSV keeps it empty.
         if (value.empty() && !csv) value = "(none)";
-        EXPECT_EQ(cells(out[i + 1], csv),
-                  (std::vector<std::string>{value, expected[i]["views"].dump(),
-                                            expected[i]["visitors"].dump()}))
+        EXPECT_EQ(cells(out[i + 1], csv), numbers(value, expected[i]))
             << format << " " << path << " row " << i;
       }
     }
@@ -220,16 +230,19 @@ TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
     ASSERT_EQ(overview.exitCode, 0) << overview.err;
     const json o = http("/overview");
     const auto rows = lines(overview.out);
-    ASSERT_EQ(rows.size(), 4u) << overview.out;
-    EXPECT_EQ(cells(rows[0], csv), csv ? (std::vector<std::string>{"period", "views", "visitors"})
-                                       : (std::vector<std::string>{"PERIOD", "VIEWS", "VISITORS"}));
-    EXPECT_EQ(cells(rows[1], csv), (std::vector<std::string>{"all-time", o["totalViews"].dump(),
-                                                             o["uniqueVisitors"].dump()}));
-    EXPECT_EQ(cells(rows[2], csv), (std::vector<std::string>{"today", o["today"]["views"].dump(),
-                                                             o["today"]["visitors"].dump()}));
-    EXPECT_EQ(cells(rows[3], csv),
-              (std::vector<std::string>{"last-7-days", o["last7Days"]["views"].dump(),
-                                        o["last7Days"]["visitors"].dump()}));
+    ASSERT_EQ(rows.size(), 5u) << overview.out;
+    std::vector<std::string> head = header(csv, "period", "PERIOD");
+    head.push_back(csv ? "viewsPerVisit" : "VIEWS/VISIT");
+    EXPECT_EQ(cells(rows[0], csv), head);
+    const std::pair<const char*, const char*> periods[] = {{"all-time", "total"},
+                                                           {"today", "today"},
+                                                           {"last-7-days", "last7Days"},
+                                                           {"range", "range"}};
+    for (std::size_t i = 0; i < std::size(periods); ++i) {
+      auto expected = numbers(periods[i].first, o[periods[i].second]);
+      expected.push_back(o[periods[i].second]["viewsPerVisit"].dump());
+      EXPECT_EQ(cells(rows[i + 1], csv), expected) << periods[i].first;
+    }
 
     auto realtime = mpctl({"realtime", site_, "--format", format});
     ASSERT_EQ(realtime.exitCode, 0) << realtime.err;
