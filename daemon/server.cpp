@@ -11,6 +11,7 @@
 
 #include "http/accounts.hpp"
 #include "http/common.hpp"
+#include "http/goals.hpp"
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/openapi.hpp"
@@ -266,6 +267,7 @@ void Server::addApiRoutes(http::Router& router, const std::shared_ptr<Services>&
   http::addWebsiteRoutes(router, services);
   http::addTrackRoutes(router, services);
   http::addStatsRoutes(router, services);
+  http::addGoalRoutes(router, services);
   http::addOpenApiRoute(router);
 }
 

@@ -507,13 +507,74 @@ std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
   return rows;
 }
 
+// The where-clause of `q`'s filters over a visit row v: visit filters on its attributes, event
+// filters as "one of its events matches them all".
+std::vector<std::string> visitFilters(const Query& q, Sql& sql) {
+  std::vector<std::string> where;
+  std::vector<std::string> eventWhere;
+  for (const auto& f : q.filters) {
+    if (f.dimension.kind == DimensionKind::kVisit) {
+      where.push_back(predicate(visitColumn(f.dimension.name), f, sql));
+    } else {
+      eventWhere.push_back(predicate(eventColumn(f.dimension, sql), f, sql));
+    }
+  }
+  if (!eventWhere.empty()) {
+    where.push_back(
+        fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", kUnnest, join(eventWhere, " AND ")));
+  }
+  return where;
+}
+
+// One read-only snapshot, begun with its settings in one round trip: count(DISTINCT) sorts each
+// group in memory, and planning JIT costs more than these statements take.
+const db::TransactionOptions kSnapshot{
+    db::Isolation::kRepeatableRead, true, {{"work_mem", "'32MB'"}, {"jit", "off"}}};
+
 }  // namespace
 
+std::vector<Totals> funnel(db::Connection& conn, const Query& query,
+                           const std::vector<FunnelStep>& steps) {
+  std::vector<Totals> out(steps.size());
+  if (steps.empty()) return out;
+  db::Transaction tx(conn, kSnapshot);
+  const DaySplit split = splitDays(conn, query);
+  const Query q = resolveMatches(conn, query, split);
+  Sql sql;
+  const std::string rows = visitRows(q, split.folded, split.raw, sql);
+  std::vector<std::string> kinds;
+  std::vector<std::string> targets;
+  for (const auto& s : steps) {
+    kinds.emplace_back(s.page ? "page" : "event");
+    targets.push_back(s.target);
+  }
+  std::vector<std::string> where = visitFilters(q, sql);
+  // Only visits holding the first step can reach any: a cheap test before the walk.
+  const std::string first = sql.param(steps[0].target);
+  where.push_back(steps[0].page ? fmt::format("EXISTS (SELECT 1 FROM unnest(v.step_types,"
+                                              " v.step_pages) AS u(t, p) WHERE u.t = 'pageview'"
+                                              " AND u.p LIKE {})",
+                                              first)
+                                : fmt::format("{} = ANY(v.step_types)", first));
+  const std::string text = fmt::format(
+      "SELECT x.step, sum(x.visitors)::bigint, sum(x.visits)::bigint FROM ("
+      " SELECT v.date, s.step, count(DISTINCT v.visitor_id) AS visitors, count(*) AS visits"
+      " FROM ({0}) v CROSS JOIN LATERAL generate_series(1, mp_funnel_reached(v.step_types,"
+      " v.step_pages, {1}::text[], {2}::text[])) AS s(step) WHERE {3}"
+      " GROUP BY v.date, s.step) x GROUP BY x.step ORDER BY x.step",
+      rows, sql.param(arrayLiteral(kinds)), sql.param(arrayLiteral(targets)), join(where, " AND "));
+  auto result = conn.exec(text, sql.params());
+  for (int r = 0; r < result.rows(); ++r) {
+    const auto step = static_cast<std::size_t>(result.getInt(r, 0));
+    if (step < 1 || step > out.size()) continue;
+    out[step - 1].visitors = result.getInt(r, 1);
+    out[step - 1].visits = result.getInt(r, 2);
+  }
+  tx.commit();
+  return out;
+}
+
 Answer run(db::Connection& conn, const Query& query) {
-  // One read-only snapshot, begun with its settings in one round trip: count(DISTINCT) sorts each
-  // group in memory, and planning JIT costs more than these statements take.
-  static const db::TransactionOptions kSnapshot{
-      db::Isolation::kRepeatableRead, true, {{"work_mem", "'32MB'"}, {"jit", "off"}}};
   db::Transaction tx(conn, kSnapshot);
   Answer answer;
   answer.rows = answerRows(conn, query);

@@ -14,4 +14,17 @@ namespace mp::stats {
 /// DbError.
 Answer run(db::Connection& conn, const Query& query);
 
+/// One step of a funnel: an event name, or a LIKE pattern matched against the page of a page view.
+struct FunnelStep {
+  bool page = false;
+  std::string target;  ///< event name, or LIKE pattern
+};
+
+/// Per step of a funnel, the visitors and visits that reached it: each visit of the query's range
+/// that passes its filters reaches step k when its events hold steps 1…k in that order
+/// (docs/metrics.md "Funnels"). Visitors are distinct per day and summed. The query's metrics,
+/// dimensions, order and paging are ignored. Throws as run().
+std::vector<Totals> funnel(db::Connection& conn, const Query& query,
+                           const std::vector<FunnelStep>& steps);
+
 }  // namespace mp::stats

@@ -36,20 +36,6 @@ json userJson(const users::User& u) {
   return {{"id", u.id}, {"email", u.email}, {"createdAt", u.createdAt}};
 }
 
-// Runs `tell` with a Redis client of the pool; a Redis out of reach is logged, never an error:
-// the change is committed, and other daemons catch up at their next reload.
-void announce(daemon::Services& services, const std::function<void(redis::Client&)>& tell) {
-  try {
-    auto lease = services.redis.acquire();
-    tell(*lease);
-  } catch (const std::exception& e) {
-    log::get("redis")->warn(
-        "could not announce a change (other daemons see it at their next "
-        "reload): {}",
-        e.what());
-  }
-}
-
 json websiteJson(const sites::Website& w) {
   return {{"id", w.id},
           {"name", w.name},

@@ -10,11 +10,13 @@
 #include <utility>
 
 #include "db/pool.hpp"
+#include "goals/goals.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "services.hpp"
 #include "sites/sites.hpp"
 #include "stats/cache.hpp"
+#include "stats/conversions.hpp"
 #include "stats/params.hpp"
 #include "stats/query_params.hpp"
 #include "stats/stats.hpp"
@@ -125,17 +127,18 @@ void serve(daemon::Services& services, const std::string& userId, const StatsQue
   sendJsonText(response, Http::Code::Ok, cached.body);
 }
 
-using QueryBuilder = std::function<StatsQuery(const Http::Request&, std::string websiteId)>;
+using QueryBuilder = std::function<StatsQuery(const Http::Request&, std::string websiteId,
+                                              const RouteParams& params)>;
 
 void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
               const std::string& endpoint, QueryBuilder build) {
-  const std::string path = "/stats/{id}/" + endpoint;
+  const std::string path = "/stats/{id}/" + endpoint;  // endpoint may hold parameters
   router.add(
       Http::Method::Get, path,
       [services, path, build = std::move(build)](
           const Http::Request& request, const RouteParams& params, Http::ResponseWriter& response) {
         const auth::Claims claims = requireToken(request, *services);
-        auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params)));
+        auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params), params));
         offload(*services, response, "GET " + path,
                 [services, claims, query](Http::ResponseWriter& rw) {
                   requireLiveAccount(*services, claims);
@@ -146,7 +149,7 @@ void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
 
 // A breakdown report by a fixed dimension (sources, entry pages, exit pages).
 QueryBuilder breakdownBy(const char* endpoint, const char* dimension) {
-  return [endpoint, dimension](const Http::Request& request, std::string id) {
+  return [endpoint, dimension](const Http::Request& request, std::string id, const RouteParams&) {
     StatsQuery q = commonQuery(request, endpoint, std::move(id));
     const int limit = stats::parseLimit(queryParam(request, "limit"));
     q.params = "&limit=" + std::to_string(limit);
@@ -161,53 +164,86 @@ QueryBuilder breakdownBy(const char* endpoint, const char* dimension) {
 }  // namespace
 
 void addStatsRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
-  addRoute(router, services, "overview", [](const Http::Request& request, std::string id) {
-    StatsQuery q = commonQuery(request, "overview", std::move(id));
-    const std::int64_t now = util::nowMillis();
-    q.answer = [now](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
-      return stats::overview(*conn, scope, now);
-    };
-    return q;
-  });
+  addRoute(router, services, "overview",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "overview", std::move(id));
+             const std::int64_t now = util::nowMillis();
+             q.answer = [now](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+               return stats::overview(*conn, scope, now);
+             };
+             return q;
+           });
 
-  addRoute(router, services, "top-pages", [](const Http::Request& request, std::string id) {
-    StatsQuery q = commonQuery(request, "top-pages", std::move(id));
-    const int limit = stats::parseLimit(queryParam(request, "limit"));
-    q.params = "&limit=" + std::to_string(limit);
-    q.answer = [limit](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
-      return stats::topPages(*conn, scope, limit);
-    };
-    return q;
-  });
+  addRoute(router, services, "top-pages",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "top-pages", std::move(id));
+             const int limit = stats::parseLimit(queryParam(request, "limit"));
+             q.params = "&limit=" + std::to_string(limit);
+             q.answer = [limit](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+               return stats::topPages(*conn, scope, limit);
+             };
+             return q;
+           });
 
-  addRoute(router, services, "realtime", [](const Http::Request& request, std::string id) {
-    StatsQuery q = commonQuery(request, "realtime", std::move(id));  // checked, not used
-    q.answer = [](db::Connection*, redis::Client* redis, const stats::Scope& scope) {
-      return stats::realtime(*redis, scope.websiteId, util::nowMillis());
-    };
-    return q;
-  });
+  addRoute(router, services, "realtime",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "realtime", std::move(id));  // checked, not used
+             q.answer = [](db::Connection*, redis::Client* redis, const stats::Scope& scope) {
+               return stats::realtime(*redis, scope.websiteId, util::nowMillis());
+             };
+             return q;
+           });
 
-  addRoute(router, services, "timeseries", [](const Http::Request& request, std::string id) {
-    StatsQuery q = commonQuery(request, "timeseries", std::move(id));
-    const auto interval = stats::parseInterval(queryParam(request, "interval"));
-    q.params = "&interval=" + std::string(stats::name(interval));
-    q.answer = [interval](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
-      return stats::timeseries(*conn, scope, interval);
-    };
-    return q;
-  });
+  addRoute(router, services, "timeseries",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "timeseries", std::move(id));
+             const auto interval = stats::parseInterval(queryParam(request, "interval"));
+             q.params = "&interval=" + std::string(stats::name(interval));
+             q.answer = [interval](db::Connection* conn, redis::Client*,
+                                   const stats::Scope& scope) {
+               return stats::timeseries(*conn, scope, interval);
+             };
+             return q;
+           });
 
-  addRoute(router, services, "breakdown", [](const Http::Request& request, std::string id) {
-    StatsQuery q = commonQuery(request, "breakdown", std::move(id));
-    const auto dimension = stats::parseBreakdownDimension(queryParam(request, "dimension"));
-    const int limit = stats::parseLimit(queryParam(request, "limit"));
-    q.params = "&dimension=" + dimension.name + "&limit=" + std::to_string(limit);
-    q.answer = [dimension, limit](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
-      return stats::breakdown(*conn, scope, dimension, limit);
-    };
-    return q;
-  });
+  addRoute(router, services, "breakdown",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "breakdown", std::move(id));
+             const auto dimension =
+                 stats::parseBreakdownDimension(queryParam(request, "dimension"));
+             const int limit = stats::parseLimit(queryParam(request, "limit"));
+             q.params = "&dimension=" + dimension.name + "&limit=" + std::to_string(limit);
+             q.answer = [dimension, limit](db::Connection* conn, redis::Client*,
+                                           const stats::Scope& scope) {
+               return stats::breakdown(*conn, scope, dimension, limit);
+             };
+             return q;
+           });
+
+  addRoute(router, services, "goals",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "goals", std::move(id));
+             q.answer = [](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+               return stats::goalsReport(*conn, scope, goals::listGoals(*conn, scope.websiteId));
+             };
+             return q;
+           });
+
+  addRoute(router, services, "funnels/{funnelId}",
+           [](const Http::Request& request, std::string id, const RouteParams& params) {
+             StatsQuery q = commonQuery(request, "funnels", std::move(id));
+             // Not a UUID: no such funnel (404, as an unknown one), before anything waits.
+             auto funnelId = util::canonicalUuid(params.get("funnelId"));
+             if (!funnelId) throw NotFound("no such funnel");
+             q.params = "&funnel=" + *funnelId;
+             q.answer = [funnelId = *funnelId](db::Connection* conn, redis::Client*,
+                                               const stats::Scope& scope) {
+               auto funnel = goals::findFunnel(*conn, scope.websiteId, funnelId);
+               if (!funnel) throw NotFound("no such funnel");
+               return stats::funnelReport(*conn, scope, *funnel);
+             };
+             return q;
+           });
 
   addRoute(router, services, "sources", breakdownBy("sources", "source"));
   addRoute(router, services, "entry-pages", breakdownBy("entry-pages", "entry_page"));
