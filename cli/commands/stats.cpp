@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "context.hpp"
+#include "goals/goals.hpp"
 #include "output.hpp"
 #include "redis/client.hpp"
 #include "redis/url.hpp"
 #include "sites/sites.hpp"
+#include "stats/conversions.hpp"
 #include "stats/params.hpp"
 #include "stats/query_params.hpp"
 #include "util/error.hpp"
@@ -36,31 +38,13 @@ struct StatsOptions {
   std::string filters;                    // JSON, as the REST parameter
   std::vector<std::string> filterEquals;  // DIMENSION=VALUE, each an `is` filter
   std::string compare;
+  std::string funnel;  // a funnel's id
   Format format = Format::kTable;
 };
 
 std::optional<std::string> given(const std::string& option) {
   if (option.empty()) return std::nullopt;
   return option;
-}
-
-// The website, by its id or its domain; throws NotFound.
-sites::Website resolveWebsite(db::Connection& conn, const std::string& website) {
-  if (util::isUuid(website)) {
-    if (auto site = sites::findById(conn, website)) return *site;
-  } else {
-    std::string domain;
-    try {
-      domain = sites::normalizeDomain(website);
-    } catch (const InvalidInput&) {
-      throw NotFound("no website with id or domain " + website);
-    }
-    auto r = conn.execArgs("SELECT id::text FROM websites WHERE domain = $1", domain);
-    if (r.rows() == 1) {
-      if (auto site = sites::findById(conn, std::string(r.get(0, 0)))) return *site;
-    }
-  }
-  throw NotFound("no website with id or domain " + website);
 }
 
 // What every report is asked: the website with its zone, the range in that zone, the filters
@@ -175,6 +159,68 @@ int runBreakdown(Context& ctx, const StatsOptions& opts) {
   return exit_code::kOk;
 }
 
+// A breakdown by a fixed dimension: sources, entry pages, exit pages.
+template <const char* kDimension>
+int runFixedBreakdown(Context& ctx, const StatsOptions& opts) {
+  const int limit = stats::parseLimit(given(opts.limit));
+  auto conn = ctx.connect();
+  printList(stats::breakdown(conn, scopeOf(conn, opts), *stats::dimensionNamed(kDimension), limit),
+            "rows", "value", "VALUE", opts.format);
+  return exit_code::kOk;
+}
+constexpr char kSource[] = "source";
+constexpr char kEntryPage[] = "entry_page";
+constexpr char kExitPage[] = "exit_page";
+
+int runGoals(Context& ctx, const StatsOptions& opts) {
+  auto conn = ctx.connect();
+  const stats::Scope scope = scopeOf(conn, opts);
+  const json answer = stats::goalsReport(conn, scope, goals::listGoals(conn, scope.websiteId));
+  if (opts.format == Format::kJson) {
+    std::cout << answer.dump(2) << "\n";
+    return exit_code::kOk;
+  }
+  std::vector<std::vector<json>> rows;
+  for (const auto& g : answer["goals"]) {
+    rows.push_back({g["name"], g["type"], g["visitors"], g["events"], g["conversionRate"]});
+  }
+  printRows(std::cout, opts.format,
+            {{"name", "GOAL"},
+             {"type", "TYPE"},
+             {"visitors", "CONVERSIONS"},
+             {"events", "EVENTS"},
+             {"conversionRate", "RATE%"}},
+            rows);
+  return exit_code::kOk;
+}
+
+int runFunnel(Context& ctx, const StatsOptions& opts) {
+  auto conn = ctx.connect();
+  const stats::Scope scope = scopeOf(conn, opts);
+  const auto funnel = goals::findFunnel(conn, scope.websiteId, opts.funnel);
+  if (!funnel) throw NotFound("the website has no funnel " + opts.funnel);
+  const json answer = stats::funnelReport(conn, scope, *funnel);
+  if (opts.format == Format::kJson) {
+    std::cout << answer.dump(2) << "\n";
+    return exit_code::kOk;
+  }
+  std::vector<std::vector<json>> rows;
+  int step = 0;
+  for (const auto& s : answer["steps"]) {
+    rows.push_back({++step, s["name"], s["visitors"], s["dropoff"], s["conversionRate"],
+                    s["conversionRateStep"]});
+  }
+  printRows(std::cout, opts.format,
+            {{"step", "STEP"},
+             {"name", "GOAL"},
+             {"visitors", "VISITORS"},
+             {"dropoff", "DROPOFF"},
+             {"conversionRate", "FROM_FIRST%"},
+             {"conversionRateStep", "FROM_PREVIOUS%"}},
+            rows);
+  return exit_code::kOk;
+}
+
 int runRealtime(Context& ctx, const StatsOptions& opts) {
   std::string id;
   {
@@ -262,6 +308,29 @@ void registerStatsCommands(CLI::App& app, Context& ctx) {
                            "country, browser, os, device, hostname, eventType or prop:KEY "
                            "(required)");
   addLimitOption(*breakdownCmd, *breakdown);
+
+  const auto fixed = [&](const char* name, const char* help,
+                         int (*run)(Context&, const StatsOptions&)) {
+    auto opts = std::make_shared<StatsOptions>();
+    auto* cmd = addStatsCommand(*stats, ctx, name, help, opts, run);
+    addRangeOptions(*cmd, *opts);
+    addLimitOption(*cmd, *opts);
+  };
+  fixed("sources", "Visits by source (referrer names and utm_source)", runFixedBreakdown<kSource>);
+  fixed("entry-pages", "Visits by the page they began on", runFixedBreakdown<kEntryPage>);
+  fixed("exit-pages", "Visits by the page they ended on", runFixedBreakdown<kExitPage>);
+
+  auto goalsOpts = std::make_shared<StatsOptions>();
+  auto* goalsCmd = addStatsCommand(*stats, ctx, "goals", "Conversions of each goal and their rate",
+                                   goalsOpts, runGoals);
+  addRangeOptions(*goalsCmd, *goalsOpts);
+
+  auto funnelOpts = std::make_shared<StatsOptions>();
+  auto* funnelCmd =
+      addStatsCommand(*stats, ctx, "funnel", "Visitors reaching each step of a funnel, in order",
+                      funnelOpts, runFunnel);
+  funnelCmd->add_option("FUNNEL", funnelOpts->funnel, "The funnel's id")->required();
+  addRangeOptions(*funnelCmd, *funnelOpts);
 }
 
 }  // namespace mp::cli
