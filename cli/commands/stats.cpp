@@ -62,7 +62,7 @@ stats::Scope scopeOf(db::Connection& conn, const StatsOptions& opts) {
     for (auto& f : stats::filtersFromJson(one, "filter")) filters.push_back(std::move(f));
   }
   const auto compare = stats::parseCompare(given(opts.compare));
-  stats::parseRange(given(opts.from), given(opts.to), util::todayUtc());  // its form, first
+  stats::checkDates(given(opts.from), given(opts.to));
   const sites::Website site = resolveWebsite(conn, opts.website);
   stats::Scope scope;
   scope.websiteId = site.id;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "db/sqlstate.hpp"
@@ -14,7 +15,7 @@ namespace mp::goals {
 namespace {
 
 constexpr const char* kGoalColumns =
-    "g.id::text, g.website_id::text, g.kind, g.target, coalesce(g.page_like, ''), g.name,"
+    "g.id::text, g.website_id::text, g.kind, g.target, coalesce(g.page_regex, ''), g.name,"
     " to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
 Goal goalAt(const db::Result& r, int i, int c = 0) {
@@ -23,7 +24,7 @@ Goal goalAt(const db::Result& r, int i, int c = 0) {
   g.websiteId = r.get(i, c + 1);
   g.kind = r.get(i, c + 2) == std::string_view("page") ? Kind::kPage : Kind::kEvent;
   g.target = r.get(i, c + 3);
-  g.pageLike = r.get(i, c + 4);
+  g.pageRegex = r.get(i, c + 4);
   g.name = r.get(i, c + 5);
   g.createdAt = r.get(i, c + 6);
   return g;
@@ -76,6 +77,26 @@ std::vector<Funnel> funnelsWhere(db::Connection& conn, const std::string& condit
 
 }  // namespace
 
+std::string pageRegex(std::string_view pattern) {
+  std::string out = "(?s)^";
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '*') {
+      const bool any = i + 1 < pattern.size() && pattern[i + 1] == '*';
+      out += any ? ".*" : "[^/]*";
+      if (any) ++i;
+    } else if (static_cast<unsigned char>(c) < 0x80 &&
+               !std::isalnum(static_cast<unsigned char>(c))) {
+      out.push_back('\\');
+      out.push_back(c);
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('$');
+  return out;
+}
+
 std::string_view name(Kind kind) {
   return kind == Kind::kPage ? "page" : "event";
 }
@@ -102,11 +123,14 @@ Goal addGoal(db::Connection& conn, std::string_view websiteId, const GoalSpec& s
     throw Conflict("too_many_goals", fmt::format("a website has at most {} goals", kMaxGoals));
   }
   try {
-    auto r = conn.execArgs(fmt::format("INSERT INTO goals AS g (id, website_id, kind, target, name)"
-                                       " VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+    const std::optional<std::string> regex =
+        kind == Kind::kPage ? std::optional<std::string>(pageRegex(target)) : std::nullopt;
+    auto r = conn.execArgs(fmt::format("INSERT INTO goals AS g (id, website_id, kind, target,"
+                                       " page_regex, name) VALUES ($1, $2, $3, $4, $5, $6)"
+                                       " RETURNING {}",
                                        kGoalColumns),
                            util::uuidV7(), std::string(websiteId), std::string(name(kind)), target,
-                           display);
+                           regex, display);
     Goal goal = goalAt(r, 0);
     tx.commit();
     return goal;

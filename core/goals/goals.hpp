@@ -19,8 +19,8 @@ struct Goal {
   std::string id;
   std::string websiteId;
   Kind kind = Kind::kEvent;
-  std::string target;     ///< the event name, or the page path pattern ('*' for any text)
-  std::string pageLike;   ///< kPage: target as a LIKE pattern; empty for kEvent
+  std::string target;     ///< the event name, or the page path pattern (see pageRegex())
+  std::string pageRegex;  ///< kPage: pageRegex(target); empty for kEvent
   std::string name;       ///< shown in reports; the target unless given
   std::string createdAt;  ///< RFC 3339, UTC
 };
@@ -77,6 +77,11 @@ std::optional<Funnel> findFunnel(db::Connection& conn, std::string_view websiteI
 
 /// Deletes the website's funnel; false when it has none by that id.
 bool deleteFunnel(db::Connection& conn, std::string_view websiteId, std::string_view funnelId);
+
+/// A page path pattern as a regular expression PostgreSQL and RE2 read alike, matching whole
+/// paths: '*' stands for any text without '/', '**' for any text; everything else is itself
+/// ("/blog/*" → "(?s)^\/blog\/[^/]*$").
+std::string pageRegex(std::string_view pattern);
 
 /// "event" or "page".
 std::string_view name(Kind kind);

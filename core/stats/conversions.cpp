@@ -24,21 +24,6 @@ Totals totalsOf(db::Connection& conn, const Query& q) {
   return answer.rows.empty() ? Totals{} : answer.rows.front().totals;
 }
 
-// A glob ('*' for any text) as an RE2 pattern matching the whole value.
-std::string globPattern(const std::string& glob) {
-  std::string out = "^";
-  for (char c : glob) {
-    if (c == '*') {
-      out += ".*";
-    } else {
-      if (std::string_view("\\.+?()[]{}|^$").find(c) != std::string_view::npos) out.push_back('\\');
-      out.push_back(c);
-    }
-  }
-  out.push_back('$');
-  return out;
-}
-
 json goalRow(const goals::Goal& goal, const Totals& t, std::int64_t visitors) {
   json row = goals::toJson(goal);
   row["goalId"] = row["id"];
@@ -64,14 +49,14 @@ std::vector<Filter> goalFilters(const goals::Goal& goal) {
   Filter page{*dimensionNamed("page"), FilterOp::kIs, {goal.target}};
   if (goal.target.find('*') != std::string::npos) {
     page.op = FilterOp::kMatches;
-    page.values = {globPattern(goal.target)};
+    page.values = {goal.pageRegex};
   }
   return {Filter{*dimensionNamed("event_type"), FilterOp::kIs, {"pageview"}}, page};
 }
 
 FunnelStep funnelStep(const goals::Goal& goal) {
   return goal.kind == goals::Kind::kEvent ? FunnelStep{false, goal.target}
-                                          : FunnelStep{true, goal.pageLike};
+                                          : FunnelStep{true, goal.pageRegex};
 }
 
 json goalsReport(db::Connection& conn, const Scope& scope, const std::vector<goals::Goal>& goals) {
@@ -127,13 +112,29 @@ json funnelReport(db::Connection& conn, const Scope& scope, const goals::Funnel&
                     {"conversionRate", percent(here, reached[0].visitors)},
                     {"conversionRateStep", percent(here, previous)}});
   }
-  return {{"websiteId", q.websiteId},
-          {"funnelId", funnel.id},
-          {"name", funnel.name},
-          {"from", util::formatDate(scope.range.from)},
-          {"to", util::formatDate(scope.range.to)},
-          {"visitors", visitors},
-          {"steps", std::move(rows)}};
+  json out = {{"websiteId", q.websiteId},
+              {"funnelId", funnel.id},
+              {"name", funnel.name},
+              {"from", util::formatDate(scope.range.from)},
+              {"to", util::formatDate(scope.range.to)},
+              {"visitors", visitors},
+              {"steps", std::move(rows)}};
+  if (scope.compare) {
+    Query other = q;
+    other.range = comparisonRange(scope.range, *scope.compare);
+    const auto before = stats::funnel(conn, other, steps);
+    const std::int64_t visitorsBefore = totalsOf(conn, other).visitors;
+    json previous = json::array();
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      previous.push_back({{"visitors", before[i].visitors},
+                          {"conversionRate", percent(before[i].visitors, before[0].visitors)}});
+      out["steps"][i]["comparison"] = previous.back();
+    }
+    out["comparison"] = {{"from", util::formatDate(other.range.from)},
+                         {"to", util::formatDate(other.range.to)},
+                         {"visitors", visitorsBefore}};
+  }
+  return out;
 }
 
 }  // namespace mp::stats

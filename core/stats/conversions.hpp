@@ -30,7 +30,9 @@ nlohmann::json goalsReport(db::Connection& conn, const Scope& scope,
 /// {"websiteId","funnelId","name","from","to","visitors","steps":[{"goalId","name","visitors",
 /// "visits","dropoff","dropoffRate","conversionRate","conversionRateStep"}]}: per step, the
 /// visitors who reached it in order within one visit; dropoff from the previous step;
-/// conversionRate from the first step and conversionRateStep from the previous one, in percent.
+/// conversionRate from the first step and conversionRateStep from the previous one, in percent;
+/// with compare, each step's "comparison":{"visitors","conversionRate"} and a "comparison" block
+/// {"from","to","visitors"}.
 nlohmann::json funnelReport(db::Connection& conn, const Scope& scope, const goals::Funnel& funnel);
 
 /// `part` ÷ `whole` in percent, rounded half up to two decimals; 0 when `whole` is 0.

@@ -526,6 +526,9 @@ std::vector<std::string> visitFilters(const Query& q, Sql& sql) {
   return where;
 }
 
+// The most rows a comparison period answers (paging applies to the query's own rows only).
+constexpr int kComparisonRows = 100000;
+
 // One read-only snapshot, begun with its settings in one round trip: count(DISTINCT) sorts each
 // group in memory, and planning JIT costs more than these statements take.
 const db::TransactionOptions kSnapshot{
@@ -553,7 +556,7 @@ std::vector<Totals> funnel(db::Connection& conn, const Query& query,
   const std::string first = sql.param(steps[0].target);
   where.push_back(steps[0].page ? fmt::format("EXISTS (SELECT 1 FROM unnest(v.step_types,"
                                               " v.step_pages) AS u(t, p) WHERE u.t = 'pageview'"
-                                              " AND u.p LIKE {})",
+                                              " AND u.p ~ {})",
                                               first)
                                 : fmt::format("{} = ANY(v.step_types)", first));
   const std::string text = fmt::format(
@@ -582,6 +585,9 @@ Answer run(db::Connection& conn, const Query& query) {
     Query other = query;
     other.range = comparisonRange(query.range, *query.compare);
     other.compare.reset();
+    // Every row of the other period, not its own top ones: the answer's rows look theirs up.
+    other.limit = kComparisonRows;
+    other.offset = 0;
     answer.comparisonRange = other.range;
     answer.comparison = answerRows(conn, other);
   }

@@ -14,10 +14,11 @@ namespace mp::stats {
 /// DbError.
 Answer run(db::Connection& conn, const Query& query);
 
-/// One step of a funnel: an event name, or a LIKE pattern matched against the page of a page view.
+/// One step of a funnel: an event name, or a regular expression (goals::pageRegex()) matched
+/// against the page of a page view.
 struct FunnelStep {
   bool page = false;
-  std::string target;  ///< event name, or LIKE pattern
+  std::string target;  ///< event name, or regular expression
 };
 
 /// Per step of a funnel, the visitors and visits that reached it: each visit of the query's range

@@ -44,6 +44,16 @@ DateRange parseRange(const std::optional<std::string>& from, const std::optional
   return range;
 }
 
+void checkDates(const std::optional<std::string>& from, const std::optional<std::string>& to) {
+  if (from && to) {
+    parseRange(from, to, kFirstDate);  // today is not used: both are given
+  } else if (from) {
+    parseDay("from", *from);
+  } else if (to) {
+    parseDay("to", *to);
+  }
+}
+
 int parseLimit(const std::optional<std::string>& text) {
   if (!text) return kDefaultLimit;
   int value = 0;

@@ -41,6 +41,10 @@ inline constexpr std::chrono::sys_days kLastDate{std::chrono::year{9999} / 12 / 
 DateRange parseRange(const std::optional<std::string>& from, const std::optional<std::string>& to,
                      std::chrono::sys_days today);
 
+/// Checks `from` and `to` as parseRange() does, before the website's "today" is known: their form
+/// and, when both are given, their order and the range's length. Throws InvalidInput.
+void checkDates(const std::optional<std::string>& from, const std::optional<std::string>& to);
+
 /// The limit (kDefaultLimit when not given); throws InvalidInput("limit") unless it is a whole
 /// number from 1 to kMaxLimit.
 int parseLimit(const std::optional<std::string>& text);

@@ -68,7 +68,7 @@ StatsQuery commonQuery(const Http::Request& request, const std::string& endpoint
   q.websiteId = std::move(id);
   q.from = queryParam(request, "from");
   q.to = queryParam(request, "to");
-  stats::parseRange(q.from, q.to, util::todayUtc());
+  stats::checkDates(q.from, q.to);
   const auto filters = queryParam(request, "filters");
   q.filters = stats::parseFilters(filters);
   if (filters && !q.filters.empty()) q.filtersKey = json::parse(*filters).dump();

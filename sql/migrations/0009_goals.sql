@@ -1,8 +1,9 @@
 -- 0009_goals: goals and funnels of a website (docs/metrics.md "Goals" and "Funnels").
 --
--- A goal is a custom event name, or a page path pattern in which '*' stands for any text
--- ("/blog/*"). page_like is the same pattern as a LIKE pattern ('*' becomes '%', '%', '_' and
--- '\' are escaped), made once here so every statement matches pages the same way.
+-- A goal is a custom event name, or a page path pattern in which '*' stands for any text without
+-- '/' and '**' for any text ("/blog/*", "/docs/**"), as in Plausible. page_regex is the same
+-- pattern as a regular expression that PostgreSQL and RE2 read alike ("(?s)^/blog/[^/]*$"), made
+-- once when the goal is added so every statement matches pages the same way.
 -- A funnel is 2 to 8 goals in order; its steps are rows of funnel_steps, and a goal that a
 -- funnel uses cannot be deleted before the funnel (ON DELETE RESTRICT).
 
@@ -12,9 +13,7 @@ CREATE TABLE goals (
   kind        text        NOT NULL CHECK (kind IN ('event', 'page')),
   -- The event name (kind 'event') or the page pattern (kind 'page'), as given.
   target      text        NOT NULL CHECK (length(target) BETWEEN 1 AND 500),
-  page_like   text        GENERATED ALWAYS AS (
-    CASE WHEN kind = 'page' THEN replace(replace(replace(replace(target, '\', '\\'), '%', '\%'),
-                                                 '_', '\_'), '*', '%') END) STORED,
+  page_regex  text        CHECK ((kind = 'page') = (page_regex IS NOT NULL)),
   name        text        NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
   created_at  timestamptz NOT NULL DEFAULT now(),
   UNIQUE (website_id, kind, target)
@@ -41,8 +40,8 @@ CREATE INDEX funnel_steps_goal_idx ON funnel_steps (goal_id);
 
 -- The number of consecutive funnel steps a visit reached, in order, from its events as the visits
 -- table holds them (types and pages, one element per event, in order). Step i is a kind ('event'
--- or 'page') and a value (the event name, or a LIKE pattern matched against the page of a page
--- view). Taking each step at its earliest event after the previous step's is the best order
+-- or 'page') and a value (the event name, or a goal's page_regex matched against the page of a
+-- page view). Taking each step at its earliest event after the previous step's is the best order
 -- there is, so one pass decides.
 CREATE FUNCTION mp_funnel_reached(types text[], pages text[], kinds text[], targets text[])
 RETURNS integer LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
@@ -55,7 +54,7 @@ BEGIN
   END IF;
   FOR i IN 1 .. coalesce(array_length(types, 1), 0) LOOP
     IF (kinds[step] = 'event' AND types[i] = targets[step])
-       OR (kinds[step] = 'page' AND types[i] = 'pageview' AND pages[i] LIKE targets[step]) THEN
+       OR (kinds[step] = 'page' AND types[i] = 'pageview' AND pages[i] ~ targets[step]) THEN
       IF step = steps THEN
         RETURN steps;
       END IF;

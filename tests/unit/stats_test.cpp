@@ -113,6 +113,17 @@ TEST(StatsParams, BreakdownDimensionsInBothSpellings) {
   EXPECT_THAT(message, HasSubstr("required"));
 }
 
+TEST(StatsParams, DatesAreCheckedBeforeTheWebsitesTodayIsKnown) {
+  // A day after UTC's today may be today in a zone ahead of UTC: not refused here.
+  EXPECT_NO_THROW(checkDates("2099-01-01", std::nullopt));
+  EXPECT_NO_THROW(checkDates(std::nullopt, "1999-01-01"));
+  EXPECT_NO_THROW(checkDates(std::nullopt, std::nullopt));
+  EXPECT_EQ(refusal([] { checkDates("2026-02-30", std::nullopt); }).first, "from");
+  EXPECT_EQ(refusal([] { checkDates(std::nullopt, "today"); }).first, "to");
+  EXPECT_THAT(refusal([] { checkDates("2026-03-02", "2026-03-01"); }).second, HasSubstr("after"));
+  EXPECT_THAT(refusal([] { checkDates("1990-01-01", "2026-03-01"); }).second, HasSubstr("3660"));
+}
+
 TEST(StatsParams, IntervalsAndTheHourlyRangeLimit) {
   EXPECT_EQ(parseInterval(std::nullopt), Interval::kDay);
   EXPECT_EQ(parseInterval("day"), Interval::kDay);
