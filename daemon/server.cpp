@@ -14,6 +14,7 @@
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/openapi.hpp"
+#include "http/query.hpp"
 #include "http/response.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
@@ -266,6 +267,7 @@ void Server::addApiRoutes(http::Router& router, const std::shared_ptr<Services>&
   http::addWebsiteRoutes(router, services);
   http::addTrackRoutes(router, services);
   http::addStatsRoutes(router, services);
+  http::addQueryRoutes(router, services);
   http::addOpenApiRoute(router);
 }
 
