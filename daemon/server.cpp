@@ -15,6 +15,7 @@
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/openapi.hpp"
+#include "http/query.hpp"
 #include "http/response.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
@@ -268,6 +269,7 @@ void Server::addApiRoutes(http::Router& router, const std::shared_ptr<Services>&
   http::addTrackRoutes(router, services);
   http::addStatsRoutes(router, services);
   http::addGoalRoutes(router, services);
+  http::addQueryRoutes(router, services);
   http::addOpenApiRoute(router);
 }
 

@@ -2,7 +2,14 @@
 // table, CSV or the API's JSON.
 #include "stats/stats.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -18,6 +25,7 @@
 #include "stats/conversions.hpp"
 #include "stats/params.hpp"
 #include "stats/query_params.hpp"
+#include "stats/v2.hpp"
 #include "util/error.hpp"
 #include "util/exit_codes.hpp"
 #include "util/time.hpp"
@@ -240,6 +248,74 @@ int runRealtime(Context& ctx, const StatsOptions& opts) {
   return exit_code::kOk;
 }
 
+struct QueryOptions {
+  std::string file;
+  Format format = Format::kJson;
+};
+
+// The query of FILE ("-": stdin) as JSON; throws InvalidInput when it cannot be read or parsed.
+json readQueryFile(const std::string& file) {
+  std::string text;
+  if (file == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      throw InvalidInput("FILE", "cannot read " + file + ": " + std::strerror(errno));
+    }
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto body = json::parse(text, nullptr, false);
+  if (body.is_discarded()) {
+    throw InvalidInput("FILE", (file == "-" ? std::string("stdin") : file) +
+                                   " is not JSON: a Stats API v2 query such as {\"site_id\": "
+                                   "\"example.com\", \"metrics\": [\"visitors\"], "
+                                   "\"date_range\": \"7d\"}");
+  }
+  return body;
+}
+
+std::string upper(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return text;
+}
+
+int runQuery(Context& ctx, const QueryOptions& opts) {
+  const auto request = stats::v2::parseRequest(readQueryFile(opts.file));
+  auto conn = ctx.connect();
+  const sites::Website website = resolveWebsite(conn, request.siteId);
+  const stats::v2::Site site{website.id, website.domain, website.timeZone};
+  const auto range = stats::v2::resolveRange(
+      request.dateRange, stats::todayIn(conn, site.timeZone, util::nowMillis()),
+      [&conn, &site] { return stats::v2::startDay(conn, site); });
+  const auto answer = stats::v2::answer(conn, request, site, range);
+  if (opts.format == Format::kJson) {
+    std::cout << answer.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << "\n";
+    return exit_code::kOk;
+  }
+  // One column per dimension, then one per metric, named as the query names them.
+  std::vector<Column> columns;
+  for (const auto& d : answer["query"]["dimensions"]) {
+    columns.push_back({d.get<std::string>(), upper(d.get<std::string>())});
+  }
+  for (const auto& m : answer["query"]["metrics"]) {
+    columns.push_back({m.get<std::string>(), upper(m.get<std::string>())});
+  }
+  std::vector<std::vector<json>> rows;
+  for (const auto& result : answer["results"]) {
+    std::vector<json> row;
+    for (const auto& d : result["dimensions"]) {
+      row.push_back(valueCell(json::parse(d.dump()), opts.format));
+    }
+    for (const auto& m : result["metrics"]) row.push_back(json::parse(m.dump()));
+    rows.push_back(std::move(row));
+  }
+  printRows(std::cout, opts.format, columns, rows);
+  return exit_code::kOk;
+}
+
 // Adds a subcommand taking WEBSITE and --format, whose action runs `run`.
 CLI::App* addStatsCommand(CLI::App& stats, Context& ctx, const std::string& name,
                           const std::string& help, const std::shared_ptr<StatsOptions>& opts,
@@ -331,6 +407,21 @@ void registerStatsCommands(CLI::App& app, Context& ctx) {
                       funnelOpts, runFunnel);
   funnelCmd->add_option("FUNNEL", funnelOpts->funnel, "The funnel's id")->required();
   addRangeOptions(*funnelCmd, *funnelOpts);
+
+  auto query = std::make_shared<QueryOptions>();
+  auto* queryCmd = stats->add_subcommand(
+      "query", "Answer a Stats API v2 query (the body of POST /api/v2/query) from FILE");
+  queryCmd->add_option("FILE", query->file, "The query as JSON; - reads it from stdin")->required();
+  static const std::map<std::string, Format> kFormats = {
+      {"table", Format::kTable}, {"json", Format::kJson}, {"csv", Format::kCsv}};
+  queryCmd
+      ->add_option("--format", query->format,
+                   "Output format: json (the API's answer), table or csv (dimensions, then "
+                   "metrics)")
+      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case))
+      ->default_str("json");
+  queryCmd->callback(
+      [&ctx, query] { ctx.action = [&ctx, query] { return runQuery(ctx, *query); }; });
 }
 
 }  // namespace mp::cli

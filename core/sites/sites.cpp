@@ -217,6 +217,19 @@ std::optional<Website> findById(db::Connection& conn, std::string_view id) {
   return rowToWebsite(r, 0);
 }
 
+std::optional<Website> findByDomain(db::Connection& conn, std::string_view domain) {
+  std::string normalized;
+  try {
+    normalized = normalizeDomain(domain);
+  } catch (const InvalidInput&) {
+    return std::nullopt;
+  }
+  auto r = conn.execArgs("SELECT " + std::string(kColumns) + " FROM websites WHERE domain = $1",
+                         normalized);
+  if (r.rows() == 0) return std::nullopt;
+  return rowToWebsite(r, 0);
+}
+
 std::optional<UpdatedWebsite> updateOwned(db::Connection& conn, std::string_view userId,
                                           std::string_view id, const WebsiteChanges& changes) {
   return updateWhere(conn, std::string(userId), id, changes);
