@@ -3,7 +3,9 @@
 
 #include <iostream>
 
+#include "sites/sites.hpp"
 #include "util/error.hpp"
+#include "util/uuid.hpp"
 
 namespace mp::cli {
 
@@ -20,6 +22,24 @@ db::Connection Context::connect() {
 redis::Client Context::redis() {
   const auto& cfg = config().redis;
   return redis::Client(redis::Url::parse(cfg.url), cfg.timeout);
+}
+
+sites::Website resolveWebsite(db::Connection& conn, const std::string& website) {
+  if (util::isUuid(website)) {
+    if (auto site = sites::findById(conn, website)) return *site;
+  } else {
+    std::string domain;
+    try {
+      domain = sites::normalizeDomain(website);
+    } catch (const InvalidInput&) {
+      throw NotFound("no website with id or domain " + website);
+    }
+    auto r = conn.execArgs("SELECT id::text FROM websites WHERE domain = $1", domain);
+    if (r.rows() == 1) {
+      if (auto site = sites::findById(conn, std::string(r.get(0, 0)))) return *site;
+    }
+  }
+  throw NotFound("no website with id or domain " + website);
 }
 
 void warnNotAnnounced() {

@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "db/connection.hpp"
 #include "redis/client.hpp"
+#include "sites/sites.hpp"
 
 namespace mp::cli {
 
@@ -32,6 +33,9 @@ class Context {
   std::optional<config::Config> config_;
 };
 
+/// The website by its id or its domain; throws NotFound.
+sites::Website resolveWebsite(db::Connection& conn, const std::string& website);
+
 /// Says on stderr that running daemons could not be told of a change (Redis out of reach).
 void warnNotAnnounced();
 
@@ -43,6 +47,7 @@ void registerConfigCommands(CLI::App& app, Context& ctx);
 void registerDbCommands(CLI::App& app, Context& ctx);
 void registerUserCommands(CLI::App& app, Context& ctx);
 void registerWebsiteCommands(CLI::App& app, Context& ctx);
+void registerGoalCommands(CLI::App& app, Context& ctx);
 void registerTokenCommands(CLI::App& app, Context& ctx);
 void registerAggregateCommands(CLI::App& app, Context& ctx);
 void registerStatsCommands(CLI::App& app, Context& ctx);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   mp::cli::registerDbCommands(app, ctx);
   mp::cli::registerUserCommands(app, ctx);
   mp::cli::registerWebsiteCommands(app, ctx);
+  mp::cli::registerGoalCommands(app, ctx);
   mp::cli::registerTokenCommands(app, ctx);
   mp::cli::registerAggregateCommands(app, ctx);
   mp::cli::registerStatsCommands(app, ctx);

@@ -11,9 +11,11 @@
 
 #include "http/accounts.hpp"
 #include "http/common.hpp"
+#include "http/goals.hpp"
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/openapi.hpp"
+#include "http/query.hpp"
 #include "http/response.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
@@ -266,6 +268,8 @@ void Server::addApiRoutes(http::Router& router, const std::shared_ptr<Services>&
   http::addWebsiteRoutes(router, services);
   http::addTrackRoutes(router, services);
   http::addStatsRoutes(router, services);
+  http::addGoalRoutes(router, services);
+  http::addQueryRoutes(router, services);
   http::addOpenApiRoute(router);
 }
 

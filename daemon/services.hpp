@@ -14,6 +14,7 @@
 #include "redis/subscriber.hpp"
 #include "sites/site_cache.hpp"
 #include "stats/cache.hpp"
+#include "stats/stats.hpp"
 #include "users/account_cache.hpp"
 #include "util/thread_pool.hpp"
 
@@ -56,6 +57,8 @@ struct Services {
   HttpMetrics httpMetrics;
   /// The stats answers cached in Redis (cache.ttl_seconds), counted in httpMetrics.
   stats::Cache statsCache;
+  /// Today in each website's time zone, for the stats' default ranges and cache keys.
+  stats::LocalDays localDays;
   /// Websites by id (tracking, live feed, stats ownership), kept coherent across daemons.
   sites::SiteCache sites;
   /// Token versions by account id (every authenticated route and the live-feed handshake).

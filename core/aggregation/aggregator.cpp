@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "stats/visit_sql.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
@@ -16,82 +17,94 @@ namespace {
 using std::chrono::days;
 using std::chrono::sys_days;
 
-// Rows of events on UTC day $1 for the websites in $2. The bounds are stable expressions, so they
-// serve as index conditions on the primary key (website_id, ts, id) and prune month partitions.
+// Parameters of every statement of a day's fold: $1 the day, $2 the websites (a uuid[] literal,
+// all of one time zone), $3 their time zone.
+//
+// Rows of events on that day of the zone: the bounds are stable expressions, so they serve as
+// index conditions on the primary key (website_id, ts, id) and prune month partitions.
 constexpr const char* kDayCondition =
-    "e.website_id = ANY($2::uuid[])"
-    " AND e.ts >= ($1::date)::timestamp AT TIME ZONE 'UTC'"
-    " AND e.ts < ($1::date + 1)::timestamp AT TIME ZONE 'UTC'";
-const std::string kDayEvents = std::string(" FROM events e WHERE ") + kDayCondition;
+    "ev.website_id = ANY($2::uuid[])"
+    " AND ev.ts >= ($1::date)::timestamp AT TIME ZONE $3::text"
+    " AND ev.ts < ($1::date + 1)::timestamp AT TIME ZONE $3::text";
 
-// Replacing, not upserting: a page or value that lost its events (none can, but a re-fold after a
-// manual cleanup might) must lose its row too. aggregation_runs is upserted instead (below).
-constexpr const char* kDeletes[] = {
-    "DELETE FROM event_summary WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
-    "DELETE FROM page_daily WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
-    "DELETE FROM dimension_daily WHERE website_id = ANY($2::uuid[]) AND date = $1::date",
-    "DELETE FROM hourly_summary WHERE website_id = ANY($2::uuid[])"
-    " AND hour >= ($1::date)::timestamp AT TIME ZONE 'UTC'"
-    " AND hour < ($1::date + 1)::timestamp AT TIME ZONE 'UTC'",
-};
+constexpr const char* kOfDay = "website_id = ANY($2::uuid[]) AND date = $1::date";
+
+// Replacing, not upserting: a visit or value that lost its events (none can, but a re-fold after
+// a manual cleanup might) must lose its row too. aggregation_runs is upserted instead (below).
+std::vector<std::string> deletes() {
+  return {
+      fmt::format("DELETE FROM visits WHERE {}", kOfDay),
+      fmt::format("DELETE FROM event_summary WHERE {}", kOfDay),
+      fmt::format("DELETE FROM breakdown_daily WHERE {}", kOfDay),
+      "DELETE FROM hourly_summary WHERE website_id = ANY($2::uuid[])"
+      " AND hour >= ($1::date)::timestamp AT TIME ZONE $3::text"
+      " AND hour < ($1::date + 1)::timestamp AT TIME ZONE $3::text",
+  };
+}
+
+std::string visitsInsert() {
+  return fmt::format("INSERT INTO visits ({}) {}", stats::kVisitColumns,
+                     stats::visitRowsSql(kDayCondition, "$3::text"));
+}
+
+// The metrics of a set of visit rows `v` (stats::kVisitMetrics' order), for a GROUP BY.
+constexpr const char* kVisitMetrics =
+    "count(DISTINCT v.visitor_id), count(*), coalesce(sum(v.pageviews), 0),"
+    " coalesce(sum(v.events), 0), count(*) FILTER (WHERE v.pageviews < 2 AND v.interactive = 0),"
+    " coalesce(sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint), 0)";
 
 std::string summaryInsert() {
   return fmt::format(
-      "WITH ins AS (INSERT INTO event_summary"
-      " (website_id, date, page_views, unique_sessions, unique_visitors, events, updated_at)"
-      " SELECT e.website_id, $1::date, count(*) FILTER (WHERE e.event_type = 'pageview'),"
-      " count(DISTINCT e.session_id), count(DISTINCT e.visitor_id), count(*), now()"
-      "{} GROUP BY e.website_id RETURNING events)"
+      "WITH ins AS (INSERT INTO event_summary (website_id, date, unique_visitors, visits,"
+      " page_views, events, bounces, duration_ms, unique_sessions, updated_at)"
+      " SELECT v.website_id, $1::date, {}, count(DISTINCT v.session_id), now()"
+      " FROM visits v WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date"
+      " GROUP BY v.website_id RETURNING events)"
       " SELECT coalesce(sum(events), 0)::bigint FROM ins",
-      kDayEvents);
+      kVisitMetrics);
 }
 
 std::vector<std::string> rollupInserts() {
   return {
-      fmt::format("INSERT INTO page_daily (website_id, date, page, views, visitors)"
-                  " SELECT e.website_id, $1::date, coalesce(e.page, ''), count(*),"
-                  " count(DISTINCT e.visitor_id){} AND e.event_type = 'pageview'"
-                  " GROUP BY e.website_id, coalesce(e.page, '')",
-                  kDayEvents),
-      // One scan of the day for all six dimensions: each event fans out to one row per dimension,
-      // counted for pageviews (event_type: for every event).
+      // Hours: every event in its own hour of the zone (visitors: those of the visits with an
+      // event in it), visits with their bounces and durations in the hour they started.
+      "INSERT INTO hourly_summary (website_id, hour, visitors, views, events, visits, bounces,"
+      " duration_ms)"
+      " SELECT website_id, hour, max(visitors), sum(views), sum(events), sum(visits),"
+      " sum(bounces), sum(duration_ms) FROM ("
+      " SELECT v.website_id, date_trunc('hour', v.started_at + s.ms * interval '1 millisecond',"
+      " $3::text) AS hour, count(DISTINCT v.visitor_id) AS visitors,"
+      " count(*) FILTER (WHERE s.type = 'pageview') AS views, count(*) AS events, 0 AS visits,"
+      " 0 AS bounces, 0 AS duration_ms"
+      " FROM visits v CROSS JOIN LATERAL unnest(v.step_types, v.step_ms) AS s(type, ms)"
+      " WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date GROUP BY 1, 2"
+      " UNION ALL SELECT v.website_id, date_trunc('hour', v.started_at, $3::text), 0, 0, 0,"
+      " count(*), count(*) FILTER (WHERE v.pageviews < 2 AND v.interactive = 0),"
+      " sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint)"
+      " FROM visits v WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date GROUP BY 1, 2"
+      ") h GROUP BY website_id, hour",
+      // Visit dimensions: each visit under the value of its own attribute.
       fmt::format(
-          "INSERT INTO dimension_daily (website_id, date, dimension, value, views, visitors)"
-          " SELECT e.website_id, $1::date, d.dimension, coalesce(d.value, ''), count(*),"
-          " count(DISTINCT e.visitor_id)"
-          " FROM events e CROSS JOIN LATERAL (VALUES"
-          " ('referrer', e.referrer_host, e.event_type = 'pageview'),"
-          " ('browser', e.browser, e.event_type = 'pageview'),"
-          " ('os', e.os, e.event_type = 'pageview'),"
-          " ('device', e.device, e.event_type = 'pageview'),"
-          " ('country', e.country, e.event_type = 'pageview'),"
-          " ('event_type', e.event_type, true)) AS d(dimension, value, counted)"
-          " WHERE d.counted AND {}"
-          " GROUP BY e.website_id, d.dimension, coalesce(d.value, '')",
-          kDayCondition),
-      // The day's week, summed again from its seven days' rows as they now are (0003): the
-      // stats read it only once all seven are final.
-      "DELETE FROM page_weekly WHERE website_id = ANY($2::uuid[])"
-      " AND week = date_trunc('week', $1::date::timestamp)::date",
-      "INSERT INTO page_weekly (website_id, week, page, views, visitors)"
-      " SELECT website_id, date_trunc('week', $1::date::timestamp)::date, page, sum(views),"
-      " sum(visitors) FROM page_daily WHERE website_id = ANY($2::uuid[])"
-      " AND date >= date_trunc('week', $1::date::timestamp)::date"
-      " AND date < date_trunc('week', $1::date::timestamp)::date + 7 GROUP BY website_id, page",
-      "DELETE FROM dimension_weekly WHERE website_id = ANY($2::uuid[])"
-      " AND week = date_trunc('week', $1::date::timestamp)::date",
-      "INSERT INTO dimension_weekly (website_id, week, dimension, value, views, visitors)"
-      " SELECT website_id, date_trunc('week', $1::date::timestamp)::date, dimension, value,"
-      " sum(views), sum(visitors) FROM dimension_daily WHERE website_id = ANY($2::uuid[])"
-      " AND date >= date_trunc('week', $1::date::timestamp)::date"
-      " AND date < date_trunc('week', $1::date::timestamp)::date + 7"
-      " GROUP BY website_id, dimension, value",
-      fmt::format("INSERT INTO hourly_summary (website_id, hour, views, visitors)"
-                  " SELECT e.website_id, date_trunc('hour', e.ts AT TIME ZONE 'UTC') AT TIME ZONE"
-                  " 'UTC', count(*) FILTER (WHERE e.event_type = 'pageview'),"
-                  " count(DISTINCT e.visitor_id){}"
-                  " GROUP BY e.website_id, date_trunc('hour', e.ts AT TIME ZONE 'UTC')",
-                  kDayEvents),
+          "INSERT INTO breakdown_daily (website_id, date, dimension, value, visitors, visits,"
+          " pageviews, events, bounces, duration_ms)"
+          " SELECT v.website_id, $1::date, d.dimension, d.value, {} FROM visits v"
+          " CROSS JOIN LATERAL (VALUES {}) AS d(dimension, value)"
+          " WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date AND d.value IS NOT NULL"
+          " GROUP BY v.website_id, d.dimension, d.value",
+          kVisitMetrics, stats::visitDimensionValuesSql("v")),
+      // Event dimensions: each visit under every value one of its events has, with the counts
+      // of those events.
+      fmt::format(
+          "INSERT INTO breakdown_daily (website_id, date, dimension, value, visitors, visits,"
+          " pageviews, events, bounces, duration_ms)"
+          " SELECT v.website_id, $1::date, m.dimension, m.value, count(DISTINCT v.visitor_id),"
+          " count(*), sum(m.pageviews), sum(m.events),"
+          " count(*) FILTER (WHERE v.pageviews < 2 AND v.interactive = 0),"
+          " sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint)"
+          " FROM visits v CROSS JOIN LATERAL ({}) AS m"
+          " WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date"
+          " GROUP BY v.website_id, m.dimension, m.value",
+          stats::eventDimensionValuesSql("v")),
       // Websites without events that day get a row too: the day is folded for them as well.
       // An upsert, not a delete and insert: a writer marking the row dirty after this snapshot
       // was taken makes it fail with a serialisation error (the day is then folded again), or
@@ -130,19 +143,38 @@ bool isRetryable(const DbError& e) noexcept {
 }
 constexpr int kDayAttempts = 5;
 
-// Folds one day for the websites of `websites` (a uuid[] literal); returns the events folded.
-std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& websites) {
+// Folds one day of their time zone for the websites of `websites` (a uuid[] literal, all in
+// `zone`); returns the events folded.
+std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& websites,
+                     const std::string& zone) {
+  static const std::vector<std::string> kDeletes = deletes();
+  static const std::string kVisits = visitsInsert();
   static const std::string kSummary = summaryInsert();
   static const std::vector<std::string> kInserts = rollupInserts();
-  const db::Params params{util::formatDate(day), websites};
   for (int attempt = 1;; ++attempt) {
     try {
-      // One snapshot for every rollup of the day, so they agree with each other even while
-      // events keep arriving.
+      // One snapshot for the visits and every rollup of the day, so they agree with each other
+      // even while events keep arriving.
       db::Transaction tx(conn, db::Isolation::kRepeatableRead);
-      for (const char* sql : kDeletes) conn.exec(sql, params);
-      const std::int64_t events = conn.exec(kSummary, params).getInt(0, 0);
-      for (const auto& sql : kInserts) conn.exec(sql, params);
+      // The websites still in `zone`, held so until the commit: a change of zone committed
+      // before this snapshot leaves its website to the next run (in its new zone), and one
+      // arriving now waits for this fold.
+      const std::string held(
+          conn.execArgs("SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM ("
+                        "SELECT id FROM websites WHERE id = ANY($1::uuid[]) AND time_zone = $2"
+                        " ORDER BY id FOR SHARE) w",
+                        websites, zone)
+              .get(0, 0));
+      const db::Params params{util::formatDate(day), held, zone};
+      const db::Params twoParams{util::formatDate(day), held};
+      // PostgreSQL refuses parameters a statement does not use: $3 only where the zone matters.
+      const auto run = [&](const std::string& sql) {
+        return conn.exec(sql, sql.find("$3") != std::string::npos ? params : twoParams);
+      };
+      for (const auto& sql : kDeletes) run(sql);
+      run(kVisits);
+      const std::int64_t events = run(kSummary).getInt(0, 0);
+      for (const auto& sql : kInserts) run(sql);
       tx.commit();
       return events;
     } catch (const DbError& e) {
@@ -155,16 +187,19 @@ std::int64_t foldDay(db::Connection& conn, sys_days day, const std::string& webs
 FoldResult foldDays(db::Connection& conn, sys_days from, sys_days to,
                     const std::optional<std::string>& websiteId,
                     const std::function<void(sys_days, std::int64_t)>& progress) {
-  // Read once the lock is held; websites created meanwhile are folded by the next run.
-  auto ids = conn.execArgs(
-      "SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM websites"
-      " WHERE $1::uuid IS NULL OR id = $1::uuid",
+  // Read once the lock is held; websites created meanwhile are folded by the next run. A day is
+  // one of each website's own zone: one fold per zone and day.
+  auto zones = conn.execArgs(
+      "SELECT time_zone, array_agg(id ORDER BY id)::text FROM websites"
+      " WHERE $1::uuid IS NULL OR id = $1::uuid GROUP BY time_zone ORDER BY time_zone",
       websiteId);
-  const std::string websites(ids.get(0, 0));
 
   FoldResult result;
   for (sys_days day = from; day <= to; day += days{1}) {
-    const std::int64_t events = foldDay(conn, day, websites);
+    std::int64_t events = 0;
+    for (int z = 0; z < zones.rows(); ++z) {
+      events += foldDay(conn, day, std::string(zones.get(z, 1)), std::string(zones.get(z, 0)));
+    }
     ++result.days;
     result.events += events;
     if (progress) progress(day, events);
@@ -172,13 +207,22 @@ FoldResult foldDays(db::Connection& conn, sys_days from, sys_days to,
   return result;
 }
 
-// The final-day rule of 0003 over the aggregation_runs row `r`; $1 is kSettleTime in seconds.
+// The final-day rule of 0003 over the aggregation_runs row `r` of the website `w` (its day ends
+// at midnight of its zone); $1 is kSettleTime in seconds.
 constexpr const char* kFinal =
-    "NOT r.dirty AND r.folded_at >= (r.date + 1)::timestamp AT TIME ZONE 'UTC'"
+    "NOT r.dirty AND r.folded_at >= (r.date + 1)::timestamp AT TIME ZONE w.time_zone"
     " + make_interval(secs => $1)";
 
 int settleSeconds() {
   return static_cast<int>(std::chrono::seconds(kSettleTime).count());
+}
+
+// Folds the (day, zone, websites) rows of `pending` in order.
+void foldPending(db::Connection& conn, const db::Result& pending) {
+  for (int i = 0; i < pending.rows(); ++i) {
+    const auto day = util::parseDate(pending.get(i, 0));
+    if (day) foldDay(conn, *day, std::string(pending.get(i, 2)), std::string(pending.get(i, 1)));
+  }
 }
 
 }  // namespace
@@ -201,26 +245,32 @@ FoldResult foldRange(db::Connection& conn, sys_days from, sys_days to,
 bool tryFoldRecent(db::Connection& conn) {
   if (!conn.execArgs("SELECT pg_try_advisory_lock($1)", kFoldLockKey).getBool(0, 0)) return false;
   FoldLock lock(conn);
-  // Per day of the window (by the database's clock, as folded_at), the websites whose day is not
-  // final: a row that is dirty or folded too early, or no row at all since the website existed
-  // (a writer creates the row of an older day that receives a late event).
+  // Per day of the window (today in each website's zone, by the database's clock, as folded_at)
+  // and zone, the websites whose day is not final: a row that is dirty or folded too early, or no
+  // row at all since the website existed (a writer creates the row of an older day that receives
+  // a late event).
   static const std::string kPending = fmt::format(
-      "WITH w AS (SELECT id, created_at FROM websites),"
-      " d AS (SELECT ((now() AT TIME ZONE 'UTC')::date - i) AS date"
-      " FROM generate_series(0, $2::int) AS g(i))"
-      " SELECT d.date::text, array_agg(w.id ORDER BY w.id)::text"
-      " FROM d CROSS JOIN w"
+      "SELECT d.date::text, w.time_zone, array_agg(w.id ORDER BY w.id)::text"
+      " FROM websites w"
+      " CROSS JOIN LATERAL (SELECT (now() AT TIME ZONE w.time_zone)::date - i AS date"
+      " FROM generate_series(0, $2::int) AS g(i)) d"
       " LEFT JOIN aggregation_runs r ON r.website_id = w.id AND r.date = d.date"
       " WHERE (r.website_id IS NULL"
-      " AND w.created_at < (d.date + 1)::timestamp AT TIME ZONE 'UTC')"
+      " AND w.created_at < (d.date + 1)::timestamp AT TIME ZONE w.time_zone)"
       " OR (r.website_id IS NOT NULL AND NOT ({}))"
-      " GROUP BY d.date ORDER BY d.date",
+      " GROUP BY d.date, w.time_zone ORDER BY d.date, w.time_zone",
       kFinal);
-  auto pending = conn.execArgs(kPending, settleSeconds(), kRecentDays);
-  for (int i = 0; i < pending.rows(); ++i) {
-    const auto day = util::parseDate(pending.get(i, 0));
-    if (day) foldDay(conn, *day, std::string(pending.get(i, 1)));
-  }
+  foldPending(conn, conn.execArgs(kPending, settleSeconds(), kRecentDays));
+
+  // Older days marked dirty (after an upgrade that rebuilt the rollups, a change of time zone,
+  // a late event): a batch per run, the most recent first, so history comes back from the
+  // present backwards without one run holding the lock for long.
+  static const std::string kBackfill =
+      "SELECT r.date::text, w.time_zone, array_agg(w.id ORDER BY w.id)::text"
+      " FROM aggregation_runs r JOIN websites w ON w.id = r.website_id"
+      " WHERE r.dirty AND r.date < (now() AT TIME ZONE w.time_zone)::date - $1::int"
+      " GROUP BY r.date, w.time_zone ORDER BY r.date DESC, w.time_zone LIMIT $2";
+  foldPending(conn, conn.execArgs(kBackfill, kRecentDays, kBackfillDays));
   return true;
 }
 
@@ -229,7 +279,8 @@ std::vector<sys_days> finalDays(db::Connection& conn, std::string_view websiteId
   std::vector<sys_days> out;
   if (!util::isUuid(websiteId)) return out;
   static const std::string kSql = fmt::format(
-      "SELECT r.date::text FROM aggregation_runs r WHERE r.website_id = $2::uuid"
+      "SELECT r.date::text FROM aggregation_runs r JOIN websites w ON w.id = r.website_id"
+      " WHERE r.website_id = $2::uuid"
       " AND ($3::date IS NULL OR r.date >= $3::date) AND ($4::date IS NULL OR r.date <= $4::date)"
       " AND {} ORDER BY r.date",
       kFinal);

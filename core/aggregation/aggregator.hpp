@@ -27,6 +27,11 @@ inline constexpr std::chrono::hours kSettleTime{1};
 /// to 30 days old (server-side tracking), and a few days more cover a queue held back by an outage.
 inline constexpr int kRecentDays = 35;
 
+/// How many older (day, time zone) folds one tryFoldRecent() run does at most, newest first:
+/// days before the kRecentDays window marked dirty, after an upgrade that rebuilt the rollups or
+/// a website's change of time zone.
+inline constexpr int kBackfillDays = 14;
+
 /// What a fold run did.
 struct FoldResult {
   int days = 0;             ///< UTC days folded

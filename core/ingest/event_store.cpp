@@ -46,14 +46,16 @@ std::string stageAndCopySql() {
 // mark nothing. Always an update, even of a row already dirty: a fold whose snapshot misses this
 // batch must then fail to clear the mark (REPEATABLE READ) rather than clear it.
 std::string markLateDaysSql() {
+  // Days are the website's (its time zone): the day of each event, and "today", in its zone.
   std::string sql =
       "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty)"
-      " SELECT s.website_id, s.date, '-infinity', 0, true FROM (SELECT DISTINCT website_id,"
-      " (ts AT TIME ZONE 'UTC')::date AS date FROM ";
+      " SELECT s.website_id, s.date, '-infinity', 0, true FROM (SELECT DISTINCT e.website_id,"
+      " (e.ts AT TIME ZONE w.time_zone)::date AS date FROM ";
   sql.append(kStagingTable);
   sql.append(
-      " WHERE ts < date_trunc('day', statement_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-      ") s WHERE EXISTS (SELECT 1 FROM websites w WHERE w.id = s.website_id)"
+      " e JOIN websites w ON w.id = e.website_id"
+      " WHERE e.ts < date_trunc('day', statement_timestamp() AT TIME ZONE w.time_zone)"
+      " AT TIME ZONE w.time_zone) s"
       " ORDER BY s.website_id, s.date"
       " ON CONFLICT (website_id, date) DO UPDATE SET dirty = true");
   return sql;
@@ -75,15 +77,18 @@ std::string insertSql(bool markLateDays) {
   return sql;
 }
 
-// Whether the batch may hold an event of a day before the database's current UTC day. Most
-// batches hold only events of today, and then the marking statement is not even sent. The
-// threshold is the start of the UTC day an hour ahead of this host's clock, so a database clock
-// up to an hour ahead still finds every late event marked.
+// Whether the batch may hold an event of a day before the current day of its website's zone.
+// Many batches hold only events of today everywhere, and then the marking statement is not even
+// sent. The threshold is the start of the UTC day twelve hours later (today begins that late in
+// the westernmost zones, UTC-12), an hour ahead of this host's clock, so a database clock up to
+// an hour ahead still finds every late event marked.
 bool mayHoldLateEvents(std::span<const events::Event> events) {
   using util::kDayMillis;
   constexpr std::int64_t kClockSlackMillis = 3'600'000;
+  constexpr std::int64_t kWestmostOffsetMillis = 12 * 3'600'000;
   const std::int64_t ahead = util::nowMillis() + kClockSlackMillis;
-  const std::int64_t threshold = (ahead - ((ahead % kDayMillis) + kDayMillis) % kDayMillis);
+  const std::int64_t threshold =
+      (ahead - ((ahead % kDayMillis) + kDayMillis) % kDayMillis) + kWestmostOffsetMillis;
   for (const events::Event& e : events) {
     if (e.tsMillis < threshold) return true;
   }

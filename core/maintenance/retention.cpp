@@ -24,14 +24,10 @@ struct RollupTable {
   const char* before;  // condition on $1
 };
 constexpr RollupTable kRollups[] = {
+    {"visits", "date < $1::date"},
     {"event_summary", "date < $1::date"},
-    {"page_daily", "date < $1::date"},
-    {"dimension_daily", "date < $1::date"},
+    {"breakdown_daily", "date < $1::date"},
     {"hourly_summary", "hour < (($1::date)::timestamp AT TIME ZONE 'UTC')"},
-    // A week starting before the cutoff holds pruned days; it could no longer be read anyway (the
-    // stats read a week only when all of its days are final, and pruned days have no run row).
-    {"page_weekly", "week < $1::date"},
-    {"dimension_weekly", "week < $1::date"},
     {"aggregation_runs", "date < $1::date"},
 };
 

@@ -50,9 +50,9 @@ struct PruneReport {
   std::int64_t rollupRowsDeleted() const;
 };
 
-/// Prunes events before 00:00 UTC of `cutoff`: deletes the rollup rows (event_summary,
-/// page_daily, dimension_daily, hourly_summary) and aggregation_runs rows of the days before it,
-/// drops the partitions that end at or before it, and deletes the older rows of the partition
+/// Prunes events before 00:00 UTC of `cutoff`: deletes the visits and rollup rows (visits,
+/// event_summary, breakdown_daily, hourly_summary) and aggregation_runs rows of the days before
+/// it, drops the partitions that end at or before it, and deletes the older rows of the partition
 /// covering it and of the default partition. Holds kRetentionLockKey and the fold lock throughout
 /// (waiting for them, or with LockWait::kSkip reporting `skipped`). With dryRun changes nothing
 /// and takes no lock: it counts the same figures in one snapshot. Each step commits on its own,

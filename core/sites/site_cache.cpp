@@ -15,7 +15,8 @@ Map rowsOf(const db::Result& rows) {
   out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {
     out.emplace(std::string(rows.get(r, 0)),
-                CachedSite{std::string(rows.get(r, 1)), std::string(rows.get(r, 2))});
+                CachedSite{std::string(rows.get(r, 1)), std::string(rows.get(r, 2)),
+                           std::string(rows.get(r, 3))});
   }
   return out;
 }
@@ -40,12 +41,14 @@ SiteCache::SiteCache(db::Pool& pool, std::chrono::milliseconds reloadInterval,
     : db::LookupCache<CachedSite>(
           pool,
           [](db::Connection& conn, const std::vector<std::string>& ids) {
-            return rowsOf(conn.execArgs(
-                "SELECT id::text, user_id::text, domain FROM websites WHERE id = ANY($1::uuid[])",
-                uuidArray(ids)));
+            return rowsOf(
+                conn.execArgs("SELECT id::text, user_id::text, domain, time_zone FROM websites"
+                              " WHERE id = ANY($1::uuid[])",
+                              uuidArray(ids)));
           },
           [](db::Connection& conn) {
-            return rowsOf(conn.exec("SELECT id::text, user_id::text, domain FROM websites"));
+            return rowsOf(
+                conn.exec("SELECT id::text, user_id::text, domain, time_zone FROM websites"));
           },
           Options{.name = "website cache",
                   .presentTtl = std::chrono::milliseconds(0),

@@ -13,6 +13,7 @@ namespace mp::sites {
 struct CachedSite {
   std::string userId;
   std::string domain;
+  std::string timeZone = "UTC";  ///< the days of its stats (a change is announced like a deletion)
 };
 
 /// Every website, loaded at start and reloaded every `reloadInterval` as a safety net; kept

@@ -41,24 +41,23 @@ void deleteData(db::Connection& conn, const std::string& id) {
   conn.execArgs("DELETE FROM event_summary WHERE website_id = $1", id);
 }
 
-// Every table the aggregation job fills for a website (0001, 0002, 0003), aggregation_runs last.
+// Every table the aggregation job fills for a website from its days (0008).
 constexpr const char* kRollupDeletes[] = {
+    "DELETE FROM visits WHERE website_id = $1",
     "DELETE FROM event_summary WHERE website_id = $1",
-    "DELETE FROM page_daily WHERE website_id = $1",
-    "DELETE FROM dimension_daily WHERE website_id = $1",
     "DELETE FROM hourly_summary WHERE website_id = $1",
-    "DELETE FROM page_weekly WHERE website_id = $1",
-    "DELETE FROM dimension_weekly WHERE website_id = $1",
-    "DELETE FROM aggregation_runs WHERE website_id = $1",
+    "DELETE FROM breakdown_daily WHERE website_id = $1",
+    // Not deleted: marked dirty, so the scheduled fold finds every day again, older ones too.
+    "UPDATE aggregation_runs SET dirty = true WHERE website_id = $1",
 };
 
 // Days, hours and weeks are counted in the website's time zone (docs/metrics.md), so every
 // rollup made in the old zone counts the wrong span of time. They go in the transaction that
-// changes the zone, together with the aggregation_runs rows that declare them final: a stats read
-// (one REPEATABLE READ snapshot) sees either the old zone with its rollups or the new zone with
-// none, and then reads the raw events of each day until a fold makes it final again (the
-// scheduled fold refolds the last aggregation::kRecentDays days; older ones wait for
-// `mpctl aggregate run`).
+// changes the zone, and every aggregation_runs row is marked dirty: a stats read (one REPEATABLE
+// READ snapshot) sees either the old zone with its rollups or the new zone with none final, and
+// reads the raw events of each day until a fold makes it final again (the scheduled fold refolds
+// the last aggregation::kRecentDays days at once, older ones a batch per run). A fold holds the
+// website row FOR SHARE, so it never writes rows of a zone that is no longer the website's.
 void deleteRollups(db::Connection& conn, const std::string& id) {
   for (const char* sql : kRollupDeletes) conn.execArgs(sql, id);
 }
@@ -214,6 +213,19 @@ std::optional<Website> findById(db::Connection& conn, std::string_view id) {
   if (!util::isUuid(id)) return std::nullopt;
   auto r = conn.execArgs("SELECT " + std::string(kColumns) + " FROM websites WHERE id = $1",
                          std::string(id));
+  if (r.rows() == 0) return std::nullopt;
+  return rowToWebsite(r, 0);
+}
+
+std::optional<Website> findByDomain(db::Connection& conn, std::string_view domain) {
+  std::string normalized;
+  try {
+    normalized = normalizeDomain(domain);
+  } catch (const InvalidInput&) {
+    return std::nullopt;
+  }
+  auto r = conn.execArgs("SELECT " + std::string(kColumns) + " FROM websites WHERE domain = $1",
+                         normalized);
   if (r.rows() == 0) return std::nullopt;
   return rowToWebsite(r, 0);
 }

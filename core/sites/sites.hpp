@@ -64,6 +64,9 @@ std::optional<Website> findOwned(db::Connection& conn, std::string_view userId,
                                  std::string_view id);
 /// The website by id, whoever owns it.
 std::optional<Website> findById(db::Connection& conn, std::string_view id);
+/// The website of a domain (normalised by normalizeDomain() first), whoever owns it; nullopt when
+/// there is none or the text is not a host name.
+std::optional<Website> findByDomain(db::Connection& conn, std::string_view domain);
 /// Changes the name and/or time zone of the website when it belongs to `userId` (checked as by
 /// create(), before the website is looked up); nullopt otherwise (the two are not told apart).
 /// When the time zone actually changes, the website's rollups and aggregation runs are deleted in

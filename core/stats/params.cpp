@@ -4,9 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <array>
-#include <utility>
-
 #include "util/error.hpp"
 #include "util/time.hpp"
 
@@ -15,16 +12,6 @@ namespace {
 
 using std::chrono::days;
 using std::chrono::sys_days;
-
-constexpr std::array<std::pair<std::string_view, Dimension>, 7> kDimensions = {{
-    {"page", Dimension::kPage},
-    {"referrer", Dimension::kReferrer},
-    {"browser", Dimension::kBrowser},
-    {"os", Dimension::kOs},
-    {"device", Dimension::kDevice},
-    {"country", Dimension::kCountry},
-    {"eventType", Dimension::kEventType},
-}};
 
 sys_days parseDay(const char* field, const std::string& text) {
   auto day = util::parseDate(text);
@@ -57,6 +44,16 @@ DateRange parseRange(const std::optional<std::string>& from, const std::optional
   return range;
 }
 
+void checkDates(const std::optional<std::string>& from, const std::optional<std::string>& to) {
+  if (from && to) {
+    parseRange(from, to, kFirstDate);  // today is not used: both are given
+  } else if (from) {
+    parseDay("from", *from);
+  } else if (to) {
+    parseDay("to", *to);
+  }
+}
+
 int parseLimit(const std::optional<std::string>& text) {
   if (!text) return kDefaultLimit;
   int value = 0;
@@ -75,21 +72,6 @@ int parseLimit(const std::optional<std::string>& text) {
   return value;
 }
 
-Dimension parseDimension(const std::optional<std::string>& text) {
-  if (!text) {
-    throw InvalidInput("dimension",
-                       "dimension is required: page, referrer, browser, os, device, country or "
-                       "eventType");
-  }
-  for (const auto& [apiName, dimension] : kDimensions) {
-    if (*text == apiName) return dimension;
-  }
-  throw InvalidInput("dimension",
-                     fmt::format("dimension must be page, referrer, browser, os, device, country "
-                                 "or eventType, not \"{}\"",
-                                 text->substr(0, 40)));
-}
-
 Interval parseInterval(const std::optional<std::string>& text) {
   if (!text || *text == "day") return Interval::kDay;
   if (*text == "hour") return Interval::kHour;
@@ -104,13 +86,6 @@ void checkInterval(const DateRange& range, Interval interval) {
                                    "interval=day or a shorter range",
                                    kMaxHourRangeDays, range.days()));
   }
-}
-
-std::string_view name(Dimension dimension) {
-  for (const auto& [apiName, value] : kDimensions) {
-    if (value == dimension) return apiName;
-  }
-  return "page";
 }
 
 std::string_view name(Interval interval) {

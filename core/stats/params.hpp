@@ -1,4 +1,4 @@
-// The parameters of the stats answers (date range, limit, dimension, interval): parsing and the
+// The parameters of the stats answers (date range, limit, interval): parsing and the
 // rules they must follow, shared by GET /stats/... and mpctl stats.
 #pragma once
 
@@ -9,13 +9,10 @@
 
 namespace mp::stats {
 
-/// What a breakdown groups by (API.md "Stats").
-enum class Dimension { kPage, kReferrer, kBrowser, kOs, kDevice, kCountry, kEventType };
-
 /// The bucket of a timeseries.
 enum class Interval { kHour, kDay };
 
-/// UTC days from `from` to `to`, both included.
+/// Days (of the website's time zone) from `from` to `to`, both included.
 struct DateRange {
   std::chrono::sys_days from;
   std::chrono::sys_days to;
@@ -44,13 +41,13 @@ inline constexpr std::chrono::sys_days kLastDate{std::chrono::year{9999} / 12 / 
 DateRange parseRange(const std::optional<std::string>& from, const std::optional<std::string>& to,
                      std::chrono::sys_days today);
 
+/// Checks `from` and `to` as parseRange() does, before the website's "today" is known: their form
+/// and, when both are given, their order and the range's length. Throws InvalidInput.
+void checkDates(const std::optional<std::string>& from, const std::optional<std::string>& to);
+
 /// The limit (kDefaultLimit when not given); throws InvalidInput("limit") unless it is a whole
 /// number from 1 to kMaxLimit.
 int parseLimit(const std::optional<std::string>& text);
-
-/// The dimension by its API name (page, referrer, browser, os, device, country, eventType);
-/// throws InvalidInput("dimension") when missing or unknown.
-Dimension parseDimension(const std::optional<std::string>& text);
 
 /// The interval (day when not given); throws InvalidInput("interval") unless hour or day.
 Interval parseInterval(const std::optional<std::string>& text);
@@ -58,8 +55,7 @@ Interval parseInterval(const std::optional<std::string>& text);
 /// Throws InvalidInput("from") when an hourly timeseries would cover more than kMaxHourRangeDays.
 void checkInterval(const DateRange& range, Interval interval);
 
-/// The API name of a dimension ("eventType") or interval ("hour").
-std::string_view name(Dimension dimension);
+/// The API name of an interval ("hour").
 std::string_view name(Interval interval);
 
 }  // namespace mp::stats

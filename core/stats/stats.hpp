@@ -1,46 +1,77 @@
-// The answers of the stats endpoints (API.md "Stats"), exact at every moment: the rollups of final
-// days plus the raw events of every other day. GET /stats/... and mpctl stats both call these.
-//
-// Definitions (those of 0002_rollups.sql, which a direct SQL count over events agrees with):
-// views count pageview events; visitors are distinct visitor ids (NULL ids not counted) over
-// every event for the overview and timeseries, over pageview events for pages and dimensions,
-// and over the events of each type for eventType. Visitor ids are day-scoped (0003), so visitors
-// over several days are the sum of each day's. Days and hours are UTC. A NULL page or dimension
-// value is "" (referrer "" = direct or none, country "" = unknown).
+// The REST reports (API.md "Stats") over the query engine: each builds a stats::Query, runs it
+// and shapes the answer. GET /stats/... and mpctl stats both call these; docs/metrics.md defines
+// the numbers. Every answer is exact: it equals SQL over the raw events for the same range and
+// filters.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "db/connection.hpp"
 #include "redis/client.hpp"
 #include "stats/params.hpp"
+#include "stats/query.hpp"
 
 namespace mp::stats {
 
-/// {"websiteId","totalViews","uniqueVisitors","today":{"views","visitors"},
-/// "last7Days":{"views","visitors"},"generatedAt"}: all-time totals over every stored event, today
-/// and the 7 days up to today, today being the UTC day of `nowMillis` (also generatedAt).
-/// The website is not looked up (an unknown id has zeros). Throws DbError.
-nlohmann::json overview(db::Connection& conn, std::string_view websiteId, std::int64_t nowMillis);
+/// What every report is asked besides its own parameters.
+struct Scope {
+  std::string websiteId;
+  std::string timeZone = "UTC";  ///< the website's: days and hours are counted in it
+  DateRange range;               ///< days of timeZone
+  std::vector<Filter> filters;
+  std::optional<Compare> compare;
+};
 
-/// {"websiteId","from","to","pages":[{"page","views","visitors"}]}: the `limit` most viewed pages
-/// of the range, ties in byte order of the page. Throws DbError.
-nlohmann::json topPages(db::Connection& conn, std::string_view websiteId, const DateRange& range,
-                        int limit);
+/// Today in the IANA zone `zone` at `nowMillis` (asked of PostgreSQL, which knows the zones).
+/// Throws DbError.
+std::chrono::sys_days todayIn(db::Connection& conn, std::string_view zone, std::int64_t nowMillis);
 
-/// {"websiteId","interval","points":[{"t","views","visitors"}]}: every hour or day of the range
-/// in order, zeros included; `t` is "YYYY-MM-DD" for days and the RFC 3339 start of the hour
-/// ("2026-11-27T10:00:00.000Z") for hours. Throws InvalidInput (checkInterval()) or DbError.
-nlohmann::json timeseries(db::Connection& conn, std::string_view websiteId, const DateRange& range,
-                          Interval interval);
+/// Today in each zone, asked of PostgreSQL once per zone and day and remembered until the zone's
+/// next midnight, so a cached stats answer costs no query. Thread-safe.
+class LocalDays {
+ public:
+  /// Today in `zone` (an IANA name PostgreSQL knows). Throws DbError.
+  std::chrono::sys_days today(db::Connection& conn, const std::string& zone);
+  /// Today in `zone` when remembered and still today; nullopt otherwise.
+  std::optional<std::chrono::sys_days> known(const std::string& zone);
 
-/// {"websiteId","dimension","rows":[{"value","views","visitors"}]}: the `limit` values of the
-/// dimension with the most views over the range (events of the type for eventType), ties in byte
-/// order of the value. Throws DbError.
-nlohmann::json breakdown(db::Connection& conn, std::string_view websiteId, const DateRange& range,
-                         Dimension dimension, int limit);
+ private:
+  struct Day {
+    std::chrono::sys_days date;
+    std::int64_t untilMillis;  ///< the zone's next midnight, epoch milliseconds
+  };
+  std::mutex mutex_;
+  std::map<std::string, Day, std::less<>> days_;
+};
+
+/// {"websiteId","totalViews","uniqueVisitors","today":{…},"last7Days":{…},"range":{…},
+/// ["comparison":{…}],"generatedAt"}: each block holds views, visitors, visits, pageviews,
+/// events, bounceRate, visitDuration and viewsPerVisit; totals over every stored event, today
+/// and the 7 days up to today in the website's zone, and the scope's range (and the compared
+/// one), all under the scope's filters. Throws InvalidInput or DbError.
+nlohmann::json overview(db::Connection& conn, const Scope& scope, std::int64_t nowMillis);
+
+/// {"websiteId","from","to","pages":[{"page","views","visitors",…}]}: the `limit` pages with the
+/// most page views, ties in byte order. Throws InvalidInput or DbError.
+nlohmann::json topPages(db::Connection& conn, const Scope& scope, int limit);
+
+/// {"websiteId","interval","points":[{"t","views","visitors",…}],["comparison":{…}]}: every hour
+/// or day of the range in order, zeros included; `t` is "YYYY-MM-DD" for days and the RFC 3339
+/// start of the hour for hours. Throws InvalidInput (checkInterval()) or DbError.
+nlohmann::json timeseries(db::Connection& conn, const Scope& scope, Interval interval);
+
+/// {"websiteId","dimension","rows":[{"value","views","visitors",…}]}: the `limit` values of the
+/// dimension with the most views (page views; events for eventType), ties in byte order.
+/// Throws InvalidInput or DbError.
+nlohmann::json breakdown(db::Connection& conn, const Scope& scope, const Dim& dimension, int limit);
 
 /// {"websiteId","activeSessions","windowSeconds","asOf"}: sessions whose last event arrived in the
 /// kRealtimeWindow up to `nowMillis` (the website's realtime set in Redis). Throws RedisError.

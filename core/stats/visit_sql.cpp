@@ -27,8 +27,8 @@ std::string visitRowsSql(std::string_view condition, std::string_view zone) {
       " max(e.utm_source){0}, max(e.utm_medium){0}, max(e.utm_campaign){0}, max(e.utm_term){0},"
       " max(e.utm_content){0}, max(e.country){0}, max(e.browser){0}, max(e.os){0},"
       " max(e.device){0},"
-      " array_agg(CASE WHEN e.event_type = 'pageview' THEN 'p' || coalesce(e.page, '')"
-      " ELSE 'e' || e.event_type END ORDER BY e.ts, e.id),"
+      " array_agg(e.event_type ORDER BY e.ts, e.id),"
+      " array_agg(coalesce(e.page, '') ORDER BY e.ts, e.id),"
       " array_agg((extract(epoch FROM e.ts - e.visit_start) * 1000)::int ORDER BY e.ts, e.id),"
       " array_agg(e.props ORDER BY e.ts, e.id)"
       " FROM (SELECT e.*, sum(e.first) OVER w AS visit_no,"
@@ -46,6 +46,32 @@ std::string visitRowsSql(std::string_view condition, std::string_view zone) {
       " ROWS UNBOUNDED PRECEDING)) e"
       " GROUP BY e.website_id, e.day, e.skey, e.visit_no, e.visit_start",
       kFirst, kVisitGapMinutes, zone, condition);
+}
+
+std::string visitDimensionValuesSql(std::string_view alias) {
+  return fmt::format(
+      "('entry_page', {0}.entry_page), ('exit_page', {0}.exit_page),"
+      " ('source', coalesce({0}.source, '')), ('channel', coalesce({0}.channel, '')),"
+      " ('referrer', coalesce({0}.referrer_host, '')), ('utm_source', {0}.utm_source),"
+      " ('utm_medium', {0}.utm_medium), ('utm_campaign', {0}.utm_campaign),"
+      " ('utm_term', {0}.utm_term), ('utm_content', {0}.utm_content),"
+      " ('country', coalesce({0}.country, '')), ('browser', coalesce({0}.browser, '')),"
+      " ('os', coalesce({0}.os, '')), ('device', coalesce({0}.device, '')),"
+      " ('hostname', coalesce({0}.hostname, ''))",
+      alias);
+}
+
+std::string eventDimensionValuesSql(std::string_view alias) {
+  return fmt::format(
+      "SELECT x.dimension, x.value, count(*) FILTER (WHERE x.type = 'pageview') AS pageviews,"
+      " count(*) AS events FROM ("
+      "SELECT 'page' AS dimension, s.page AS value, s.type FROM unnest({0}.step_types,"
+      " {0}.step_pages) AS s(type, page)"
+      " UNION ALL SELECT 'event_type', s.type, s.type FROM unnest({0}.step_types) AS s(type)"
+      " UNION ALL SELECT 'prop:' || p.key, p.value, s.type FROM unnest({0}.step_types,"
+      " {0}.step_props) AS s(type, props) CROSS JOIN LATERAL jsonb_each_text(s.props) AS p"
+      ") x GROUP BY x.dimension, x.value",
+      alias);
 }
 
 }  // namespace mp::stats

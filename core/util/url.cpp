@@ -71,6 +71,23 @@ std::optional<Url> parseHttpUrl(std::string_view text) {
   return url;
 }
 
+std::string percentDecode(std::string_view raw) {
+  std::string value;
+  value.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '+') {
+      value.push_back(' ');
+    } else if (raw[i] == '%' && i + 2 < raw.size() && hexDigit(raw[i + 1]) >= 0 &&
+               hexDigit(raw[i + 2]) >= 0) {
+      value.push_back(static_cast<char>(hexDigit(raw[i + 1]) * 16 + hexDigit(raw[i + 2])));
+      i += 2;
+    } else {
+      value.push_back(raw[i]);
+    }
+  }
+  return value;
+}
+
 std::optional<std::string> queryValue(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const auto amp = query.find('&');
@@ -80,20 +97,7 @@ std::optional<std::string> queryValue(std::string_view query, std::string_view n
     if (pair.substr(0, eq) != name) continue;
     const std::string_view raw =
         eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string value;
-    value.reserve(raw.size());
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        value.push_back(' ');
-      } else if (raw[i] == '%' && i + 2 < raw.size() && hexDigit(raw[i + 1]) >= 0 &&
-                 hexDigit(raw[i + 2]) >= 0) {
-        value.push_back(static_cast<char>(hexDigit(raw[i + 1]) * 16 + hexDigit(raw[i + 2])));
-        i += 2;
-      } else {
-        value.push_back(raw[i]);
-      }
-    }
-    return value;
+    return percentDecode(raw);
   }
   return std::nullopt;
 }

@@ -18,6 +18,10 @@ struct Url {
 /// relative URLs, no host, spaces or control characters).
 std::optional<Url> parseHttpUrl(std::string_view text);
 
+/// A query-string value percent-decoded, '+' as a space; a '%' not followed by two hex digits is
+/// kept as it is. The result may hold any byte, NUL and invalid UTF-8 included.
+std::string percentDecode(std::string_view raw);
+
 /// The value of the first `name` parameter of a query string ("a=1&b=x+y"), percent-decoded
 /// with '+' as a space; nullopt when the query has no such parameter. A '%' not followed by two
 /// hex digits is kept as it is. The result may hold any byte, NUL and invalid UTF-8 included:

@@ -36,20 +36,6 @@ json userJson(const users::User& u) {
   return {{"id", u.id}, {"email", u.email}, {"createdAt", u.createdAt}};
 }
 
-// Runs `tell` with a Redis client of the pool; a Redis out of reach is logged, never an error:
-// the change is committed, and other daemons catch up at their next reload.
-void announce(daemon::Services& services, const std::function<void(redis::Client&)>& tell) {
-  try {
-    auto lease = services.redis.acquire();
-    tell(*lease);
-  } catch (const std::exception& e) {
-    log::get("redis")->warn(
-        "could not announce a change (other daemons see it at their next "
-        "reload): {}",
-        e.what());
-  }
-}
-
 json websiteJson(const sites::Website& w) {
   return {{"id", w.id},
           {"name", w.name},
@@ -177,7 +163,8 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                   conn.release();
                   // Usable from the 201 on: tracked here without a lookup, and every other
                   // daemon told before the answer leaves.
-                  services->sites.put(site.id, sites::CachedSite{site.userId, site.domain});
+                  services->sites.put(site.id,
+                                      sites::CachedSite{site.userId, site.domain, site.timeZone});
                   announce(*services, [&](redis::Client& redis) {
                     sites::announceWebsiteCreated(redis, site.id);
                   });
@@ -236,8 +223,10 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                          conn.release();
                          const sites::Website& site = updated->website;
                          if (updated->timeZoneChanged) {
-                           // Its rollups are gone (recounted in the new zone); its cached
-                           // answers go too, and every daemon is told, before the answer leaves.
+                           // Its days are recounted in the new zone; its cached answers go, and
+                           // every daemon (this one at once) is told, before the answer leaves.
+                           services->sites.put(
+                               site.id, sites::CachedSite{site.userId, site.domain, site.timeZone});
                            announce(*services, [&](redis::Client& redis) {
                              sites::announceWebsiteChanged(redis, site.id);
                            });

@@ -14,6 +14,7 @@
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "log/log.hpp"
+#include "redis/pool.hpp"
 #include "services.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
@@ -206,6 +207,16 @@ void requireLiveAccount(daemon::Services& services, const auth::Claims& claims) 
     throw Unauthorized(
         "the token is no longer valid (account deleted or password changed); "
         "log in again");
+  }
+}
+
+void announce(daemon::Services& services, const std::function<void(redis::Client&)>& tell) {
+  try {
+    auto lease = services.redis.acquire();
+    tell(*lease);
+  } catch (const std::exception& e) {
+    log::get("redis")->warn(
+        "could not announce a change (other daemons see it at their next reload): {}", e.what());
   }
 }
 

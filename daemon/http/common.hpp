@@ -18,6 +18,10 @@ namespace mp::daemon {
 struct Services;
 }
 
+namespace mp::redis {
+class Client;
+}
+
 namespace mp::http {
 
 /// The value of a request header by name (typed or raw), or nullopt.
@@ -57,6 +61,10 @@ auth::Claims requireToken(const Pistache::Http::Request& request, const daemon::
 /// token was issued. Answered by the account cache; on a miss it looks the account up, so call
 /// it where blocking is allowed (offload()); throws DbError when the lookup fails.
 void requireLiveAccount(daemon::Services& services, const auth::Claims& claims);
+
+/// Runs `tell` with a Redis client of the pool; a Redis out of reach is logged, never an error:
+/// the change is committed, and other daemons catch up at their next reload.
+void announce(daemon::Services& services, const std::function<void(redis::Client&)>& tell);
 
 /// Runs `work` on the blocking pool and answers from there; exceptions map as in sendException.
 /// Answers 503 at once when the pool's queue is full.

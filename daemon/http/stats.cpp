@@ -9,15 +9,20 @@
 #include <string>
 #include <utility>
 
+#include "db/pool.hpp"
+#include "goals/goals.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "services.hpp"
 #include "sites/sites.hpp"
 #include "stats/cache.hpp"
+#include "stats/conversions.hpp"
 #include "stats/params.hpp"
+#include "stats/query_params.hpp"
 #include "stats/stats.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
+#include "util/url.hpp"
 #include "util/uuid.hpp"
 
 namespace mp::http {
@@ -26,17 +31,26 @@ using json = nlohmann::json;
 
 namespace {
 
-// What one stats request asks, once its parameters are checked.
+// What one stats request asks, its parameters checked on the HTTP worker. The range needs the
+// website's time zone (its "today"), so it is settled with the website, on the blocking pool.
 struct StatsQuery {
-  std::string endpoint;     // "top-pages": metrics label and part of the cache key
-  std::string websiteId;    // lower case
-  std::string cacheParams;  // the normalised parameters of the cache key
+  std::string endpoint;   // "top-pages": metrics label and part of the cache key
+  std::string websiteId;  // lower case
+  std::optional<std::string> from;
+  std::optional<std::string> to;
+  std::vector<stats::Filter> filters;
+  std::string filtersKey;  // the filters as given, normalised (JSON), for the cache key
+  std::optional<stats::Compare> compare;
+  std::string params;  // the endpoint's own parameters, normalised, for the cache key
   // Computes the answer; the connection is null for realtime, which reads Redis only.
-  std::function<json(db::Connection*, redis::Client*)> answer;
+  std::function<json(db::Connection*, redis::Client*, const stats::Scope&)> answer;
 };
 
+// A query parameter, percent-decoded (Pistache hands values over as sent): filters are JSON.
 std::optional<std::string> queryParam(const Http::Request& request, const char* name) {
-  return request.query().get(name);
+  auto raw = request.query().get(name);
+  if (!raw) return std::nullopt;
+  return util::percentDecode(*raw);
 }
 
 std::string websiteIdOf(const RouteParams& params) {
@@ -46,39 +60,66 @@ std::string websiteIdOf(const RouteParams& params) {
   return *std::move(id);
 }
 
-stats::DateRange rangeOf(const Http::Request& request) {
-  return stats::parseRange(queryParam(request, "from"), queryParam(request, "to"),
-                           util::todayUtc());
-}
-
-std::string rangeParams(const stats::DateRange& range) {
-  return "from=" + util::formatDate(range.from) + "&to=" + util::formatDate(range.to);
+// The parameters every stats route takes, checked before anything waits: dates (against any
+// today: their form and order), filters and compare.
+StatsQuery commonQuery(const Http::Request& request, const std::string& endpoint, std::string id) {
+  StatsQuery q;
+  q.endpoint = endpoint;
+  q.websiteId = std::move(id);
+  q.from = queryParam(request, "from");
+  q.to = queryParam(request, "to");
+  stats::checkDates(q.from, q.to);
+  const auto filters = queryParam(request, "filters");
+  q.filters = stats::parseFilters(filters);
+  if (filters && !q.filters.empty()) q.filtersKey = json::parse(*filters).dump();
+  q.compare = stats::parseCompare(queryParam(request, "compare"));
+  return q;
 }
 
 // Throws NotFound unless the website exists and is `userId`'s: the website cache answers, and
 // looks a website it does not hold up (this runs on the blocking pool). A deleted website is
 // forgotten by every daemon when its deletion is announced, so its cached answers are never
-// served: this check comes first.
-void requireOwned(daemon::Services& services, const std::string& userId,
-                  const std::string& websiteId) {
+// served: this check comes first. Returns its time zone.
+std::string requireOwned(daemon::Services& services, const std::string& userId,
+                         const std::string& websiteId) {
   auto site = services.sites.find(websiteId);
   if (!site || site->userId != userId) throw NotFound("no such website");
+  return site->timeZone;
 }
 
 // Answers `query` for `userId`: from the stats cache when it holds the answer, else computed
 // (and cached).
 void serve(daemon::Services& services, const std::string& userId, const StatsQuery& query,
            Http::ResponseWriter& response) {
-  requireOwned(services, userId, query.websiteId);
+  stats::Scope scope;
+  scope.websiteId = query.websiteId;
+  scope.timeZone = requireOwned(services, userId, query.websiteId);
+  scope.filters = query.filters;
+  scope.compare = query.compare;
+  // A connection only when something must be asked of PostgreSQL: a cached answer of a zone
+  // whose today is known is served even while PostgreSQL is out of reach.
+  std::optional<db::Pool::Lease> conn;
+  const auto connection = [&services, &conn]() -> db::Connection& {
+    if (!conn) conn.emplace(services.db.acquire());
+    return **conn;
+  };
+  auto today = services.localDays.known(scope.timeZone);
+  if (!today) today = services.localDays.today(connection(), scope.timeZone);
+  scope.range = stats::parseRange(query.from, query.to, *today);
+  // The answer's "today" changes at the zone's midnight: so does the key.
+  std::string key = "tz=" + scope.timeZone + "&from=" + util::formatDate(scope.range.from) +
+                    "&to=" + util::formatDate(scope.range.to) + query.params;
+  if (!query.filtersKey.empty()) key += "&filters=" + query.filtersKey;
+  if (query.compare) key += "&compare=" + std::string(stats::name(*query.compare));
+  if (query.endpoint == "overview") key += "&today=" + util::formatDate(*today);
   const auto cached = services.statsCache.answer(
-      {query.endpoint, query.websiteId, query.cacheParams}, [&services, &query] {
+      {query.endpoint, query.websiteId, key}, [&services, &query, &scope, &connection] {
         json answer;
         if (query.endpoint == "realtime") {
           auto lease = services.redis.acquire();
-          answer = query.answer(nullptr, &*lease);
+          answer = query.answer(nullptr, &*lease, scope);
         } else {
-          auto conn = services.db.acquire();
-          answer = query.answer(&*conn, nullptr);
+          answer = query.answer(&connection(), nullptr, scope);
         }
         return answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       });
@@ -86,17 +127,18 @@ void serve(daemon::Services& services, const std::string& userId, const StatsQue
   sendJsonText(response, Http::Code::Ok, cached.body);
 }
 
-using QueryBuilder = std::function<StatsQuery(const Http::Request&, std::string websiteId)>;
+using QueryBuilder = std::function<StatsQuery(const Http::Request&, std::string websiteId,
+                                              const RouteParams& params)>;
 
 void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
               const std::string& endpoint, QueryBuilder build) {
-  const std::string path = "/stats/{id}/" + endpoint;
+  const std::string path = "/stats/{id}/" + endpoint;  // endpoint may hold parameters
   router.add(
       Http::Method::Get, path,
       [services, path, build = std::move(build)](
           const Http::Request& request, const RouteParams& params, Http::ResponseWriter& response) {
         const auth::Claims claims = requireToken(request, *services);
-        auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params)));
+        auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params), params));
         offload(*services, response, "GET " + path,
                 [services, claims, query](Http::ResponseWriter& rw) {
                   requireLiveAccount(*services, claims);
@@ -105,57 +147,107 @@ void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
       });
 }
 
+// A breakdown report by a fixed dimension (sources, entry pages, exit pages).
+QueryBuilder breakdownBy(const char* endpoint, const char* dimension) {
+  return [endpoint, dimension](const Http::Request& request, std::string id, const RouteParams&) {
+    StatsQuery q = commonQuery(request, endpoint, std::move(id));
+    const int limit = stats::parseLimit(queryParam(request, "limit"));
+    q.params = "&limit=" + std::to_string(limit);
+    const stats::Dim dim = *stats::dimensionNamed(dimension);
+    q.answer = [dim, limit](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+      return stats::breakdown(*conn, scope, dim, limit);
+    };
+    return q;
+  };
+}
+
 }  // namespace
 
 void addStatsRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
-  addRoute(router, services, "overview", [](const Http::Request& request, std::string id) {
-    rangeOf(request);  // checked like on every stats route, not used
-    const std::int64_t now = util::nowMillis();
-    // The answer's "today" changes at midnight: so does the key.
-    const std::string params = "today=" + util::formatDate(util::todayUtc());
-    return StatsQuery{"overview", id, params, [id, now](db::Connection* conn, redis::Client*) {
-                        return stats::overview(*conn, id, now);
-                      }};
-  });
+  addRoute(router, services, "overview",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "overview", std::move(id));
+             const std::int64_t now = util::nowMillis();
+             q.answer = [now](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+               return stats::overview(*conn, scope, now);
+             };
+             return q;
+           });
 
-  addRoute(router, services, "top-pages", [](const Http::Request& request, std::string id) {
-    const auto range = rangeOf(request);
-    const int limit = stats::parseLimit(queryParam(request, "limit"));
-    return StatsQuery{"top-pages", id, rangeParams(range) + "&limit=" + std::to_string(limit),
-                      [id, range, limit](db::Connection* conn, redis::Client*) {
-                        return stats::topPages(*conn, id, range, limit);
-                      }};
-  });
+  addRoute(router, services, "top-pages",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "top-pages", std::move(id));
+             const int limit = stats::parseLimit(queryParam(request, "limit"));
+             q.params = "&limit=" + std::to_string(limit);
+             q.answer = [limit](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+               return stats::topPages(*conn, scope, limit);
+             };
+             return q;
+           });
 
-  addRoute(router, services, "realtime", [](const Http::Request& request, std::string id) {
-    rangeOf(request);  // checked like on every stats route, not used
-    return StatsQuery{"realtime", id, "", [id](db::Connection*, redis::Client* redis) {
-                        return stats::realtime(*redis, id, util::nowMillis());
-                      }};
-  });
+  addRoute(router, services, "realtime",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "realtime", std::move(id));  // checked, not used
+             q.answer = [](db::Connection*, redis::Client* redis, const stats::Scope& scope) {
+               return stats::realtime(*redis, scope.websiteId, util::nowMillis());
+             };
+             return q;
+           });
 
-  addRoute(router, services, "timeseries", [](const Http::Request& request, std::string id) {
-    const auto range = rangeOf(request);
-    const auto interval = stats::parseInterval(queryParam(request, "interval"));
-    stats::checkInterval(range, interval);
-    return StatsQuery{"timeseries", id,
-                      rangeParams(range) + "&interval=" + std::string(stats::name(interval)),
-                      [id, range, interval](db::Connection* conn, redis::Client*) {
-                        return stats::timeseries(*conn, id, range, interval);
-                      }};
-  });
+  addRoute(router, services, "timeseries",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "timeseries", std::move(id));
+             const auto interval = stats::parseInterval(queryParam(request, "interval"));
+             q.params = "&interval=" + std::string(stats::name(interval));
+             q.answer = [interval](db::Connection* conn, redis::Client*,
+                                   const stats::Scope& scope) {
+               return stats::timeseries(*conn, scope, interval);
+             };
+             return q;
+           });
 
-  addRoute(router, services, "breakdown", [](const Http::Request& request, std::string id) {
-    const auto range = rangeOf(request);
-    const auto dimension = stats::parseDimension(queryParam(request, "dimension"));
-    const int limit = stats::parseLimit(queryParam(request, "limit"));
-    return StatsQuery{"breakdown", id,
-                      rangeParams(range) + "&dimension=" + std::string(stats::name(dimension)) +
-                          "&limit=" + std::to_string(limit),
-                      [id, range, dimension, limit](db::Connection* conn, redis::Client*) {
-                        return stats::breakdown(*conn, id, range, dimension, limit);
-                      }};
-  });
+  addRoute(router, services, "breakdown",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "breakdown", std::move(id));
+             const auto dimension =
+                 stats::parseBreakdownDimension(queryParam(request, "dimension"));
+             const int limit = stats::parseLimit(queryParam(request, "limit"));
+             q.params = "&dimension=" + dimension.name + "&limit=" + std::to_string(limit);
+             q.answer = [dimension, limit](db::Connection* conn, redis::Client*,
+                                           const stats::Scope& scope) {
+               return stats::breakdown(*conn, scope, dimension, limit);
+             };
+             return q;
+           });
+
+  addRoute(router, services, "goals",
+           [](const Http::Request& request, std::string id, const RouteParams&) {
+             StatsQuery q = commonQuery(request, "goals", std::move(id));
+             q.answer = [](db::Connection* conn, redis::Client*, const stats::Scope& scope) {
+               return stats::goalsReport(*conn, scope, goals::listGoals(*conn, scope.websiteId));
+             };
+             return q;
+           });
+
+  addRoute(router, services, "funnels/{funnelId}",
+           [](const Http::Request& request, std::string id, const RouteParams& params) {
+             StatsQuery q = commonQuery(request, "funnels", std::move(id));
+             // Not a UUID: no such funnel (404, as an unknown one), before anything waits.
+             auto funnelId = util::canonicalUuid(params.get("funnelId"));
+             if (!funnelId) throw NotFound("no such funnel");
+             q.params = "&funnel=" + *funnelId;
+             q.answer = [funnelId = *funnelId](db::Connection* conn, redis::Client*,
+                                               const stats::Scope& scope) {
+               auto funnel = goals::findFunnel(*conn, scope.websiteId, funnelId);
+               if (!funnel) throw NotFound("no such funnel");
+               return stats::funnelReport(*conn, scope, *funnel);
+             };
+             return q;
+           });
+
+  addRoute(router, services, "sources", breakdownBy("sources", "source"));
+  addRoute(router, services, "entry-pages", breakdownBy("entry-pages", "entry_page"));
+  addRoute(router, services, "exit-pages", breakdownBy("exit-pages", "exit_page"));
 }
 
 }  // namespace mp::http

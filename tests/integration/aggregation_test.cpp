@@ -1,4 +1,5 @@
-// Folding events into rollups: every rollup row equals a direct GROUP BY over events, re-folds are
+// Folding events into visits and rollups: every row equals the same numbers computed from raw
+// events in plain SQL, re-folds are
 // idempotent, late events are picked up, concurrent runs take turns, and mpctl aggregate run.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -20,6 +21,7 @@
 #include "ingest/event_store.hpp"
 #include "stats/stats.hpp"
 #include "support/env.hpp"
+#include "support/reference.hpp"
 #include "support/seed.hpp"
 #include "util/exit_codes.hpp"
 #include "util/time.hpp"
@@ -38,63 +40,68 @@ constexpr sys_days kFirstDay{std::chrono::year{2025} / 10 / 26};
 constexpr sys_days kLastDay{std::chrono::year{2025} / 11 / 4};
 constexpr int kDays = 10;
 
-// Each pair: a rollup read back, and the same numbers computed straight from events with the
-// definitions of 0002_rollups.sql (UTC days and hours), both as sorted whole result sets.
+// Each pair: a rollup read back, and the same numbers computed from the visits by the definitions
+// (support/reference.hpp, UTC days: the websites' zone), both as sorted whole result sets.
 struct Comparison {
   const char* table;
   const char* rollup;
-  const char* direct;
+  std::string direct;
 };
 
-const Comparison kComparisons[] = {
-    {"event_summary",
-     "SELECT website_id, date, page_views, unique_sessions, unique_visitors, events"
-     " FROM event_summary ORDER BY 1, 2",
-     "SELECT website_id, (ts AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE event_type ="
-     " 'pageview'), count(DISTINCT session_id), count(DISTINCT visitor_id), count(*)"
-     " FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
-    {"page_daily",
-     "SELECT website_id, date, page, views, visitors FROM page_daily ORDER BY 1, 2, 3",
-     "SELECT website_id, (ts AT TIME ZONE 'UTC')::date, coalesce(page, ''), count(*),"
-     " count(DISTINCT visitor_id) FROM events WHERE event_type = 'pageview'"
-     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"},
-    {"dimension_daily",
-     "SELECT website_id, date, dimension, value, views, visitors FROM dimension_daily"
-     " ORDER BY 1, 2, 3, 4",
-     "SELECT website_id, d, dim, v, count(*), count(DISTINCT visitor_id) FROM ("
-     " SELECT website_id, (ts AT TIME ZONE 'UTC')::date d, 'referrer' dim,"
-     "   coalesce(referrer_host, '') v, visitor_id FROM events WHERE event_type = 'pageview'"
-     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'browser', coalesce(browser, "
-     "''),"
-     "   visitor_id FROM events WHERE event_type = 'pageview'"
-     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'os', coalesce(os, ''),"
-     "   visitor_id FROM events WHERE event_type = 'pageview'"
-     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'device', coalesce(device, ''),"
-     "   visitor_id FROM events WHERE event_type = 'pageview'"
-     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'country', coalesce(country, "
-     "''),"
-     "   visitor_id FROM events WHERE event_type = 'pageview'"
-     " UNION ALL SELECT website_id, (ts AT TIME ZONE 'UTC')::date, 'event_type', event_type,"
-     "   visitor_id FROM events) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"},
-    // Weeks (from Monday, UTC): with day-scoped visitor ids the distinct count over the week's
-    // events is the sum of its days'.
-    {"page_weekly",
-     "SELECT website_id, week, page, views, visitors FROM page_weekly ORDER BY 1, 2, 3",
-     "SELECT website_id, date_trunc('week', ts AT TIME ZONE 'UTC')::date, coalesce(page, ''),"
-     " count(*), count(DISTINCT visitor_id) FROM events WHERE event_type = 'pageview'"
-     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"},
-    {"dimension_weekly",
-     "SELECT website_id, week, dimension, value, views, visitors FROM dimension_weekly"
-     " WHERE dimension IN ('browser', 'event_type') ORDER BY 1, 2, 3, 4",
-     "SELECT website_id, w, dim, v, count(*), count(DISTINCT visitor_id) FROM ("
-     " SELECT website_id, date_trunc('week', ts AT TIME ZONE 'UTC')::date w, 'browser' dim,"
-     "   coalesce(browser, '') v, visitor_id FROM events WHERE event_type = 'pageview'"
-     " UNION ALL SELECT website_id, date_trunc('week', ts AT TIME ZONE 'UTC')::date, 'event_type',"
-     "   event_type, visitor_id FROM events) x GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"},
-    {"hourly_summary", "SELECT website_id, hour, views, visitors FROM hourly_summary ORDER BY 1, 2",
-     "SELECT website_id, date_trunc('hour', ts, 'UTC'), count(*) FILTER (WHERE event_type ="
-     " 'pageview'), count(DISTINCT visitor_id) FROM events GROUP BY 1, 2 ORDER BY 1, 2"},
-};
+// An event dimension: per visit, the events with each value; then per value.
+std::string eventDimension(const char* name, const char* value) {
+  return fmt::format(
+      "{}{} SELECT vb.website_id, vb.day, '{}', x.value, {} FROM x JOIN vb"
+      " USING (website_id, day, k, vn) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+      test::reference::visits(), test::reference::eventValues(value), name,
+      test::reference::sums("x.pv", "x.ev"));
+}
+
+std::string visitDimension(const char* name) {
+  return fmt::format(
+      "{} SELECT website_id, day, '{}', {}, {} FROM vb GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+      test::reference::visits(), name, name, test::reference::sums());
+}
+
+constexpr const char* kBreakdown =
+    "SELECT website_id, date, dimension, value, visitors, visits, pageviews, events, bounces,"
+    " duration_ms FROM breakdown_daily WHERE dimension = '{}' ORDER BY 1, 2, 3, 4";
+
+const std::vector<Comparison>& comparisons() {
+  static const std::vector<Comparison> kComparisons = {
+      {"event_summary",
+       "SELECT website_id, date, unique_visitors, visits, page_views, events, bounces,"
+       " duration_ms FROM event_summary ORDER BY 1, 2",
+       fmt::format("{} SELECT website_id, day, {} FROM vb GROUP BY 1, 2 ORDER BY 1, 2",
+                   test::reference::visits(), test::reference::sums())},
+      {"visits", "SELECT website_id, date, count(*) FROM visits GROUP BY 1, 2 ORDER BY 1, 2",
+       fmt::format("{} SELECT website_id, day, count(*) FROM vb GROUP BY 1, 2 ORDER BY 1, 2",
+                   test::reference::visits())},
+      {"breakdown_daily country", "", visitDimension("country")},
+      {"breakdown_daily browser", "", visitDimension("browser")},
+      {"breakdown_daily referrer", "", visitDimension("referrer")},
+      {"breakdown_daily page", "", eventDimension("page", "coalesce(page, '')")},
+      {"breakdown_daily event_type", "", eventDimension("event_type", "event_type")},
+      // Events by their own hour (visitors: those of the visits with an event in it), visits by
+      // the hour they started.
+      {"hourly_summary",
+       "SELECT website_id, hour, visitors, views, events, visits, bounces, duration_ms"
+       " FROM hourly_summary ORDER BY 1, 2",
+       fmt::format(
+           "{}, h AS (SELECT n.website_id, date_trunc('hour', n.ts, 'UTC') AS hour,"
+           " count(DISTINCT vb.visitor) AS visitors,"
+           " count(*) FILTER (WHERE n.event_type = 'pageview') AS views, count(*) AS events"
+           " FROM n JOIN vb USING (website_id, day, k, vn) GROUP BY 1, 2),"
+           " s AS (SELECT website_id, date_trunc('hour', started, 'UTC') AS hour,"
+           " count(*) AS visits, count(*) FILTER (WHERE bounce) AS bounces, sum(ms) AS ms"
+           " FROM vb GROUP BY 1, 2)"
+           " SELECT h.website_id, h.hour, h.visitors, h.views, h.events, coalesce(s.visits, 0),"
+           " coalesce(s.bounces, 0), coalesce(s.ms, 0) FROM h LEFT JOIN s USING (website_id, hour)"
+           " ORDER BY 1, 2",
+           test::reference::visits())},
+  };
+  return kComparisons;
+}
 
 class AggregationTest : public ::testing::Test {
  protected:
@@ -175,13 +182,29 @@ class AggregationTest : public ::testing::Test {
   // Every rollup equals its direct computation; returns the rollup rows for later comparison.
   std::vector<std::vector<std::string>> expectRollupsMatchEvents() {
     std::vector<std::vector<std::string>> snapshot;
-    for (const auto& c : kComparisons) {
-      auto rollup = rows(c.rollup);
+    for (const auto& c : comparisons()) {
+      const std::string table = c.table;
+      auto rollup = rows(table.rfind("breakdown_daily ", 0) == 0
+                             ? fmt::format(fmt::runtime(kBreakdown), table.substr(16))
+                             : std::string(c.rollup));
       EXPECT_FALSE(rollup.empty()) << c.table;
       EXPECT_EQ(rollup, rows(c.direct)) << c.table;
       snapshot.push_back(std::move(rollup));
     }
     return snapshot;
+  }
+
+  // The top pages of the first website over `range`: page, views and visitors of each.
+  nlohmann::json pages(const stats::DateRange& range) {
+    stats::Scope scope;
+    scope.websiteId = sites_[0];
+    scope.range = range;
+    nlohmann::json out = nlohmann::json::array();
+    const nlohmann::json answer = stats::topPages(conn_, scope, 10);
+    for (const auto& p : answer["pages"]) {
+      out.push_back({{"page", p["page"]}, {"views", p["views"]}, {"visitors", p["visitors"]}});
+    }
+    return out;
   }
 
   test::TempDatabase db_;
@@ -208,13 +231,12 @@ TEST_F(AggregationTest, FoldedRollupsEqualDirectCountsOverEvents) {
   // Unique visitors over a range crossing the month boundary: the sum of the days' counts is the
   // exact distinct count, as visitor ids are day-scoped.
   const char* range = "'2025-10-28' AND '2025-11-03'";
-  EXPECT_EQ(
-      rows(fmt::format("SELECT website_id, sum(unique_visitors) FROM event_summary"
-                       " WHERE date BETWEEN {} GROUP BY 1 ORDER BY 1",
-                       range)),
-      rows(fmt::format("SELECT website_id, count(DISTINCT visitor_id) FROM events"
-                       " WHERE (ts AT TIME ZONE 'UTC')::date BETWEEN {} GROUP BY 1 ORDER BY 1",
-                       range)));
+  EXPECT_EQ(rows(fmt::format("SELECT website_id, sum(unique_visitors) FROM event_summary"
+                             " WHERE date BETWEEN {} GROUP BY 1 ORDER BY 1",
+                             range)),
+            rows(fmt::format("{} SELECT website_id, count(DISTINCT visitor) FROM vb"
+                             " WHERE day BETWEEN {} GROUP BY 1 ORDER BY 1",
+                             test::reference::visits(), range)));
   // Every website has a run row per day folded.
   EXPECT_EQ(rows("SELECT count(*) FROM aggregation_runs"),
             std::vector<std::string>{std::to_string(kDays * 2) + "|"});
@@ -231,13 +253,14 @@ TEST_F(AggregationTest, RefoldingGivesIdenticalRowsAndPicksUpLateEvents) {
   seed::insertEvents(
       conn_, {{sites_[1], "2025-10-31 23:59:59.999+00", "pageview", "/late", "late-s", 424242,
                "late.example", "Edge", "Windows", "desktop", "NZ"}});
-  EXPECT_NE(rows(kComparisons[0].rollup), rows(kComparisons[0].direct));
+  EXPECT_NE(rows(comparisons()[0].rollup), rows(comparisons()[0].direct));
   const auto result = foldRange(conn_, sys_days{std::chrono::year{2025} / 10 / 31},
                                 sys_days{std::chrono::year{2025} / 10 / 31}, sites_[1]);
   EXPECT_EQ(result.days, 1);
   expectRollupsMatchEvents();
-  EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE website_id = '{}'"
-                             " AND date = '2025-10-31' AND page = '/late'",
+  EXPECT_EQ(rows(fmt::format("SELECT pageviews, visitors FROM breakdown_daily WHERE website_id ="
+                             " '{}' AND date = '2025-10-31' AND dimension = 'page'"
+                             " AND value = '/late'",
                              sites_[1])),
             std::vector<std::string>{"1|1|"});
 }
@@ -259,16 +282,16 @@ TEST_F(AggregationTest, PagesAndValuesTooLongForAnIndexEntryAreFolded) {
   const auto result = foldRange(conn_, kFirstDay, kLastDay);
   EXPECT_EQ(result.days, kDays);
   expectRollupsMatchEvents();
-  EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE website_id = '{}'"
-                             " AND octet_length(page) > 4000",
+  EXPECT_EQ(rows(fmt::format("SELECT pageviews, visitors FROM breakdown_daily WHERE website_id ="
+                             " '{}' AND dimension = 'page' AND octet_length(value) > 4000",
                              sites_[0])),
             std::vector<std::string>{"2|1|"});
-  EXPECT_EQ(rows(fmt::format("SELECT views FROM dimension_daily WHERE website_id = '{}'"
-                             " AND dimension = 'referrer' AND octet_length(value) > 4000",
+  EXPECT_EQ(rows(fmt::format("SELECT visits, pageviews FROM breakdown_daily WHERE website_id ="
+                             " '{}' AND dimension = 'referrer' AND octet_length(value) > 4000",
                              sites_[0])),
-            std::vector<std::string>{"2|"});
-  EXPECT_EQ(rows(fmt::format("SELECT count(*) FROM page_weekly WHERE website_id = '{}'"
-                             " AND octet_length(page) > 4000",
+            std::vector<std::string>{"1|2|"});
+  EXPECT_EQ(rows(fmt::format("SELECT count(*) FROM visits WHERE website_id = '{}'"
+                             " AND octet_length(entry_page) > 4000",
                              sites_[0])),
             std::vector<std::string>{"1|"});
 }
@@ -414,16 +437,16 @@ TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextR
   const sys_days today = util::todayUtc();
   const sys_days yesterday = today - days{1};
   for (int i = 0; i < 5; ++i) {
-    seed::insertEvents(conn_, {{.website = sites_[0],
-                                .ts = fmt::format("{} 0{}:00:00+00", util::formatDate(yesterday), i),
-                                .page = "/",
-                                .session = fmt::format("s{}", i),
-                                .visitor = 100 + i % 2}});
+    seed::insertEvents(conn_,
+                       {{.website = sites_[0],
+                         .ts = fmt::format("{} 0{}:00:00+00", util::formatDate(yesterday), i),
+                         .page = "/",
+                         .session = fmt::format("s{}", i),
+                         .visitor = 100 + i % 2}});
   }
   foldRange(conn_, yesterday, today);
   const stats::DateRange range{yesterday, yesterday};
-  EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"],
-            nlohmann::json::parse(R"([{"page":"/","views":5,"visitors":2}])"));
+  EXPECT_EQ(pages(range), nlohmann::json::parse(R"([{"page":"/","views":5,"visitors":2}])"));
 
   // Through the writers' path, as a queue drained after an outage would bring it.
   events::Event late;
@@ -445,16 +468,16 @@ TEST_F(AggregationTest, ALateEventForYesterdayIsCountedAtOnceAndFoldedByTheNextR
   // The stats count it at once: the day is read from events until it is folded again.
   const auto expected = nlohmann::json::parse(
       R"([{"page":"/","views":5,"visitors":2},{"page":"/late","views":1,"visitors":1}])");
-  EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"], expected);
+  EXPECT_EQ(pages(range), expected);
 
   ASSERT_TRUE(tryFoldRecent(conn_));
   EXPECT_EQ(rows("SELECT bool_or(dirty) FROM aggregation_runs"), std::vector<std::string>{"f|"});
   expectRollupsMatchEvents();
-  EXPECT_EQ(rows(fmt::format("SELECT views, visitors FROM page_daily WHERE date = '{}'"
-                             " AND page = '/late'",
+  EXPECT_EQ(rows(fmt::format("SELECT pageviews, visitors FROM breakdown_daily WHERE date = '{}'"
+                             " AND dimension = 'page' AND value = '/late'",
                              util::formatDate(yesterday))),
             std::vector<std::string>{"1|1|"});
-  EXPECT_EQ(stats::topPages(conn_, sites_[0], range, 10)["pages"], expected);
+  EXPECT_EQ(pages(range), expected);
 }
 
 TEST_F(AggregationTest, AMarkMadeDuringAFoldMakesItFoldTheDayAgain) {

@@ -129,8 +129,15 @@ TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
       {{"timeseries", site_, "--interval", "hour", "--to", to},
        "/timeseries?interval=hour&to=" + to},
   };
-  for (const char* dimension :
-       {"page", "referrer", "browser", "os", "device", "country", "eventType"}) {
+  for (const char* report : {"sources", "entry-pages", "exit-pages"}) {
+    cases.push_back({{report, site_, "--from", from, "--filter", "browser=Firefox"},
+                     "/" + std::string(report) + "?from=" + from +
+                         "&filters=%5B%5B%22is%22%2C%22browser%22%2C%5B%22Firefox%22%5D%5D%5D"});
+  }
+  cases.push_back({{"overview", site_, "--from", from, "--compare", "previous_period"},
+                   "/overview?from=" + from + "&compare=previous_period"});
+  for (const char* dimension : {"page", "referrer", "browser", "os", "device", "country",
+                                "eventType", "entry_page", "source", "channel"}) {
     cases.push_back({{"breakdown", site_, "--dimension", dimension, "--from", from},
                      "/breakdown?dimension=" + std::string(dimension) + "&from=" + from});
   }
@@ -138,7 +145,11 @@ TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
     args.insert(args.end(), {"--format", "json"});
     auto r = mpctl(args);
     ASSERT_EQ(r.exitCode, 0) << path << ": " << r.err;
-    EXPECT_EQ(json::parse(r.out), http(path)) << path;
+    json fromCli = json::parse(r.out);
+    json fromHttp = http(path);
+    fromCli.erase("generatedAt");  // the overview's: the moment each was computed
+    fromHttp.erase("generatedAt");
+    EXPECT_EQ(fromCli, fromHttp) << path;
   }
 
   auto overview = mpctl({"overview", site_, "--format", "json"});
@@ -159,6 +170,22 @@ TEST_F(MpctlStats, JsonIsTheHttpAnswer) {
   EXPECT_EQ(rt["windowSeconds"], 300);
 }
 
+// The header of a list: its first column, then the metrics (CSV names them as the JSON does).
+std::vector<std::string> header(bool csv, const char* first, const char* firstHeader) {
+  if (csv) return {first, "views", "visitors", "visits", "bounceRate", "visitDuration"};
+  return {firstHeader, "VIEWS", "VISITORS", "VISITS", "BOUNCE%", "DURATION(S)"};
+}
+
+// The cells of a row: its value, then the metrics of `block` as the JSON has them.
+std::vector<std::string> numbers(const std::string& value, const json& block) {
+  return {value,
+          block["views"].dump(),
+          block["visitors"].dump(),
+          block["visits"].dump(),
+          block["bounceRate"].dump(),
+          block["visitDuration"].dump()};
+}
+
 TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
   const std::string from = util::formatDate(today_ - days{11});
   for (const bool csv : {false, true}) {
@@ -176,26 +203,22 @@ TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
          "/top-pages?from=" + from,
          "pages",
          "page",
-         csv ? std::vector<std::string>{"page", "views", "visitors"}
-             : std::vector<std::string>{"PAGE", "VIEWS", "VISITORS"}},
+         header(csv, "page", "PAGE")},
         {{"breakdown", site_, "--from", from, "--dimension", "referrer"},
          "/breakdown?dimension=referrer&from=" + from,
          "rows",
          "value",
-         csv ? std::vector<std::string>{"value", "views", "visitors"}
-             : std::vector<std::string>{"VALUE", "VIEWS", "VISITORS"}},
+         header(csv, "value", "VALUE")},
         {{"breakdown", site_, "--from", from, "--dimension", "country", "--limit", "1"},
          "/breakdown?dimension=country&limit=1&from=" + from,
          "rows",
          "value",
-         csv ? std::vector<std::string>{"value", "views", "visitors"}
-             : std::vector<std::string>{"VALUE", "VIEWS", "VISITORS"}},
+         header(csv, "value", "VALUE")},
         {{"timeseries", site_, "--from", from},
          "/timeseries?from=" + from,
          "points",
          "t",
-         csv ? std::vector<std::string>{"t", "views", "visitors"}
-             : std::vector<std::string>{"TIME", "VIEWS", "VISITORS"}},
+         header(csv, "t", "TIME")},
     };
     for (auto [args, path, list, key, header] : cases) {
       args.insert(args.end(), {"--format", format});
@@ -209,9 +232,7 @@ TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
         std::string value = expected[i][key].get<std::string>();
         // A table shows an empty value as "(none)"; CSV keeps it empty.
         if (value.empty() && !csv) value = "(none)";
-        EXPECT_EQ(cells(out[i + 1], csv),
-                  (std::vector<std::string>{value, expected[i]["views"].dump(),
-                                            expected[i]["visitors"].dump()}))
+        EXPECT_EQ(cells(out[i + 1], csv), numbers(value, expected[i]))
             << format << " " << path << " row " << i;
       }
     }
@@ -220,16 +241,19 @@ TEST_F(MpctlStats, TableAndCsvCarryTheSameRows) {
     ASSERT_EQ(overview.exitCode, 0) << overview.err;
     const json o = http("/overview");
     const auto rows = lines(overview.out);
-    ASSERT_EQ(rows.size(), 4u) << overview.out;
-    EXPECT_EQ(cells(rows[0], csv), csv ? (std::vector<std::string>{"period", "views", "visitors"})
-                                       : (std::vector<std::string>{"PERIOD", "VIEWS", "VISITORS"}));
-    EXPECT_EQ(cells(rows[1], csv), (std::vector<std::string>{"all-time", o["totalViews"].dump(),
-                                                             o["uniqueVisitors"].dump()}));
-    EXPECT_EQ(cells(rows[2], csv), (std::vector<std::string>{"today", o["today"]["views"].dump(),
-                                                             o["today"]["visitors"].dump()}));
-    EXPECT_EQ(cells(rows[3], csv),
-              (std::vector<std::string>{"last-7-days", o["last7Days"]["views"].dump(),
-                                        o["last7Days"]["visitors"].dump()}));
+    ASSERT_EQ(rows.size(), 5u) << overview.out;
+    std::vector<std::string> head = header(csv, "period", "PERIOD");
+    head.push_back(csv ? "viewsPerVisit" : "VIEWS/VISIT");
+    EXPECT_EQ(cells(rows[0], csv), head);
+    const std::pair<const char*, const char*> periods[] = {{"all-time", "total"},
+                                                           {"today", "today"},
+                                                           {"last-7-days", "last7Days"},
+                                                           {"range", "range"}};
+    for (std::size_t i = 0; i < std::size(periods); ++i) {
+      auto expected = numbers(periods[i].first, o[periods[i].second]);
+      expected.push_back(o[periods[i].second]["viewsPerVisit"].dump());
+      EXPECT_EQ(cells(rows[i + 1], csv), expected) << periods[i].first;
+    }
 
     auto realtime = mpctl({"realtime", site_, "--format", format});
     ASSERT_EQ(realtime.exitCode, 0) << realtime.err;
@@ -278,6 +302,75 @@ TEST_F(MpctlStats, BadInputIsExit2AndUnknownWebsitesExit6) {
                                                       std::to_string(freePort()) + "\"\n");
   EXPECT_EQ(mpctl({"realtime", site_}, noRedis).exitCode, exit_code::kUnavailable);
   EXPECT_EQ(mpctl({"overview", site_}, noRedis).exitCode, exit_code::kOk);
+}
+
+TEST_F(MpctlStats, GoalsAndFunnelsAreManagedAndReportedAsOverHttp) {
+  const auto run = [this](std::vector<std::string> args) {
+    args.insert(args.begin(), {mpctlPath(), "-c", config_.string()});
+    return runProcess(args);
+  };
+  // Goals by the website's domain or id; the id is the last word's parenthesised value.
+  auto signup = run({"goal", "add", "example.com", "--event", "signup"});
+  ASSERT_EQ(signup.exitCode, 0) << signup.err;
+  EXPECT_THAT(signup.out, HasSubstr("(event signup) to example.com"));
+  auto page = run({"goal", "add", site_, "--page", "/page-*", "--name", "Any page"});
+  ASSERT_EQ(page.exitCode, 0) << page.err;
+  auto listed = run({"goal", "list", site_, "--format", "json"});
+  ASSERT_EQ(listed.exitCode, 0) << listed.err;
+  const json goals = json::parse(listed.out);
+  ASSERT_EQ(goals.size(), 2u);
+  EXPECT_EQ(goals[0]["target"], "signup");
+  EXPECT_EQ(goals[1]["name"], "Any page");
+  const std::string signupId = goals[0]["id"];
+  const std::string pageId = goals[1]["id"];
+
+  const std::vector<std::tuple<std::vector<std::string>, int, std::string>> bad = {
+      {{"goal", "add", site_}, exit_code::kUsage, "--event"},
+      {{"goal", "add", site_, "--event", "a", "--page", "/"}, exit_code::kUsage, "excludes"},
+      {{"goal", "add", site_, "--page", "page"}, exit_code::kUsage, "--page"},
+      {{"goal", "add", site_, "--event", "signup"}, exit_code::kConflict, "already"},
+      {{"goal", "add", "nowhere.example", "--event", "x"}, exit_code::kNotFound, "no website"},
+      {{"funnel", "add", site_, "--name", "One", "--step", signupId}, exit_code::kUsage, "2 to 8"},
+      {{"goal", "del", site_, "0190d7a0-0000-7000-8000-00000000dead"},
+       exit_code::kNotFound,
+       "no goal"},
+  };
+  for (const auto& [args, code, mention] : bad) {
+    auto r = run(args);
+    EXPECT_EQ(r.exitCode, code) << args[1] << " " << mention << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(mention)) << args[1];
+  }
+
+  auto funnel = run({"funnel", "add", site_, "--name", "Pages then signup", "--step", pageId,
+                     "--step", signupId});
+  ASSERT_EQ(funnel.exitCode, 0) << funnel.err;
+  auto funnels = run({"funnel", "list", site_, "--format", "json"});
+  ASSERT_EQ(funnels.exitCode, 0) << funnels.err;
+  const std::string funnelId = json::parse(funnels.out)[0]["id"];
+  auto inUse = run({"goal", "del", site_, signupId});
+  EXPECT_EQ(inUse.exitCode, exit_code::kConflict) << inUse.err;
+  EXPECT_THAT(inUse.err, HasSubstr("Pages then signup"));
+
+  // The reports are the HTTP answers.
+  const std::string from = util::formatDate(today_ - days{9});
+  auto goalsReport = run({"stats", "goals", site_, "--from", from, "--format", "json"});
+  ASSERT_EQ(goalsReport.exitCode, 0) << goalsReport.err;
+  EXPECT_EQ(json::parse(goalsReport.out), http("/goals?from=" + from));
+  EXPECT_GT(json::parse(goalsReport.out)["goals"][0]["visitors"].get<int>(), 0);
+  auto funnelReport = run({"stats", "funnel", site_, funnelId, "--from", from, "--format", "json"});
+  ASSERT_EQ(funnelReport.exitCode, 0) << funnelReport.err;
+  EXPECT_EQ(json::parse(funnelReport.out), http("/funnels/" + funnelId + "?from=" + from));
+  auto table = run({"stats", "funnel", site_, funnelId, "--from", from});
+  ASSERT_EQ(table.exitCode, 0) << table.err;
+  EXPECT_EQ(cells(lines(table.out).at(0), false),
+            (std::vector<std::string>{"STEP", "GOAL", "VISITORS", "DROPOFF", "FROM_FIRST%",
+                                      "FROM_PREVIOUS%"}));
+  EXPECT_EQ(run({"stats", "funnel", site_, "0190d7a0-0000-7000-8000-00000000dead"}).exitCode,
+            exit_code::kNotFound);
+
+  EXPECT_EQ(run({"funnel", "del", site_, funnelId}).exitCode, 0);
+  EXPECT_EQ(run({"goal", "del", site_, signupId}).exitCode, 0);
+  EXPECT_EQ(json::parse(run({"goal", "list", site_, "--format", "json"}).out).size(), 1u);
 }
 
 }  // namespace

@@ -44,14 +44,12 @@ constexpr sys_days kLastDay{std::chrono::year{2024} / 4 / 10};
 constexpr sys_days kGapFirst{std::chrono::year{2024} / 3 / 15};
 constexpr sys_days kGapLast{std::chrono::year{2024} / 3 / 16};
 constexpr sys_days kCutoff = kGapLast;
-const char* const kRollupTables[] = {"event_summary",   "page_daily",  "dimension_daily",
-                                     "hourly_summary",  "page_weekly", "dimension_weekly",
+const char* const kRollupTables[] = {"visits", "event_summary", "breakdown_daily", "hourly_summary",
                                      "aggregation_runs"};
 
-// The day column of a rollup table: hours for hourly_summary, Mondays for the weekly tables.
+// The day column of a rollup table: hours for hourly_summary.
 std::string dayColumn(const std::string& table) {
   if (table == "hourly_summary") return "hour";
-  if (table.ends_with("_weekly")) return "week";
   return "date";
 }
 
@@ -219,15 +217,11 @@ TEST_F(RetentionTest, DropsOldMonthsDeletesOlderRowsAndKeepsNewerOnesExactly) {
   EXPECT_TRUE(tableExists("events_y2024m03"));
   EXPECT_TRUE(tableExists("events_y2024m04"));
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE ts < '2024-03-16 00:00Z'"), 0);
-  for (const char* table : {"event_summary", "page_daily", "dimension_daily", "aggregation_runs"}) {
+  for (const char* table : {"visits", "event_summary", "breakdown_daily", "aggregation_runs"}) {
     EXPECT_EQ(count(fmt::format("SELECT count(*) FROM {} WHERE date < '2024-03-16'", table)), 0)
         << table;
   }
   EXPECT_EQ(count("SELECT count(*) FROM hourly_summary WHERE hour < '2024-03-16 00:00Z'"), 0);
-  for (const char* table : {"page_weekly", "dimension_weekly"}) {
-    EXPECT_EQ(count(fmt::format("SELECT count(*) FROM {} WHERE week < '2024-03-16'", table)), 0)
-        << table;
-  }
   // Every row from the cutoff on, raw or rolled up, is exactly as it was.
   EXPECT_EQ(kept(), keptBefore);
   // The first event after the gap and the newer rows of the default partition are still there.

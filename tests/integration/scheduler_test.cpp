@@ -353,7 +353,9 @@ TEST_F(DaemonSchedulerTest, FoldsRecentEventsWithoutAnyManualRun) {
   ASSERT_TRUE(eventually([&] { return foldedEvents() == 30; })) << foldedEvents();
   // The rollups hold what a direct count says.
   EXPECT_EQ(count("SELECT coalesce(sum(page_views), 0) FROM event_summary"), 30);
-  EXPECT_EQ(count("SELECT coalesce(sum(views), 0) FROM page_daily"), 30);
+  EXPECT_EQ(count("SELECT coalesce(sum(pageviews), 0) FROM breakdown_daily"
+                  " WHERE dimension = 'page'"),
+            30);
   ASSERT_TRUE(eventually([&] { return sample(metricsText(), runs("aggregation", "ok")) >= 1; }))
       << metricsText();
   EXPECT_THAT(daemon_->output(), ContainsRegex("\\[agg\\].*fold days=[0-9]+ events=30 ms=[0-9]+"));

@@ -9,8 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -27,8 +29,10 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "stats/params.hpp"
+#include "stats/query.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
+#include "support/reference.hpp"
 #include "support/seed.hpp"
 #include "support/tracking.hpp"
 #include "util/error.hpp"
@@ -56,29 +60,65 @@ std::int64_t startMs(sys_days day) {
   return seed::dayStartMs(day);
 }
 
-const Dimension kDimensions[] = {Dimension::kPage,     Dimension::kReferrer, Dimension::kBrowser,
-                                 Dimension::kOs,       Dimension::kDevice,   Dimension::kCountry,
-                                 Dimension::kEventType};
+// The breakdown dimensions every answer is checked for: visit dimensions (a visit counts under
+// its first event's value, its entry or exit page) and event dimensions (each event under its own).
+const char* const kDimensions[] = {"page",   "event_type", "referrer", "browser",    "os",
+                                   "device", "country",    "source",   "entry_page", "exit_page"};
 
-// The events column a dimension groups by, and whether only pageviews count.
-std::pair<const char*, bool> columnOf(Dimension dimension) {
-  switch (dimension) {
-    case Dimension::kPage:
-      return {"page", true};
-    case Dimension::kReferrer:
-      return {"referrer_host", true};
-    case Dimension::kBrowser:
-      return {"browser", true};
-    case Dimension::kOs:
-      return {"os", true};
-    case Dimension::kDevice:
-      return {"device", true};
-    case Dimension::kCountry:
-      return {"country", true};
-    case Dimension::kEventType:
-      return {"event_type", false};
+// `text` percent-encoded for a query string.
+std::string urlEncode(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
   }
-  return {"page", true};
+  return out;
+}
+
+// The vb column of a visit dimension (support/reference.hpp).
+std::string visitColumn(const std::string& dimension) {
+  if (dimension == "entry_page") return "vb.entry";
+  if (dimension == "exit_page") return "vb.exit";
+  return "vb." + dimension;
+}
+
+// A metrics block of the REST answers, from its sums: "views" are page views, or events for the
+// rows of an eventType breakdown.
+json block(const Totals& t, bool viewsAreEvents = false) {
+  return {{"views", viewsAreEvents ? t.events : t.pageviews},
+          {"visitors", t.visitors},
+          {"visits", t.visits},
+          {"pageviews", t.pageviews},
+          {"events", t.events},
+          {"bounceRate", static_cast<std::int64_t>(value(Metric::kBounceRate, t))},
+          {"visitDuration", static_cast<std::int64_t>(value(Metric::kVisitDuration, t))},
+          {"viewsPerVisit", value(Metric::kViewsPerVisit, t)}};
+}
+
+// The sums of reference::sums() at column `c` of row `i` onwards.
+Totals totalsAt(const db::Result& r, int i, int c) {
+  return {r.getInt(i, c),     r.getInt(i, c + 1), r.getInt(i, c + 2),
+          r.getInt(i, c + 3), r.getInt(i, c + 4), r.getInt(i, c + 5)};
+}
+
+Totals operator+(Totals a, const Totals& b) {
+  a.visitors += b.visitors;
+  a.visits += b.visits;
+  a.pageviews += b.pageviews;
+  a.events += b.events;
+  a.bounces += b.bounces;
+  a.durationMs += b.durationMs;
+  return a;
+}
+
+Scope scopeOf(const std::string& site, const DateRange& range) {
+  Scope scope;
+  scope.websiteId = site;
+  scope.range = range;
+  return scope;
 }
 
 // A database with three websites (two with events, one without), and the direct SQL answers
@@ -183,71 +223,118 @@ class StatsTest : public ::testing::Test {
             seed::text(country)};
   }
 
-  // Expected answers, straight from events.
+  // Expected answers, from the visits by the definitions (support/reference.hpp) over the raw
+  // events: the websites are in UTC.
 
-  // A breakdown's answer, or (pages = true) the top-pages answer, for the page dimension.
-  json expectedTop(const std::string& site, const DateRange& range, Dimension dimension, int limit,
-                   bool pages = false) {
-    const auto [column, pageviews] = columnOf(dimension);
-    auto r = conn_.execArgs(
-        fmt::format("SELECT coalesce({0}, ''), count(*), count(DISTINCT visitor_id) FROM events"
-                    " WHERE website_id = $1 AND ts >= $2::timestamptz AND ts < $3::timestamptz{1}"
-                    " GROUP BY 1 ORDER BY 2 DESC, coalesce({0}, '') COLLATE \"C\" LIMIT $4",
-                    column, pageviews ? " AND event_type = 'pageview'" : ""),
-        site, util::formatRfc3339Millis(startMs(range.from)),
-        util::formatRfc3339Millis(startMs(range.to + days{1})), limit);
-    const bool page = pages && dimension == Dimension::kPage;
+  // A breakdown's answer, or (pages = true) the top-pages answer: the `limit` values with the
+  // most page views (events for event_type), ties in byte order.
+  json expectedTop(const std::string& site, const DateRange& range, const std::string& dimension,
+                   int limit, bool pages = false) {
+    const bool eventTypes = dimension == "event_type";
+    std::string sql;
+    if (dimension == "page" || eventTypes) {
+      sql = fmt::format(
+          "{}{} SELECT x.value, {} FROM x JOIN vb USING (website_id, day, k, vn)"
+          " WHERE vb.website_id = $1 AND vb.day BETWEEN $2 AND $3"
+          " GROUP BY 1 ORDER BY {} DESC, x.value COLLATE \"C\" LIMIT $4",
+          test::reference::visits(),
+          test::reference::eventValues(eventTypes ? "event_type" : "coalesce(page, '')"),
+          test::reference::sums("x.pv", "x.ev"), eventTypes ? 5 : 4);
+    } else {
+      const std::string column = visitColumn(dimension);
+      sql = fmt::format(
+          "{} SELECT {}, {} FROM vb WHERE vb.website_id = $1 AND vb.day BETWEEN $2 AND $3"
+          " AND {} IS NOT NULL GROUP BY 1 ORDER BY 4 DESC, {} COLLATE \"C\" LIMIT $4",
+          test::reference::visits(), column, test::reference::sums(), column, column);
+    }
+    auto r = conn_.execArgs(sql, site, date(range.from), date(range.to), limit);
     json rows = json::array();
     for (int i = 0; i < r.rows(); ++i) {
-      rows.push_back({{page ? "page" : "value", r.get(i, 0)},
-                      {"views", r.getInt(i, 1)},
-                      {"visitors", r.getInt(i, 2)}});
+      json row = block(totalsAt(r, i, 1), eventTypes);
+      row[pages ? "page" : "value"] = r.get(i, 0);
+      rows.push_back(std::move(row));
     }
-    if (page)
+    if (pages) {
       return {
           {"websiteId", site}, {"from", date(range.from)}, {"to", date(range.to)}, {"pages", rows}};
-    return {{"websiteId", site}, {"dimension", name(dimension)}, {"rows", rows}};
+    }
+    return {{"websiteId", site},
+            {"dimension", eventTypes ? std::string("eventType") : dimension},
+            {"rows", rows}};
+  }
+
+  // The totals of every day of the website with a visit.
+  std::map<sys_days, Totals> expectedDays(const std::string& site) {
+    auto r =
+        conn_.execArgs(fmt::format("{} SELECT vb.day::text, {} FROM vb WHERE vb.website_id = $1"
+                                   " GROUP BY 1",
+                                   test::reference::visits(), test::reference::sums()),
+                       site);
+    std::map<sys_days, Totals> out;
+    for (int i = 0; i < r.rows(); ++i) out[*util::parseDate(r.get(i, 0))] = totalsAt(r, i, 1);
+    return out;
+  }
+
+  static Totals sumOver(const std::map<sys_days, Totals>& perDay, const DateRange& range) {
+    Totals t;
+    for (const auto& [day, totals] : perDay) {
+      if (day >= range.from && day <= range.to) t = t + totals;
+    }
+    return t;
   }
 
   json expectedSeries(const std::string& site, const DateRange& range, Interval interval) {
-    const bool hours = interval == Interval::kHour;
-    const std::int64_t step = hours ? 3'600'000 : kDayMs;
-    const int buckets = range.days() * (hours ? 24 : 1);
-    auto r = conn_.execArgs(
-        "SELECT i, count(e.ts) FILTER (WHERE e.event_type = 'pageview'),"
-        " count(DISTINCT e.visitor_id) FROM generate_series(0, $3::int - 1) i"
-        " LEFT JOIN events e ON e.website_id = $1"
-        " AND e.ts >= $2::timestamptz + make_interval(secs => i * $4::bigint / 1000)"
-        " AND e.ts < $2::timestamptz + make_interval(secs => (i + 1) * $4::bigint / 1000)"
-        " GROUP BY i ORDER BY i",
-        site, util::formatRfc3339Millis(startMs(range.from)), buckets, step);
     json points = json::array();
-    for (int i = 0; i < r.rows(); ++i) {
-      const std::int64_t start = startMs(range.from) + i * step;
-      points.push_back(
-          {{"t", hours ? util::formatRfc3339Millis(start) : date(range.from + days{i})},
-           {"views", r.getInt(i, 1)},
-           {"visitors", r.getInt(i, 2)}});
+    if (interval == Interval::kDay) {
+      const auto perDay = expectedDays(site);
+      for (sys_days d = range.from; d <= range.to; d += days{1}) {
+        json p = block(sumOver(perDay, {d, d}));
+        p["t"] = date(d);
+        points.push_back(std::move(p));
+      }
+    } else {
+      // Events in their own hour, visits (with bounces and durations) in the hour they began.
+      auto r = conn_.execArgs(
+          fmt::format(
+              "{}, h AS (SELECT date_trunc('hour', n.ts, 'UTC') AS hour,"
+              " count(DISTINCT vb.visitor) AS visitors,"
+              " count(*) FILTER (WHERE n.event_type = 'pageview') AS pv, count(*) AS ev"
+              " FROM n JOIN vb USING (website_id, day, k, vn)"
+              " WHERE vb.website_id = $1 AND vb.day BETWEEN $2 AND $3 GROUP BY 1),"
+              " s AS (SELECT date_trunc('hour', vb.started, 'UTC') AS hour, count(*) AS visits,"
+              " count(*) FILTER (WHERE vb.bounce) AS bounces, sum(vb.ms) AS ms FROM vb"
+              " WHERE vb.website_id = $1 AND vb.day BETWEEN $2 AND $3 GROUP BY 1)"
+              " SELECT extract(epoch FROM h.hour)::bigint * 1000, h.visitors,"
+              " coalesce(s.visits, 0), h.pv, h.ev, coalesce(s.bounces, 0), coalesce(s.ms, 0)"
+              " FROM h LEFT JOIN s USING (hour)",
+              test::reference::visits()),
+          site, date(range.from), date(range.to));
+      std::map<std::int64_t, Totals> perHour;
+      for (int i = 0; i < r.rows(); ++i) perHour[r.getInt(i, 0)] = totalsAt(r, i, 1);
+      for (std::int64_t ms = startMs(range.from); ms < startMs(range.to + days{1});
+           ms += 3'600'000) {
+        const auto it = perHour.find(ms);
+        json p = block(it == perHour.end() ? Totals{} : it->second);
+        p["t"] = util::formatRfc3339Millis(ms);
+        points.push_back(std::move(p));
+      }
     }
     return {{"websiteId", site}, {"interval", name(interval)}, {"points", points}};
   }
 
-  json expectedOverview(const std::string& site) {
-    auto r = conn_.execArgs(
-        "SELECT count(*) FILTER (WHERE event_type = 'pageview'), count(DISTINCT visitor_id),"
-        " count(*) FILTER (WHERE event_type = 'pageview' AND ts >= $2 AND ts < $3),"
-        " count(DISTINCT visitor_id) FILTER (WHERE ts >= $2 AND ts < $3),"
-        " count(*) FILTER (WHERE event_type = 'pageview' AND ts >= $4 AND ts < $3),"
-        " count(DISTINCT visitor_id) FILTER (WHERE ts >= $4 AND ts < $3)"
-        " FROM events WHERE website_id = $1",
-        site, util::formatRfc3339Millis(startMs(today_)),
-        util::formatRfc3339Millis(startMs(today_ + days{1})),
-        util::formatRfc3339Millis(startMs(today_ - days{6})));
+  json expectedOverview(const std::string& site, const DateRange& range) {
+    const auto perDay = expectedDays(site);
+    const Totals all = sumOver(perDay, {sys_days{}, today_ + days{3660}});
+    json rangeBlock = block(sumOver(perDay, range));
+    rangeBlock["from"] = date(range.from);
+    rangeBlock["to"] = date(range.to);
     return {{"websiteId", site},
-            {"totalViews", r.getInt(0, 0)},
-            {"uniqueVisitors", r.getInt(0, 1)},
-            {"today", {{"views", r.getInt(0, 2)}, {"visitors", r.getInt(0, 3)}}},
-            {"last7Days", {{"views", r.getInt(0, 4)}, {"visitors", r.getInt(0, 5)}}},
+            {"totalViews", all.pageviews},
+            {"uniqueVisitors", all.visitors},
+            {"total", block(all)},
+            {"today", block(sumOver(perDay, {today_, today_}))},
+            {"last7Days", block(sumOver(perDay, {today_ - days{6}, today_}))},
+            {"range", rangeBlock},
             {"generatedAt", util::formatRfc3339Millis(now_)}};
   }
 
@@ -278,22 +365,25 @@ class StatsTest : public ::testing::Test {
       answers.push_back(actual);
     };
     for (const auto& site : sites_) {
-      check(overview(conn_, site, now_), expectedOverview(site), "overview " + site);
+      const DateRange week = parseRange(std::nullopt, std::nullopt, today_);
+      check(overview(conn_, scopeOf(site, week), now_), expectedOverview(site, week),
+            "overview " + site);
       for (const auto& [label, range] : ranges()) {
         const std::string what = label + " " + site;
+        const Scope scope = scopeOf(site, range);
         for (int limit : {3, 100}) {
-          check(topPages(conn_, site, range, limit),
-                expectedTop(site, range, Dimension::kPage, limit, true), "top-pages " + what);
+          check(topPages(conn_, scope, limit), expectedTop(site, range, "page", limit, true),
+                "top-pages " + what);
         }
-        for (const Dimension dimension : kDimensions) {
-          check(breakdown(conn_, site, range, dimension, 100),
+        for (const char* dimension : kDimensions) {
+          check(breakdown(conn_, scope, *dimensionNamed(dimension), 100),
                 expectedTop(site, range, dimension, 100),
-                "breakdown " + std::string(name(dimension)) + " " + what);
+                "breakdown " + std::string(dimension) + " " + what);
         }
-        check(timeseries(conn_, site, range, Interval::kDay),
-              expectedSeries(site, range, Interval::kDay), "timeseries day " + what);
+        check(timeseries(conn_, scope, Interval::kDay), expectedSeries(site, range, Interval::kDay),
+              "timeseries day " + what);
         if (range.days() <= kMaxHourRangeDays) {
-          check(timeseries(conn_, site, range, Interval::kHour),
+          check(timeseries(conn_, scope, Interval::kHour),
                 expectedSeries(site, range, Interval::kHour), "timeseries hour " + what);
         }
       }
@@ -304,15 +394,13 @@ class StatsTest : public ::testing::Test {
   std::vector<std::string> rollupRows() {
     std::vector<std::string> out;
     for (const char* sql :
-         {"SELECT website_id, date, page_views, unique_sessions, unique_visitors, events"
-          " FROM event_summary ORDER BY 1, 2",
-          "SELECT website_id, date, page, views, visitors FROM page_daily ORDER BY 1, 2, 3",
-          "SELECT website_id, date, dimension, value, views, visitors FROM dimension_daily"
-          " ORDER BY 1, 2, 3, 4",
-          "SELECT website_id, week, page, views, visitors FROM page_weekly ORDER BY 1, 2, 3",
-          "SELECT website_id, week, dimension, value, views, visitors FROM dimension_weekly"
-          " ORDER BY 1, 2, 3, 4",
-          "SELECT website_id, hour, views, visitors FROM hourly_summary ORDER BY 1, 2"}) {
+         {"SELECT website_id, date, page_views, unique_sessions, unique_visitors, events, visits,"
+          " bounces, duration_ms FROM event_summary ORDER BY 1, 2",
+          "SELECT * FROM visits ORDER BY website_id, date, started_at, session_id",
+          "SELECT website_id, date, dimension, value, visitors, visits, pageviews, events,"
+          " bounces, duration_ms FROM breakdown_daily ORDER BY 1, 2, 3, 4",
+          "SELECT website_id, hour, visitors, views, events, visits, bounces, duration_ms"
+          " FROM hourly_summary ORDER BY 1, 2"}) {
       auto r = conn_.exec(sql);
       for (int i = 0; i < r.rows(); ++i) {
         std::string line;
@@ -413,37 +501,27 @@ TEST_F(StatsTest, FinalDaysAreReadFromRollupsAndOtherDaysFromEvents) {
   aggregation::foldRange(conn_, first_, today_);
   const sys_days day = today_ - days{10};
   const DateRange range{day - days{1}, day + days{1}};
-  const json before = topPages(conn_, sites_[0], range, 100);
-  ASSERT_EQ(before, expectedTop(sites_[0], range, Dimension::kPage, 100, true));
+  const json before = topPages(conn_, scopeOf(sites_[0], range), 100);
+  ASSERT_EQ(before, expectedTop(sites_[0], range, "page", 100, true));
   // A final day's rollup row changed behind the fold's back shows in the answer: it is read.
-  conn_.execArgs("INSERT INTO page_daily VALUES ($1, $2, '/rollup-only', 1000, 7)", sites_[0],
-                 date(day));
-  const json after = topPages(conn_, sites_[0], range, 100);
+  const char* insert =
+      "INSERT INTO breakdown_daily VALUES ($1, $2, 'page', '/rollup-only', 7, 8, 1000, 1000, 0,"
+      " 0)";
+  conn_.execArgs(insert, sites_[0], date(day));
+  const json after = topPages(conn_, scopeOf(sites_[0], range), 100);
   ASSERT_FALSE(after["pages"].empty());
-  EXPECT_EQ(after["pages"][0], json({{"page", "/rollup-only"}, {"views", 1000}, {"visitors", 7}}));
+  EXPECT_EQ(after["pages"][0]["page"], "/rollup-only");
+  EXPECT_EQ(after["pages"][0]["views"], 1000);
+  EXPECT_EQ(after["pages"][0]["visitors"], 7);
+  // So is it for a filter on that one value.
+  Scope filtered = scopeOf(sites_[0], range);
+  filtered.filters = {Filter{*dimensionNamed("page"), FilterOp::kIs, {"/rollup-only"}}};
+  EXPECT_EQ(overview(conn_, filtered, now_)["range"]["visits"], 8);
   // Today is never final: its rollup rows are not read, its events are.
-  conn_.execArgs("INSERT INTO page_daily VALUES ($1, $2, '/rollup-only', 1000, 7)", sites_[0],
-                 date(today_));
+  conn_.execArgs(insert, sites_[0], date(today_));
   const DateRange todayOnly{today_, today_};
-  EXPECT_EQ(topPages(conn_, sites_[0], todayOnly, 100),
-            expectedTop(sites_[0], todayOnly, Dimension::kPage, 100, true));
-
-  // A whole final week (Monday to Sunday) is read from its weekly rows, its days are not.
-  sys_days monday = today_ - days{30};
-  while (std::chrono::weekday{monday} != std::chrono::Monday) monday -= days{1};
-  const DateRange week{monday - days{1}, monday + days{7}};
-  ASSERT_EQ(breakdown(conn_, sites_[1], week, Dimension::kBrowser, 100),
-            expectedTop(sites_[1], week, Dimension::kBrowser, 100));
-  conn_.execArgs("INSERT INTO dimension_weekly VALUES ($1, $2, 'browser', 'Weekly', 5000, 9)",
-                 sites_[1], date(monday));
-  conn_.execArgs("INSERT INTO dimension_daily VALUES ($1, $2, 'browser', 'Daily', 6000, 9)",
-                 sites_[1], date(monday + days{2}));
-  const json weekly = breakdown(conn_, sites_[1], week, Dimension::kBrowser, 1);
-  EXPECT_EQ(weekly["rows"], json::parse(R"([{"value":"Weekly","views":5000,"visitors":9}])"));
-  // A week cut by the range is read day by day.
-  const DateRange partial{monday + days{1}, monday + days{7}};
-  EXPECT_EQ(breakdown(conn_, sites_[1], partial, Dimension::kBrowser, 1)["rows"],
-            json::parse(R"([{"value":"Daily","views":6000,"visitors":9}])"));
+  EXPECT_EQ(topPages(conn_, scopeOf(sites_[0], todayOnly), 100),
+            expectedTop(sites_[0], todayOnly, "page", 100, true));
 }
 
 TEST_F(StatsTest, LateEventsAreCountedAtOnceAndFoldedByTheNextScheduledRun) {
@@ -460,7 +538,7 @@ TEST_F(StatsTest, LateEventsAreCountedAtOnceAndFoldedByTheNextScheduledRun) {
     ASSERT_EQ(std::count(finals.begin(), finals.end(), never), 0);
   }
   const DateRange range{old - days{1}, old + days{1}};
-  const json before = topPages(conn_, sites_[1], range, 100);
+  const json before = topPages(conn_, scopeOf(sites_[1], range), 100);
 
   // Through the writers' path: a late pageview of a new visitor on a final day, one on a day
   // never folded, and a redelivered batch (nothing new, still harmless).
@@ -477,13 +555,14 @@ TEST_F(StatsTest, LateEventsAreCountedAtOnceAndFoldedByTheNextScheduledRun) {
   EXPECT_FALSE(dirty(sites_[0], old)) << "only the website that received the event";
 
   // Counted at once: the stats read the dirty day from events.
-  const json now = topPages(conn_, sites_[1], range, 100);
+  const json now = topPages(conn_, scopeOf(sites_[1], range), 100);
   EXPECT_NE(now, before);
-  EXPECT_EQ(now, expectedTop(sites_[1], range, Dimension::kPage, 100, true));
+  EXPECT_EQ(now, expectedTop(sites_[1], range, "page", 100, true));
   const DateRange neverRange{never, never};
-  EXPECT_EQ(breakdown(conn_, sites_[1], neverRange, Dimension::kPage, 10),
-            expectedTop(sites_[1], neverRange, Dimension::kPage, 10));
-  EXPECT_EQ(overview(conn_, sites_[1], now_), expectedOverview(sites_[1]));
+  EXPECT_EQ(breakdown(conn_, scopeOf(sites_[1], neverRange), *dimensionNamed("page"), 10),
+            expectedTop(sites_[1], neverRange, "page", 10));
+  const DateRange week = parseRange(std::nullopt, std::nullopt, today_);
+  EXPECT_EQ(overview(conn_, scopeOf(sites_[1], week), now_), expectedOverview(sites_[1], week));
 
   // The scheduled fold repairs both days, which are final again and still exact; the other
   // never-folded days stay so.
@@ -501,13 +580,13 @@ TEST_F(StatsTest, LateEventsAreCountedAtOnceAndFoldedByTheNextScheduledRun) {
           .getInt(0, 0),
       0);
   EXPECT_EQ(conn_
-                .execArgs("SELECT views FROM page_daily WHERE website_id = $1 AND date = $2"
-                          " AND page = '/late'",
+                .execArgs("SELECT pageviews FROM breakdown_daily WHERE website_id = $1"
+                          " AND date = $2 AND dimension = 'page' AND value = '/late'",
                           sites_[1], date(old))
                 .getInt(0, 0),
             1);
-  EXPECT_EQ(topPages(conn_, sites_[1], range, 100), now);
-  EXPECT_EQ(overview(conn_, sites_[1], now_), expectedOverview(sites_[1]));
+  EXPECT_EQ(topPages(conn_, scopeOf(sites_[1], range), 100), now);
+  EXPECT_EQ(overview(conn_, scopeOf(sites_[1], week), now_), expectedOverview(sites_[1], week));
 }
 
 TEST_F(StatsTest, UnknownAndMalformedWebsites) {
@@ -515,14 +594,14 @@ TEST_F(StatsTest, UnknownAndMalformedWebsites) {
   const DateRange range{today_ - days{6}, today_};
   // An id nobody has: zeros and empty lists (the callers check existence and ownership).
   const std::string nobody = "0190d7a0-0000-7000-8000-00000000dead";
-  EXPECT_EQ(topPages(conn_, nobody, range, 10)["pages"], json::array());
-  EXPECT_EQ(overview(conn_, nobody, now_)["totalViews"], 0);
+  EXPECT_EQ(topPages(conn_, scopeOf(nobody, range), 10)["pages"], json::array());
+  EXPECT_EQ(overview(conn_, scopeOf(nobody, range), now_)["totalViews"], 0);
   // Upper-case ids are the same website, answered in lower case.
   std::string upper = sites_[0];
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  EXPECT_EQ(topPages(conn_, upper, range, 10), topPages(conn_, sites_[0], range, 10));
-  EXPECT_THROW(topPages(conn_, "not-a-uuid", range, 10), NotFound);
-  EXPECT_THROW(timeseries(conn_, sites_[0], {today_ - days{31}, today_}, Interval::kHour),
+  EXPECT_EQ(topPages(conn_, scopeOf(upper, range), 10),
+            topPages(conn_, scopeOf(sites_[0], range), 10));
+  EXPECT_THROW(timeseries(conn_, scopeOf(sites_[0], {today_ - days{31}, today_}), Interval::kHour),
                InvalidInput);
 }
 
@@ -598,18 +677,35 @@ TEST_F(StatsHttp, EveryEndpointIsAMissThenAHitWithTheSameBody) {
   db::Connection conn(db_.url(), std::chrono::seconds(5));
   const DateRange range{today_ - days{8}, today_};
   const std::string dates = "from=" + date(range.from) + "&to=" + date(range.to);
+  const Scope scope = scopeOf(site_, range);
+  Scope filtered = scope;
+  filtered.filters = {Filter{*dimensionNamed("country"), FilterOp::kIs, {"FR"}}};
+  Scope compared = scope;
+  compared.compare = Compare::kPreviousPeriod;
+  const std::string fr = "&filters=" + urlEncode(R"([["is","country",["FR"]]])");
   const std::vector<std::pair<std::string, json>> cases = {
-      {"/top-pages?" + dates + "&limit=2", topPages(conn, site_, range, 2)},
-      {"/top-pages?" + dates, topPages(conn, site_, range, 10)},
-      {"/timeseries?" + dates, timeseries(conn, site_, range, Interval::kDay)},
-      {"/timeseries?" + dates + "&interval=hour", timeseries(conn, site_, range, Interval::kHour)},
+      {"/top-pages?" + dates + "&limit=2", topPages(conn, scope, 2)},
+      {"/top-pages?" + dates, topPages(conn, scope, 10)},
+      {"/top-pages?" + dates + fr, topPages(conn, filtered, 10)},
+      {"/top-pages?" + dates + "&compare=previous_period", topPages(conn, compared, 10)},
+      {"/timeseries?" + dates, timeseries(conn, scope, Interval::kDay)},
+      {"/timeseries?" + dates + "&interval=hour", timeseries(conn, scope, Interval::kHour)},
+      {"/timeseries?" + dates + fr, timeseries(conn, filtered, Interval::kDay)},
       {"/breakdown?" + dates + "&dimension=referrer",
-       breakdown(conn, site_, range, Dimension::kReferrer, 10)},
+       breakdown(conn, scope, *dimensionNamed("referrer"), 10)},
       {"/breakdown?" + dates + "&dimension=eventType&limit=1",
-       breakdown(conn, site_, range, Dimension::kEventType, 1)},
+       breakdown(conn, scope, *dimensionNamed("eventType"), 1)},
       {"/breakdown?dimension=country",
-       breakdown(conn, site_, parseRange({}, {}, today_), Dimension::kCountry, 10)},
+       breakdown(conn, scopeOf(site_, parseRange({}, {}, today_)), *dimensionNamed("country"), 10)},
+      {"/sources?" + dates, breakdown(conn, scope, *dimensionNamed("source"), 10)},
+      {"/entry-pages?" + dates, breakdown(conn, scope, *dimensionNamed("entry_page"), 10)},
+      {"/exit-pages?" + dates + "&limit=1",
+       breakdown(conn, scope, *dimensionNamed("exit_page"), 1)},
   };
+  // The filter narrows the answer; the comparison carries the previous period's numbers.
+  ASSERT_LT(topPages(conn, filtered, 10)["pages"][0]["views"].get<int>(),
+            topPages(conn, scope, 10)["pages"][0]["views"].get<int>());
+  ASSERT_TRUE(topPages(conn, compared, 10)["pages"][0].contains("comparison"));
   for (const auto& [path, expected] : cases) {
     auto miss = get("/stats/" + site_ + path);
     ASSERT_EQ(miss.status, 200) << path << ": " << miss.body;
@@ -629,13 +725,17 @@ TEST_F(StatsHttp, EveryEndpointIsAMissThenAHitWithTheSameBody) {
   EXPECT_THAT(body["generatedAt"].get<std::string>(),
               ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
                                       "\\.[0-9]{3}Z"));
-  json expected = overview(conn, site_, util::nowMillis());
+  json expected = overview(conn, scopeOf(site_, parseRange({}, {}, today_)), util::nowMillis());
   body.erase("generatedAt");
   expected.erase("generatedAt");
   EXPECT_EQ(body, expected);
-  auto overviewHit = get("/stats/" + site_ + "/overview?from=2020-01-01");
-  EXPECT_EQ(overviewHit.header("x-cache"), "HIT") << "from/to do not change the overview";
+  auto overviewHit = get("/stats/" + site_ + "/overview");
+  EXPECT_EQ(overviewHit.header("x-cache"), "HIT");
   EXPECT_EQ(overviewHit.body, overviewMiss.body);
+  // The range block follows from/to: another question.
+  auto overviewRange = get("/stats/" + site_ + "/overview?from=" + date(today_ - days{2}));
+  EXPECT_EQ(overviewRange.header("x-cache"), "MISS");
+  EXPECT_EQ(json::parse(overviewRange.body)["range"]["from"], date(today_ - days{2}));
 
   // Realtime: one session tracked now.
   ASSERT_EQ(
@@ -652,20 +752,26 @@ TEST_F(StatsHttp, EveryEndpointIsAMissThenAHitWithTheSameBody) {
 
   // The cached entries live cache.ttl_seconds (30), realtime at most 5 s.
   redis::Client redis(redis::Url::parse(redis_.url()), std::chrono::seconds(2));
-  const auto ttl =
-      redis.command({"TTL", redis::statsCacheKey(site_, "top-pages", dates + "&limit=2")})
-          .integer();
+  const auto ttl = redis
+                       .command({"TTL", redis::statsCacheKey(site_, "top-pages",
+                                                             "tz=UTC&" + dates + "&limit=2")})
+                       .integer();
   EXPECT_GT(ttl, 0);
   EXPECT_LE(ttl, 30);
-  const auto rtTtl = redis.command({"TTL", redis::statsCacheKey(site_, "realtime", "")}).integer();
+  const DateRange week = parseRange({}, {}, today_);
+  const auto rtTtl = redis
+                         .command({"TTL", redis::statsCacheKey(site_, "realtime",
+                                                               "tz=UTC&from=" + date(week.from) +
+                                                                   "&to=" + date(week.to))})
+                         .integer();
   EXPECT_GT(rtTtl, 0);
   EXPECT_LE(rtTtl, 5);
 
   auto metrics = test::httpRequest("GET", daemon_->metricsUrl());
   EXPECT_THAT(metrics.body,
-              HasSubstr("mp_stats_cache_requests_total{endpoint=\"top-pages\",result=\"hit\"} 2"));
+              HasSubstr("mp_stats_cache_requests_total{endpoint=\"top-pages\",result=\"hit\"} 4"));
   EXPECT_THAT(metrics.body,
-              HasSubstr("mp_stats_cache_requests_total{endpoint=\"top-pages\",result=\"miss\"} 2"));
+              HasSubstr("mp_stats_cache_requests_total{endpoint=\"top-pages\",result=\"miss\"} 4"));
 }
 
 TEST_F(StatsHttp, AuthenticationOwnershipAndBadParameters) {
@@ -680,7 +786,8 @@ TEST_F(StatsHttp, AuthenticationOwnershipAndBadParameters) {
   db::Connection conn(db_.url(), std::chrono::seconds(5));
   const std::string other = tokenFor(seed::owner(conn, "other@example.com"));
   for (const char* endpoint :
-       {"/overview", "/top-pages", "/realtime", "/timeseries", "/breakdown?dimension=os"}) {
+       {"/overview", "/top-pages", "/realtime", "/timeseries", "/breakdown?dimension=os",
+        "/sources", "/entry-pages", "/exit-pages"}) {
     auto foreign = get(base + endpoint, other);
     auto missing = get("/stats/0190d7a0-0000-7000-8000-00000000dead" + std::string(endpoint));
     auto malformed = get("/stats/not-a-uuid" + std::string(endpoint));
@@ -707,6 +814,14 @@ TEST_F(StatsHttp, AuthenticationOwnershipAndBadParameters) {
       {"/timeseries?interval=week", "interval"},
       {"/timeseries?interval=hour&from=2026-01-01&to=2026-03-01", "31 days"},
       {"/timeseries?from=1999-01-01&to=2026-01-01", "3660"},
+      {"/top-pages?filters=nope", "filters"},
+      {"/top-pages?filters=" + urlEncode(R"([["is","planet",["x"]]])"), "planet"},
+      {"/top-pages?filters=" + urlEncode(R"([["near","page",["/"]]])"), "near"},
+      {"/top-pages?filters=" + urlEncode(R"([["is","page",[]]])"), "filters"},
+      {"/overview?filters=" + urlEncode(R"([["matches","page",["("]]])"), "regular expression"},
+      {"/top-pages?compare=last_year", "compare"},
+      {"/breakdown?dimension=time:day", "dimension"},
+      {"/sources?limit=0", "limit"},
   };
   for (const auto& [path, mention] : bad) {
     auto r = get(base + path);
@@ -767,7 +882,7 @@ TEST_F(StatsHttp, ALateServerSideEventShowsAtOnce) {
   // A new question (the cached one may serve its 30 s): the event is in it.
   auto after = json::parse(get(path + "&limit=20").body);
   ASSERT_EQ(after["pages"].size(), 4u);
-  EXPECT_EQ(after, topPages(conn, site_, {old, old}, 20));
+  EXPECT_EQ(after, topPages(conn, scopeOf(site_, {old, old}), 20));
 }
 
 }  // namespace

@@ -51,7 +51,9 @@ class VisitsTest : public ::testing::Test {
         "SELECT date::text, to_char(started_at AT TIME ZONE $2, 'HH24:MI:SS'), session_id,"
         " to_char(ended_at AT TIME ZONE $2, 'HH24:MI:SS'), coalesce(visitor_id, -1), pageviews,"
         " events, interactive, coalesce(entry_page, ''), coalesce(exit_page, ''),"
-        " coalesce(source, ''), array_to_string(steps, ' '), array_to_string(step_ms, ' ')"
+        " coalesce(source, ''),"
+        " array_to_string(ARRAY(SELECT CASE WHEN t = 'pageview' THEN 'p' || p ELSE 'e' || t END"
+        " FROM unnest(step_types, step_pages) AS s(t, p)), ' '), array_to_string(step_ms, ' ')"
         " FROM (" +
         stats::visitRowsSql("ev.website_id = $1::uuid", "$2::text") + ") v(" +
         std::string(stats::kVisitColumns) + ") ORDER BY date, started_at, session_id";

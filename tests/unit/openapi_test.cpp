@@ -236,6 +236,8 @@ TEST_F(OpenApi, ErrorCodeEnumListsEveryCode) {
       "unknown_website",  "domain_mismatch", "payload_too_large", "unsupported_media_type",
       "rate_limited",     "unavailable",     "internal",          "method_not_allowed",
       "upgrade_required",  // the live feed's handshake without a WebSocket upgrade
+      "goal_exists",      "goal_in_use",     "too_many_goals",    "funnel_exists",
+      "too_many_funnels",
   };
   const auto listed = enumOfSchema(lines_, "ErrorCode");
   EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), kCodes);

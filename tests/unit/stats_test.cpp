@@ -9,6 +9,7 @@
 
 #include "redis/keys.hpp"
 #include "stats/params.hpp"
+#include "stats/query_params.hpp"
 #include "util/error.hpp"
 
 namespace mp::stats {
@@ -84,22 +85,43 @@ TEST(StatsParams, LimitIsAWholeNumberFromOneToAHundred) {
   }
 }
 
-TEST(StatsParams, DimensionsByTheirApiNames) {
-  const std::pair<const char*, Dimension> all[] = {
-      {"page", Dimension::kPage},          {"referrer", Dimension::kReferrer},
-      {"browser", Dimension::kBrowser},    {"os", Dimension::kOs},
-      {"device", Dimension::kDevice},      {"country", Dimension::kCountry},
-      {"eventType", Dimension::kEventType}};
-  for (const auto& [text, dimension] : all) {
-    EXPECT_EQ(parseDimension(text), dimension) << text;
-    EXPECT_EQ(name(dimension), text);
+TEST(StatsParams, BreakdownDimensionsInBothSpellings) {
+  const std::pair<const char*, const char*> all[] = {{"page", "page"},
+                                                     {"referrer", "referrer"},
+                                                     {"browser", "browser"},
+                                                     {"os", "os"},
+                                                     {"device", "device"},
+                                                     {"country", "country"},
+                                                     {"eventType", "event_type"},
+                                                     {"source", "source"},
+                                                     {"entry_page", "entry_page"},
+                                                     {"visit:source", "source"},
+                                                     {"event:page", "page"},
+                                                     {"prop:plan", "prop:plan"},
+                                                     {"event:props:plan", "prop:plan"},
+                                                     {"utm_campaign", "utm_campaign"}};
+  for (const auto& [text, canonical] : all) {
+    EXPECT_EQ(parseBreakdownDimension(text).name, canonical) << text;
   }
-  for (const char* bad : {"event_type", "Page", "url", ""}) {
-    EXPECT_EQ(refusal([&] { parseDimension(bad); }).first, "dimension") << bad;
+  for (const char* bad : {"Page", "url", "", "time:day", "prop:"}) {
+    auto [field, message] = refusal([&] { parseBreakdownDimension(bad); });
+    EXPECT_EQ(field, "dimension") << bad;
+    EXPECT_THAT(message, HasSubstr("entry_page")) << bad;
   }
-  auto [field, message] = refusal([] { parseDimension(std::nullopt); });
+  auto [field, message] = refusal([] { parseBreakdownDimension(std::nullopt); });
   EXPECT_EQ(field, "dimension");
   EXPECT_THAT(message, HasSubstr("required"));
+}
+
+TEST(StatsParams, DatesAreCheckedBeforeTheWebsitesTodayIsKnown) {
+  // A day after UTC's today may be today in a zone ahead of UTC: not refused here.
+  EXPECT_NO_THROW(checkDates("2099-01-01", std::nullopt));
+  EXPECT_NO_THROW(checkDates(std::nullopt, "1999-01-01"));
+  EXPECT_NO_THROW(checkDates(std::nullopt, std::nullopt));
+  EXPECT_EQ(refusal([] { checkDates("2026-02-30", std::nullopt); }).first, "from");
+  EXPECT_EQ(refusal([] { checkDates(std::nullopt, "today"); }).first, "to");
+  EXPECT_THAT(refusal([] { checkDates("2026-03-02", "2026-03-01"); }).second, HasSubstr("after"));
+  EXPECT_THAT(refusal([] { checkDates("1990-01-01", "2026-03-01"); }).second, HasSubstr("3660"));
 }
 
 TEST(StatsParams, IntervalsAndTheHourlyRangeLimit) {

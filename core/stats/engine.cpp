@@ -1,0 +1,598 @@
+// The query engine. Every answer is built from per-day partial sums (visitors are distinct per
+// day, so days add up) of two kinds of rows, unioned and summed per dimension value:
+//
+// - folded days: rollup rows when the question is one the fold precomputed (no filter, or one
+//   `is` filter on one value, grouped by nothing, time, or one dimension), else the visits table;
+// - every other day: visit rows computed from raw events by stats::visitRowsSql(), the statement
+//   the fold itself uses, grouped exactly as the rollups were.
+//
+// `matches` filters are resolved first: the dimension's values in the range are listed and
+// matched with RE2 here, and the filter becomes `is` (or `is_not`) over the values that match.
+#include "stats/engine.hpp"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "aggregation/aggregator.hpp"
+#include "stats/visit_sql.hpp"
+#include "util/error.hpp"
+#include "util/time.hpp"
+
+namespace mp::stats {
+namespace {
+
+using std::chrono::days;
+using std::chrono::sys_days;
+
+// The parameters of a statement being written: param() appends one and names it.
+class Sql {
+ public:
+  std::string param(std::string value) {
+    params_.emplace_back(std::move(value));
+    return "$" + std::to_string(params_.size());
+  }
+  const db::Params& params() const { return params_; }
+
+ private:
+  db::Params params_;
+};
+
+std::string arrayLiteral(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) out.push_back(',');
+    out.push_back('"');
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string dateList(const std::vector<sys_days>& list) {
+  std::vector<std::string> text;
+  text.reserve(list.size());
+  for (auto d : list) text.push_back(util::formatDate(d));
+  return arrayLiteral(text);
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.append(separator);
+    out.append(parts[i]);
+  }
+  return out;
+}
+
+// A visit dimension over the visit row v, as grouped (NULL: the visit has no value for it).
+std::string visitColumn(const std::string& dim) {
+  static const std::map<std::string, std::string, std::less<>> kColumns = {
+      {"entry_page", "v.entry_page"},
+      {"exit_page", "v.exit_page"},
+      {"source", "coalesce(v.source, '')"},
+      {"channel", "coalesce(v.channel, '')"},
+      {"referrer", "coalesce(v.referrer_host, '')"},
+      {"utm_source", "v.utm_source"},
+      {"utm_medium", "v.utm_medium"},
+      {"utm_campaign", "v.utm_campaign"},
+      {"utm_term", "v.utm_term"},
+      {"utm_content", "v.utm_content"},
+      {"country", "coalesce(v.country, '')"},
+      {"browser", "coalesce(v.browser, '')"},
+      {"os", "coalesce(v.os, '')"},
+      {"device", "coalesce(v.device, '')"},
+      {"hostname", "coalesce(v.hostname, '')"},
+  };
+  return kColumns.at(dim);
+}
+
+// Dimensions whose missing value leaves the visit out of their breakdown (rather than being '').
+bool missingIsLeftOut(const std::string& dim) {
+  return dim == "entry_page" || dim == "exit_page" || dim.rfind("utm_", 0) == 0 ||
+         dim.rfind("prop:", 0) == 0;
+}
+
+// An event dimension over the event s(type, page, ms, props) of the unnested arrays.
+std::string eventColumn(const Dim& dim, Sql& sql) {
+  if (dim.name == "page") return "s.page";
+  if (dim.name == "event_type") return "s.type";
+  return "(s.props ->> " + sql.param(dim.name.substr(5)) + ")";
+}
+
+constexpr const char* kUnnest =
+    "unnest(v.step_types, v.step_pages, v.step_ms, v.step_props) AS s(type, page, ms, props)";
+
+std::string predicate(const std::string& expr, const Filter& f, Sql& sql) {
+  const std::string value = "coalesce(" + expr + ", '')";
+  const std::string list = sql.param(arrayLiteral(f.values)) + "::text[]";
+  const std::string contains =
+      "EXISTS (SELECT 1 FROM unnest(" + list + ") AS f(x) WHERE strpos(" + value + ", f.x) > 0)";
+  switch (f.op) {
+    case FilterOp::kIs:
+      return value + " = ANY(" + list + ")";
+    case FilterOp::kIsNot:
+      return "NOT (" + value + " = ANY(" + list + "))";
+    case FilterOp::kContains:
+      return contains;
+    case FilterOp::kContainsNot:
+      return "NOT " + contains;
+    case FilterOp::kMatches:
+    case FilterOp::kMatchesNot:
+      break;
+  }
+  throw Error("a matches filter reached the SQL unresolved");
+}
+
+struct DaySplit {
+  std::vector<sys_days> folded;  // final: rollups and visits are complete
+  std::vector<sys_days> raw;     // every other day of the range
+};
+
+DaySplit splitDays(db::Connection& conn, const Query& q) {
+  const auto finals = aggregation::finalDays(conn, q.websiteId, q.range.from, q.range.to);
+  const std::set<sys_days> final(finals.begin(), finals.end());
+  DaySplit split;
+  for (sys_days d = q.range.from; d <= q.range.to; d += days{1}) {
+    (final.count(d) ? split.folded : split.raw).push_back(d);
+  }
+  return split;
+}
+
+// The visit rows of the range: stored ones for `folded`, computed ones for `raw`.
+std::string visitRows(const Query& q, const std::vector<sys_days>& folded,
+                      const std::vector<sys_days>& raw, Sql& sql) {
+  const std::string website = sql.param(q.websiteId) + "::uuid";
+  std::vector<std::string> parts;
+  if (!folded.empty()) {
+    parts.push_back(
+        fmt::format("SELECT {} FROM visits WHERE website_id = {} AND date = ANY({}::date[])",
+                    kVisitColumns, website, sql.param(dateList(folded))));
+  }
+  if (!raw.empty()) {
+    const std::string zone = sql.param(q.timeZone) + "::text";
+    // One time range per run of consecutive days: index ranges of the primary key.
+    std::vector<std::string> ranges;
+    for (std::size_t i = 0; i < raw.size();) {
+      std::size_t j = i;
+      while (j + 1 < raw.size() && raw[j + 1] == raw[j] + days{1}) ++j;
+      ranges.push_back(fmt::format(
+          "(ev.ts >= ({0}::date)::timestamp AT TIME ZONE {2}"
+          " AND ev.ts < ({1}::date + 1)::timestamp AT TIME ZONE {2})",
+          sql.param(util::formatDate(raw[i])), sql.param(util::formatDate(raw[j])), zone));
+      i = j + 1;
+    }
+    parts.push_back(fmt::format(
+        "SELECT * FROM ({}) r({})",
+        visitRowsSql("ev.website_id = " + website + " AND (" + join(ranges, " OR ") + ")", zone),
+        kVisitColumns));
+  }
+  if (parts.empty()) return fmt::format("SELECT {} FROM visits WHERE false", kVisitColumns);
+  return join(parts, " UNION ALL ");
+}
+
+const Dim* eventLevelDimension(const Query& q) {
+  const Dim* found = nullptr;
+  for (const auto& d : q.dimensions) {
+    if (d.kind == DimensionKind::kEvent || d.name == "time:hour") {
+      if (found) {
+        throw InvalidInput("dimensions",
+                           "at most one of the event dimensions (page, event_type, prop:…) and "
+                           "time:hour can be asked for at once");
+      }
+      found = &d;
+    }
+  }
+  return found;
+}
+
+std::string timeColumn(const std::string& dim, const std::string& dateColumn) {
+  if (dim == "time:day") return dateColumn;
+  if (dim == "time:week") return "date_trunc('week', " + dateColumn + ")::date";
+  return "date_trunc('month', " + dateColumn + ")::date";
+}
+
+constexpr const char* kSums = "visitors, visits, pageviews, events, bounces, duration_ms";
+
+// Per day and dimension value, the sums of the visit rows `rows` (a relation of kVisitColumns),
+// filtered and grouped as `q` asks: columns day, d0…, then kSums.
+std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
+  std::vector<std::string> where;
+  std::vector<std::string> eventWhere;
+  for (const auto& f : q.filters) {
+    if (f.dimension.kind == DimensionKind::kVisit) {
+      where.push_back(predicate(visitColumn(f.dimension.name), f, sql));
+    } else {
+      eventWhere.push_back(predicate(eventColumn(f.dimension, sql), f, sql));
+    }
+  }
+  const std::string eventCondition = eventWhere.empty() ? "true" : join(eventWhere, " AND ");
+  const Dim* eventDim = eventLevelDimension(q);
+
+  std::string lateral;
+  std::string pv = "v.pageviews";
+  std::string ev = "v.events";
+  std::string counted = "true";
+  if (eventDim && eventDim->name == "time:hour") {
+    const std::string zone = sql.param(q.timeZone) + "::text";
+    // Events in their own hour; the visit, with its bounce and duration, in the hour it started.
+    lateral = fmt::format(
+        " CROSS JOIN LATERAL (SELECT h.value, sum(h.pv) AS pv, sum(h.ev) AS ev,"
+        " bool_or(h.start) AS counted FROM (SELECT date_trunc('hour', v.started_at + s.ms *"
+        " interval '1 millisecond', {0}) AS value, count(*) FILTER (WHERE s.type = 'pageview')"
+        " AS pv, count(*) AS ev, false AS start FROM {1} WHERE {2} GROUP BY 1"
+        " UNION ALL SELECT date_trunc('hour', v.started_at, {0}), 0, 0, true) h"
+        " GROUP BY h.value) x",
+        zone, kUnnest, eventCondition);
+    if (!eventWhere.empty()) {
+      where.push_back(fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", kUnnest, eventCondition));
+    }
+    pv = "x.pv";
+    ev = "x.ev";
+    counted = "x.counted";
+  } else if (eventDim) {
+    const std::string column = eventColumn(*eventDim, sql);
+    lateral = fmt::format(
+        " CROSS JOIN LATERAL (SELECT {0} AS value, count(*) FILTER (WHERE s.type = 'pageview')"
+        " AS pv, count(*) AS ev FROM {1} WHERE {2} AND {0} IS NOT NULL GROUP BY 1) x",
+        column, kUnnest, eventCondition);
+    pv = "x.pv";
+    ev = "x.ev";
+  } else if (!eventWhere.empty()) {
+    lateral = fmt::format(
+        " CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE s.type = 'pageview') AS pv,"
+        " count(*) AS ev FROM {} WHERE {}) x",
+        kUnnest, eventCondition);
+    where.push_back("x.ev > 0");
+    pv = "x.pv";
+    ev = "x.ev";
+  }
+
+  std::vector<std::string> dims;
+  for (const auto& d : q.dimensions) {
+    std::string column;
+    if (&d == eventDim) {
+      column = "x.value";
+    } else if (d.kind == DimensionKind::kTime) {
+      column = timeColumn(d.name, "v.date");
+    } else {
+      column = visitColumn(d.name);
+      if (missingIsLeftOut(d.name)) where.push_back(column + " IS NOT NULL");
+    }
+    dims.push_back(column);
+  }
+  std::string select = "v.date AS day";
+  for (std::size_t i = 0; i < dims.size(); ++i) select += fmt::format(", {} AS d{}", dims[i], i);
+  std::string group = "v.date";
+  for (std::size_t i = 0; i < dims.size(); ++i) group += fmt::format(", d{}", i);
+  return fmt::format(
+      "SELECT {0}, count(DISTINCT v.visitor_id) FILTER (WHERE {2} > 0) AS visitors,"
+      " count(*) FILTER (WHERE {3}) AS visits, sum({1}) AS pageviews, sum({2}) AS events,"
+      " count(*) FILTER (WHERE {3} AND v.pageviews < 2 AND v.interactive = 0) AS bounces,"
+      " coalesce(sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint)"
+      " FILTER (WHERE {3}), 0) AS duration_ms"
+      " FROM ({4}) v{5}{6} GROUP BY {7}",
+      select, pv, ev, counted, rows, lateral,
+      where.empty() ? std::string() : " WHERE " + join(where, " AND "), group);
+}
+
+// The rollup rows answering `q` for the folded days, or nullopt when no rollup holds its answer.
+std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days>& folded,
+                                      Sql& sql) {
+  if (q.filters.size() > 1) return std::nullopt;
+  const Filter* filter = q.filters.empty() ? nullptr : &q.filters[0];
+  if (filter && (filter->op != FilterOp::kIs || filter->values.size() != 1 ||
+                 (filter->values[0].empty() && missingIsLeftOut(filter->dimension.name)))) {
+    return std::nullopt;
+  }
+  const Dim* grouped = nullptr;  // the one non-day dimension
+  for (const auto& d : q.dimensions) {
+    if (d.kind == DimensionKind::kTime && d.name != "time:hour") continue;
+    if (grouped) return std::nullopt;
+    grouped = &d;
+  }
+  if (grouped && filter) return std::nullopt;
+
+  const std::string website = sql.param(q.websiteId) + "::uuid";
+  const std::string dates = sql.param(dateList(folded)) + "::date[]";
+  std::string table;
+  std::string dateColumn = "date";
+  std::string condition;
+  std::string groupedColumn;
+  std::string sums = "visitors, visits, pageviews, events, bounces, duration_ms";
+  if (grouped && grouped->name == "time:hour") {
+    const std::string zone = sql.param(q.timeZone) + "::text";
+    table = "hourly_summary";
+    dateColumn = "(hour AT TIME ZONE " + zone + ")::date";
+    condition = "website_id = " + website + " AND " + dateColumn + " = ANY(" + dates + ")";
+    groupedColumn = "hour";
+    sums = "visitors, visits, views, events, bounces, duration_ms";
+  } else if (grouped || filter) {
+    const Dim& dim = grouped ? *grouped : filter->dimension;
+    table = "breakdown_daily";
+    condition = "website_id = " + website + " AND dimension = " + sql.param(dim.name) +
+                " AND date = ANY(" + dates + ")";
+    if (filter) {
+      const std::string value = sql.param(filter->values[0]);
+      condition += " AND mp_rollup_key(value) = mp_rollup_key(" + value + ") AND value = " + value;
+    }
+    if (grouped) groupedColumn = "value";
+  } else {
+    table = "event_summary";
+    condition = "website_id = " + website + " AND date = ANY(" + dates + ")";
+    sums = "unique_visitors, visits, page_views, events, bounces, duration_ms";
+  }
+  std::string select = dateColumn + " AS day";
+  for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
+    const Dim& d = q.dimensions[i];
+    const std::string column = &d == grouped ? groupedColumn : timeColumn(d.name, dateColumn);
+    select += fmt::format(", {} AS d{}", column, i);
+  }
+  return fmt::format("SELECT {}, {} FROM {} WHERE {}", select, sums, table, condition);
+}
+
+std::string orderBy(const Query& q) {
+  const auto metricSql = [](Metric m) -> std::string {
+    switch (m) {
+      case Metric::kVisitors:
+        return "sum(visitors)";
+      case Metric::kVisits:
+        return "sum(visits)";
+      case Metric::kPageviews:
+        return "sum(pageviews)";
+      case Metric::kEvents:
+        return "sum(events)";
+      case Metric::kViewsPerVisit:
+        return "sum(pageviews)::numeric / nullif(sum(visits), 0)";
+      case Metric::kBounceRate:
+        return "sum(bounces)::numeric / nullif(sum(visits), 0)";
+      case Metric::kVisitDuration:
+        return "sum(duration_ms)::numeric / nullif(sum(visits), 0)";
+    }
+    return "1";
+  };
+  const auto dimIndex = [&q](const Dim& d) {
+    for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
+      if (q.dimensions[i] == d) return static_cast<int>(i);
+    }
+    throw InvalidInput("order_by",
+                       "order_by names " + d.name + ", which is not a dimension asked for");
+  };
+  std::vector<std::string> keys;
+  std::vector<Order> order = q.orderBy;
+  if (order.empty()) {
+    const bool timed = std::any_of(q.dimensions.begin(), q.dimensions.end(),
+                                   [](const Dim& d) { return d.kind == DimensionKind::kTime; });
+    if (timed) {
+      for (const auto& d : q.dimensions) {
+        if (d.kind == DimensionKind::kTime) order.push_back({std::nullopt, d, false});
+      }
+    } else if (!q.metrics.empty()) {
+      order.push_back({q.metrics.front(), std::nullopt, true});
+    }
+  }
+  for (const auto& o : order) {
+    const std::string dir = o.descending ? " DESC NULLS LAST" : " ASC NULLS FIRST";
+    if (o.metric) {
+      keys.push_back(metricSql(*o.metric) + dir);
+    } else if (o.dimension) {
+      keys.push_back(fmt::format("d{}{}", dimIndex(*o.dimension), dir));
+    }
+  }
+  // Ties in byte order of the values, then the day columns: the same answer every time.
+  for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
+    keys.push_back(q.dimensions[i].kind == DimensionKind::kTime
+                       ? fmt::format("d{}", i)
+                       : fmt::format("d{}::text COLLATE \"C\"", i));
+  }
+  return keys.empty() ? std::string() : " ORDER BY " + join(keys, ", ");
+}
+
+std::string dimensionText(const Dim& d, std::size_t i) {
+  if (d.name == "time:hour") {
+    return fmt::format("to_char(d{} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", i);
+  }
+  return fmt::format("d{}::text", i);
+}
+
+// Replaces each matches / matches_not filter by is / is_not over the values of its dimension in
+// the range that RE2 finds the pattern in.
+Query resolveMatches(db::Connection& conn, Query q, const DaySplit& split) {
+  for (auto& f : q.filters) {
+    if (f.op != FilterOp::kMatches && f.op != FilterOp::kMatchesNot) continue;
+    std::vector<std::unique_ptr<RE2>> patterns;
+    for (const auto& text : f.values) {
+      RE2::Options options;
+      options.set_log_errors(false);
+      auto re = std::make_unique<RE2>(text, options);
+      if (!re->ok()) {
+        throw InvalidInput("filters",
+                           "not a regular expression (RE2 syntax): " + text + ": " + re->error());
+      }
+      patterns.push_back(std::move(re));
+    }
+    Sql sql;
+    const std::string rows = visitRows(q, split.folded, split.raw, sql);
+    std::string values;
+    if (f.dimension.kind == DimensionKind::kVisit) {
+      values = fmt::format("SELECT DISTINCT coalesce({}, '') FROM ({}) v",
+                           visitColumn(f.dimension.name), rows);
+    } else {
+      const std::string column = eventColumn(f.dimension, sql);
+      values = fmt::format("SELECT DISTINCT coalesce({}, '') FROM ({}) v CROSS JOIN LATERAL {}",
+                           column, rows, kUnnest);
+    }
+    auto found = conn.exec(values, sql.params());
+    std::vector<std::string> matching;
+    for (int r = 0; r < found.rows(); ++r) {
+      const std::string value(found.get(r, 0));
+      for (const auto& re : patterns) {
+        if (RE2::PartialMatch(value, *re)) {
+          matching.push_back(value);
+          break;
+        }
+      }
+    }
+    f.op = f.op == FilterOp::kMatches ? FilterOp::kIs : FilterOp::kIsNot;
+    f.values = std::move(matching);
+  }
+  return q;
+}
+
+std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
+  for (const auto& f : query.filters) {
+    if (f.dimension.kind == DimensionKind::kTime) {
+      throw InvalidInput("filters", "time dimensions cannot be filtered on; use the date range");
+    }
+    if (f.values.empty()) throw InvalidInput("filters", "a filter needs at least one value");
+  }
+  eventLevelDimension(query);  // throws for two of them
+  const DaySplit split = splitDays(conn, query);
+  const Query q = resolveMatches(conn, query, split);
+
+  Sql sql;
+  std::vector<std::string> parts;
+  if (!split.folded.empty()) {
+    if (auto rollup = rollupSums(q, split.folded, sql)) {
+      parts.push_back(*rollup);
+    } else {
+      parts.push_back(visitSums(q, visitRows(q, split.folded, {}, sql), sql));
+    }
+  }
+  if (!split.raw.empty()) parts.push_back(visitSums(q, visitRows(q, {}, split.raw, sql), sql));
+
+  std::string select;
+  std::string group;
+  for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
+    select += dimensionText(q.dimensions[i], i) + ", ";
+    group += (i ? ", " : "") + fmt::format("d{}", i);
+  }
+  std::string text = fmt::format(
+      "SELECT {}coalesce(sum(visitors), 0)::bigint, coalesce(sum(visits), 0)::bigint,"
+      " coalesce(sum(pageviews), 0)::bigint, coalesce(sum(events), 0)::bigint,"
+      " coalesce(sum(bounces), 0)::bigint, coalesce(sum(duration_ms), 0)::bigint"
+      " FROM ({}) b(day{}, {})",
+      select,
+      parts.empty() ? "SELECT NULL::date, 0, 0, 0, 0, 0, 0 WHERE false"
+                    : join(parts, " UNION ALL "),
+      [&] {
+        std::string cols;
+        for (std::size_t i = 0; i < q.dimensions.size(); ++i) cols += fmt::format(", d{}", i);
+        return cols;
+      }(),
+      kSums);
+  if (!group.empty()) text += " GROUP BY " + group;
+  text += orderBy(q);
+  text += fmt::format(" LIMIT {} OFFSET {}", q.limit, q.offset);
+
+  auto result = conn.exec(text, sql.params());
+  std::vector<Row> rows;
+  rows.reserve(static_cast<std::size_t>(result.rows()));
+  const int n = static_cast<int>(q.dimensions.size());
+  for (int r = 0; r < result.rows(); ++r) {
+    Row row;
+    for (int i = 0; i < n; ++i) row.dimensions.emplace_back(result.get(r, i));
+    row.totals = {result.getInt(r, n),     result.getInt(r, n + 1), result.getInt(r, n + 2),
+                  result.getInt(r, n + 3), result.getInt(r, n + 4), result.getInt(r, n + 5)};
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// The where-clause of `q`'s filters over a visit row v: visit filters on its attributes, event
+// filters as "one of its events matches them all".
+std::vector<std::string> visitFilters(const Query& q, Sql& sql) {
+  std::vector<std::string> where;
+  std::vector<std::string> eventWhere;
+  for (const auto& f : q.filters) {
+    if (f.dimension.kind == DimensionKind::kVisit) {
+      where.push_back(predicate(visitColumn(f.dimension.name), f, sql));
+    } else {
+      eventWhere.push_back(predicate(eventColumn(f.dimension, sql), f, sql));
+    }
+  }
+  if (!eventWhere.empty()) {
+    where.push_back(
+        fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", kUnnest, join(eventWhere, " AND ")));
+  }
+  return where;
+}
+
+// The most rows a comparison period answers (paging applies to the query's own rows only).
+constexpr int kComparisonRows = 100000;
+
+// One read-only snapshot, begun with its settings in one round trip: count(DISTINCT) sorts each
+// group in memory, and planning JIT costs more than these statements take.
+const db::TransactionOptions kSnapshot{
+    db::Isolation::kRepeatableRead, true, {{"work_mem", "'32MB'"}, {"jit", "off"}}};
+
+}  // namespace
+
+std::vector<Totals> funnel(db::Connection& conn, const Query& query,
+                           const std::vector<FunnelStep>& steps) {
+  std::vector<Totals> out(steps.size());
+  if (steps.empty()) return out;
+  db::Transaction tx(conn, kSnapshot);
+  const DaySplit split = splitDays(conn, query);
+  const Query q = resolveMatches(conn, query, split);
+  Sql sql;
+  const std::string rows = visitRows(q, split.folded, split.raw, sql);
+  std::vector<std::string> kinds;
+  std::vector<std::string> targets;
+  for (const auto& s : steps) {
+    kinds.emplace_back(s.page ? "page" : "event");
+    targets.push_back(s.target);
+  }
+  std::vector<std::string> where = visitFilters(q, sql);
+  // Only visits holding the first step can reach any: a cheap test before the walk.
+  const std::string first = sql.param(steps[0].target);
+  where.push_back(steps[0].page ? fmt::format("EXISTS (SELECT 1 FROM unnest(v.step_types,"
+                                              " v.step_pages) AS u(t, p) WHERE u.t = 'pageview'"
+                                              " AND u.p ~ {})",
+                                              first)
+                                : fmt::format("{} = ANY(v.step_types)", first));
+  const std::string text = fmt::format(
+      "SELECT x.step, sum(x.visitors)::bigint, sum(x.visits)::bigint FROM ("
+      " SELECT v.date, s.step, count(DISTINCT v.visitor_id) AS visitors, count(*) AS visits"
+      " FROM ({0}) v CROSS JOIN LATERAL generate_series(1, mp_funnel_reached(v.step_types,"
+      " v.step_pages, {1}::text[], {2}::text[])) AS s(step) WHERE {3}"
+      " GROUP BY v.date, s.step) x GROUP BY x.step ORDER BY x.step",
+      rows, sql.param(arrayLiteral(kinds)), sql.param(arrayLiteral(targets)), join(where, " AND "));
+  auto result = conn.exec(text, sql.params());
+  for (int r = 0; r < result.rows(); ++r) {
+    const auto step = static_cast<std::size_t>(result.getInt(r, 0));
+    if (step < 1 || step > out.size()) continue;
+    out[step - 1].visitors = result.getInt(r, 1);
+    out[step - 1].visits = result.getInt(r, 2);
+  }
+  tx.commit();
+  return out;
+}
+
+Answer run(db::Connection& conn, const Query& query) {
+  db::Transaction tx(conn, kSnapshot);
+  Answer answer;
+  answer.rows = answerRows(conn, query);
+  if (query.compare) {
+    Query other = query;
+    other.range = comparisonRange(query.range, *query.compare);
+    other.compare.reset();
+    // Every row of the other period, not its own top ones: the answer's rows look theirs up.
+    other.limit = kComparisonRows;
+    other.offset = 0;
+    answer.comparisonRange = other.range;
+    answer.comparison = answerRows(conn, other);
+  }
+  tx.commit();
+  return answer;
+}
+
+}  // namespace mp::stats

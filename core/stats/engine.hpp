@@ -1,0 +1,31 @@
+// The query engine: answers any stats::Query exactly, from the rollups and visits of folded days
+// and from visits computed from raw events for the others (docs/query-engine.md).
+#pragma once
+
+#include "db/connection.hpp"
+#include "stats/query.hpp"
+
+namespace mp::stats {
+
+/// Answers `query` (website, range, metrics, dimensions, filters, order, paging, compare) in one
+/// read-only REPEATABLE READ snapshot on `conn`, which must not be in a transaction. The website
+/// is not looked up: its id and time zone are the query's. Throws InvalidInput for a query the
+/// engine cannot answer (an invalid RE2 pattern, two event dimensions, a filter on time), and
+/// DbError.
+Answer run(db::Connection& conn, const Query& query);
+
+/// One step of a funnel: an event name, or a regular expression (goals::pageRegex()) matched
+/// against the page of a page view.
+struct FunnelStep {
+  bool page = false;
+  std::string target;  ///< event name, or regular expression
+};
+
+/// Per step of a funnel, the visitors and visits that reached it: each visit of the query's range
+/// that passes its filters reaches step k when its events hold steps 1…k in that order
+/// (docs/metrics.md "Funnels"). Visitors are distinct per day and summed. The query's metrics,
+/// dimensions, order and paging are ignored. Throws as run().
+std::vector<Totals> funnel(db::Connection& conn, const Query& query,
+                           const std::vector<FunnelStep>& steps);
+
+}  // namespace mp::stats
