@@ -356,6 +356,8 @@ std::string orderBy(const Query& q) {
         return "sum(bounces)::numeric / nullif(sum(visits), 0)";
       case Metric::kVisitDuration:
         return "sum(duration_ms)::numeric / nullif(sum(visits), 0)";
+      case Metric::kConversionRate:
+        break;
     }
     return "1";
   };
@@ -381,7 +383,11 @@ std::string orderBy(const Query& q) {
   }
   for (const auto& o : order) {
     const std::string dir = o.descending ? " DESC NULLS LAST" : " ASC NULLS FIRST";
-    if (o.metric) {
+    if (o.metric == Metric::kConversionRate) {
+      // Known only once the rows without the goal are counted: ordered by the converted
+      // visitors instead, which is the same order within one base.
+      keys.push_back("sum(visitors)" + dir);
+    } else if (o.metric) {
       keys.push_back(metricSql(*o.metric) + dir);
     } else if (o.dimension) {
       keys.push_back(fmt::format("d{}{}", dimIndex(*o.dimension), dir));
@@ -577,10 +583,60 @@ std::vector<Totals> funnel(db::Connection& conn, const Query& query,
   return out;
 }
 
+namespace {
+
+// conversion_rate: each row's visitors without the query's event filters (the goal), found by
+// its dimension values.
+void addBaseVisitors(db::Connection& conn, const Query& query, std::vector<Row>& rows) {
+  Query base = query;
+  base.filters.clear();
+  for (const auto& f : query.filters) {
+    if (f.dimension.kind != DimensionKind::kEvent) base.filters.push_back(f);
+  }
+  base.metrics = {Metric::kVisitors};
+  base.orderBy.clear();
+  base.limit = kComparisonRows;
+  base.offset = 0;
+  std::map<std::vector<std::string>, std::int64_t> visitors;
+  for (const auto& row : answerRows(conn, base)) visitors[row.dimensions] = row.totals.visitors;
+  for (auto& row : rows) {
+    const auto it = visitors.find(row.dimensions);
+    row.totals.baseVisitors = it == visitors.end() ? 0 : it->second;
+  }
+}
+
+void checkConversionRate(const Query& q) {
+  if (std::find(q.metrics.begin(), q.metrics.end(), Metric::kConversionRate) == q.metrics.end()) {
+    return;
+  }
+  const bool goal = std::any_of(q.filters.begin(), q.filters.end(), [](const Filter& f) {
+    return f.dimension.kind == DimensionKind::kEvent;
+  });
+  if (!goal) {
+    throw InvalidInput("metrics",
+                       "conversion_rate needs a goal: a filter on an event dimension (a goal, "
+                       "event_type, page or prop:KEY) whose visitors are the converted ones");
+  }
+  for (const auto& d : q.dimensions) {
+    if (d.kind == DimensionKind::kEvent) {
+      throw InvalidInput("metrics",
+                         "conversion_rate cannot be broken down by the event "
+                         "dimension " +
+                             d.name + "; use a visit dimension or time");
+    }
+  }
+}
+
+}  // namespace
+
 Answer run(db::Connection& conn, const Query& query) {
+  checkConversionRate(query);
+  const bool conversion = std::find(query.metrics.begin(), query.metrics.end(),
+                                    Metric::kConversionRate) != query.metrics.end();
   db::Transaction tx(conn, kSnapshot);
   Answer answer;
   answer.rows = answerRows(conn, query);
+  if (conversion) addBaseVisitors(conn, query, answer.rows);
   if (query.compare) {
     Query other = query;
     other.range = comparisonRange(query.range, *query.compare);
@@ -590,6 +646,7 @@ Answer run(db::Connection& conn, const Query& query) {
     other.offset = 0;
     answer.comparisonRange = other.range;
     answer.comparison = answerRows(conn, other);
+    if (conversion) addBaseVisitors(conn, other, *answer.comparison);
   }
   tx.commit();
   return answer;

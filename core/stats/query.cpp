@@ -7,7 +7,7 @@
 namespace mp::stats {
 namespace {
 
-constexpr std::array<std::pair<Metric, std::string_view>, 7> kMetrics{{
+constexpr std::array<std::pair<Metric, std::string_view>, 8> kMetrics{{
     {Metric::kVisitors, "visitors"},
     {Metric::kVisits, "visits"},
     {Metric::kPageviews, "pageviews"},
@@ -15,6 +15,7 @@ constexpr std::array<std::pair<Metric, std::string_view>, 7> kMetrics{{
     {Metric::kViewsPerVisit, "views_per_visit"},
     {Metric::kBounceRate, "bounce_rate"},
     {Metric::kVisitDuration, "visit_duration"},
+    {Metric::kConversionRate, "conversion_rate"},
 }};
 
 // Our spelling first, then Plausible's Stats API v2 spelling of the same dimension.
@@ -109,6 +110,10 @@ double value(Metric metric, const Totals& t) {
       return t.visits == 0 ? 0.0 : static_cast<double>(roundedDiv(t.bounces * 100, t.visits));
     case Metric::kVisitDuration:
       return t.visits == 0 ? 0.0 : static_cast<double>(roundedDiv(t.durationMs, t.visits * 1000));
+    case Metric::kConversionRate:
+      return t.baseVisitors == 0
+                 ? 0.0
+                 : static_cast<double>(roundedDiv(t.visitors * 10'000, t.baseVisitors)) / 100.0;
   }
   return 0.0;
 }

@@ -22,6 +22,9 @@ enum class Metric {
   kViewsPerVisit,
   kBounceRate,
   kVisitDuration,
+  /// Visitors who converted ÷ visitors: the query's event filters are the conversion (a goal);
+  /// the same query without them gives the visitors it is a share of.
+  kConversionRate,
 };
 
 /// The API name of a metric ("views_per_visit"), and the metric of a name (nullopt: unknown).
@@ -86,10 +89,13 @@ struct Totals {
   std::int64_t events = 0;
   std::int64_t bounces = 0;
   std::int64_t durationMs = 0;
+  /// The visitors of the same row without the query's event filters (conversion_rate only).
+  std::int64_t baseVisitors = 0;
 };
 
 /// A metric's value from its sums: counts as they are, bounce_rate in whole percent,
-/// visit_duration in whole seconds (both rounded half up), views_per_visit to two decimals.
+/// visit_duration in whole seconds (both rounded half up), views_per_visit and conversion_rate
+/// (percent) to two decimals.
 double value(Metric metric, const Totals& totals);
 
 struct Row {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "goals/goals.hpp"
+#include "stats/conversions.hpp"
 #include "stats/engine.hpp"
 #include "stats/query_params.hpp"
 #include "util/error.hpp"
@@ -64,8 +66,8 @@ std::vector<Metric> checkMetrics(const json& body) {
     if (!metric) {
       throw InvalidInput("metrics",
                          fmt::format("metrics: \"{}\" is not answered; the metrics are visitors, "
-                                     "visits, pageviews, events, views_per_visit, bounce_rate "
-                                     "and visit_duration",
+                                     "visits, pageviews, events, views_per_visit, bounce_rate, "
+                                     "visit_duration and conversion_rate",
                                      shown(m)));
     }
     if (std::find(out.begin(), out.end(), *metric) != out.end()) {
@@ -235,7 +237,25 @@ void checkFilters(const json& body, Request& request) {
       }
     }
   }
-  request.filters = filtersFromJson(*it, "filters");
+  // Goals by their names: ["is", "event:goal", ["Signup"]], resolved with the website.
+  json rest = json::array();
+  if (it->is_array()) {
+    for (const auto& f : *it) {
+      if (f.is_array() && f.size() == 3 && f[1] == "event:goal") {
+        if (f[0] != "is" || !f[2].is_array() || f[2].size() != 1 || !f[2][0].is_string()) {
+          throw InvalidInput("filters",
+                             "filters: event:goal takes the operator is and one goal's name, "
+                             "e.g. [\"is\", \"event:goal\", [\"Signup\"]]");
+        }
+        request.goals.push_back(f[2][0].get<std::string>());
+      } else {
+        rest.push_back(f);
+      }
+    }
+  } else {
+    rest = *it;
+  }
+  request.filters = filtersFromJson(rest, "filters");
   request.filtersJson = *it;
 }
 
@@ -345,7 +365,7 @@ std::vector<std::pair<std::string, bool>> effectiveOrder(const Request& request)
 
 ojson metricValue(Metric metric, const Totals& totals) {
   const double v = value(metric, totals);
-  if (metric == Metric::kViewsPerVisit) return v;
+  if (metric == Metric::kViewsPerVisit || metric == Metric::kConversionRate) return v;
   return static_cast<std::int64_t>(v);
 }
 
@@ -411,6 +431,17 @@ Request parseRequest(const json& body) {
   request.dateRange = checkDateRange(body);
   checkDimensions(body, request);
   checkFilters(body, request);
+  const bool conversion = std::find(request.metrics.begin(), request.metrics.end(),
+                                    Metric::kConversionRate) != request.metrics.end();
+  const bool goal =
+      !request.goals.empty() ||
+      std::any_of(request.filters.begin(), request.filters.end(),
+                  [](const Filter& f) { return f.dimension.kind == DimensionKind::kEvent; });
+  if (conversion && !goal) {
+    throw InvalidInput("metrics",
+                       "metrics: conversion_rate needs a goal: an event:goal filter (or one on "
+                       "event:name, event:page or event:props:…)");
+  }
   checkOrderBy(body, request);
   checkPagination(body, request);
   checkInclude(body, request);
@@ -554,7 +585,22 @@ ojson response(const Request& request, const Site& site, const DateRange& range,
 
 ojson answer(db::Connection& conn, const Request& request, const Site& site,
              const DateRange& range) {
-  const Answer result = run(conn, toQuery(request, site, range));
+  Query query = toQuery(request, site, range);
+  if (!request.goals.empty()) {
+    const auto all = goals::listGoals(conn, site.id);
+    for (const auto& wanted : request.goals) {
+      const auto it = std::find_if(all.begin(), all.end(), [&wanted](const goals::Goal& g) {
+        return g.name == wanted || g.target == wanted;
+      });
+      if (it == all.end()) {
+        throw InvalidInput("filters", "filters: the website has no goal named \"" +
+                                          wanted.substr(0, 80) +
+                                          "\" (mpctl goal list, GET /websites/{id}/goals)");
+      }
+      for (auto& f : goalFilters(*it)) query.filters.push_back(std::move(f));
+    }
+  }
+  const Answer result = run(conn, query);
   Labels labels;
   for (std::size_t i = 0; i < request.dimensions.size(); ++i) {
     if (request.dimensions[i].name != "time:hour") continue;

@@ -42,8 +42,10 @@ struct Request {
   DateSpec dateRange;
   std::vector<Dim> dimensions;
   std::vector<std::string>
-      dimensionNames;  ///< as given ("visit:source", "page"); "time" is "time:day"
-  std::vector<Filter> filters;
+      dimensionNames;           ///< as given ("visit:source", "page"); "time" is "time:day"
+  std::vector<Filter> filters;  ///< all but the goals
+  /// Names of goals from ["is", "event:goal", [name]] filters; the website's goals resolve them.
+  std::vector<std::string> goals;
   nlohmann::json filtersJson = nlohmann::json::array();  ///< as given
   /// As given, each [metric or dimension name, "asc"|"desc"]; empty: the default order.
   std::vector<std::pair<std::string, bool>> orderBy;

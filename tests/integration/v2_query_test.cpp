@@ -16,6 +16,7 @@
 #include "aggregation/aggregator.hpp"
 #include "auth/jwt.hpp"
 #include "db/connection.hpp"
+#include "goals/goals.hpp"
 #include "stats/engine.hpp"
 #include "stats/query.hpp"
 #include "stats/stats.hpp"
@@ -280,6 +281,51 @@ TEST_F(V2Query, AnswersEqualTheDefinitionsInPlainSql) {
     EXPECT_EQ(countries["results"][i]["dimensions"], json::array({std::string(c.get(i, 0))}));
     EXPECT_EQ(countries["results"][i]["metrics"], json::array({c.getInt(i, 2), c.getInt(i, 1)}));
   }
+}
+
+TEST_F(V2Query, ConversionRateOfAGoalByCountryIsConvertedOverAllVisitors) {
+  goals::addGoal(conn_, site_, {.eventName = "Signup", .name = "Signed up"});
+  const DateRange range{today_ - days{25}, today_ - days{2}};
+  const json dates = json::array({date(range.from), date(range.to)});
+  const json answer = query({{"site_id", site_},
+                             {"metrics", {"visitors", "conversion_rate"}},
+                             {"date_range", dates},
+                             {"dimensions", {"visit:country"}},
+                             {"filters", json::parse(R"([["is","event:goal",["Signed up"]]])")},
+                             {"order_by", json::parse(R"([["visit:country","asc"]])")}});
+  // Per country: visitors of visits with a Signup, and all visitors, by the definitions.
+  auto r = conn_.execArgs(
+      test::reference::visits() +
+          ", c AS (SELECT vb.*, EXISTS (SELECT 1 FROM n WHERE (n.website_id, n.day, n.k, n.vn) ="
+          " (vb.website_id, vb.day, vb.k, vb.vn) AND n.event_type = 'Signup') AS converted"
+          " FROM vb WHERE vb.website_id = $1 AND vb.day BETWEEN $2 AND $3)"
+          " SELECT country, count(DISTINCT day::text || ':' || visitor::text) FILTER (WHERE"
+          " converted), count(DISTINCT day::text || ':' || visitor::text) FROM c GROUP BY 1"
+          " HAVING bool_or(converted) ORDER BY country COLLATE \"C\"",
+      site_, date(range.from), date(range.to));
+  ASSERT_GT(r.rows(), 1);
+  ASSERT_EQ(answer["results"].size(), static_cast<std::size_t>(r.rows())) << answer.dump();
+  for (int i = 0; i < r.rows(); ++i) {
+    const auto converted = r.getInt(i, 1);
+    const auto all = r.getInt(i, 2);
+    const double rate = static_cast<double>((2 * converted * 10'000 + all) / (2 * all)) / 100.0;
+    EXPECT_EQ(answer["results"][i]["dimensions"], json::array({std::string(r.get(i, 0))}));
+    EXPECT_EQ(answer["results"][i]["metrics"], json::array({converted, rate})) << r.get(i, 0);
+  }
+  // A goal nobody defined, and conversion_rate without a goal, are refused.
+  auto unknown = post(json({{"site_id", site_},
+                            {"metrics", {"visitors"}},
+                            {"date_range", "7d"},
+                            {"filters", json::parse(R"([["is","event:goal",["Bought"]]])")}})
+                          .dump(),
+                      token_);
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_THAT(unknown.body, HasSubstr("no goal named"));
+  auto noGoal = post(
+      json({{"site_id", site_}, {"metrics", {"conversion_rate"}}, {"date_range", "7d"}}).dump(),
+      token_);
+  EXPECT_EQ(noGoal.status, 400);
+  EXPECT_THAT(noGoal.body, HasSubstr("needs a goal"));
 }
 
 TEST_F(V2Query, DimensionsInOurSpellingAndPlausiblesAreTheSame) {

@@ -29,6 +29,10 @@ TEST(StatsQuery, MetricValuesRoundHalfUp) {
   t.visits = 3;
   EXPECT_EQ(value(Metric::kViewsPerVisit, t), 3.33);
   EXPECT_EQ(value(Metric::kBounceRate, t), 100);
+  // Converted visitors over the visitors without the goal, two decimals.
+  const Totals goal{.visitors = 1, .baseVisitors = 3};
+  EXPECT_EQ(value(Metric::kConversionRate, goal), 33.33);
+  EXPECT_EQ(value(Metric::kConversionRate, Totals{}), 0);
   // No visits: zeros, not a division by zero.
   const Totals none;
   for (Metric m : {Metric::kBounceRate, Metric::kVisitDuration, Metric::kViewsPerVisit}) {
