@@ -19,6 +19,9 @@
 // website on a Zipf curve; the first page view of a session from one of about 300 referrer
 // domains on a power law, half of the sessions direct; a dozen browser/OS/device profiles parsed
 // by the daemon's own user-agent parser; 25 countries; a daily and weekly rhythm and a slow rise.
+// A third of the sessions land with campaign tags (UTM, click ids); source, channel and UTM
+// columns are filled by the daemon's own attribution, as ingest fills them; one custom event
+// ("scroll") is non-interactive.
 //
 // Visitor ids are day-scoped, as ingest makes them (the daily salt is part of the hash): the id of
 // an event is a hash of (seed, website, UTC day of the event, person), so no id is seen on two
@@ -46,6 +49,7 @@
 #include <vector>
 
 #include "db/connection.hpp"
+#include "events/attribution.hpp"
 #include "events/user_agent.hpp"
 #include "sites/sites.hpp"
 #include "users/users.hpp"
@@ -270,8 +274,10 @@ constexpr std::array<const char*, 48> kWords = {
     "theme",     "widget",  "webhook",   "sdk",     "linux",     "windows",  "android",  "ios"};
 
 // Custom events, most frequent first, and props for each (drawn from the session's generator).
-constexpr std::array<const char*, 6> kCustomEvents = {"signup",     "download",    "outbound-link",
-                                                      "play-video", "add-to-cart", "newsletter"};
+// The last is sent with "interactive": false (a scroll-depth ping): it does not end a bounce.
+constexpr std::array<const char*, 7> kCustomEvents = {
+    "signup", "download", "outbound-link", "play-video", "add-to-cart", "newsletter", "scroll"};
+constexpr std::size_t kNonInteractiveEvent = 6;
 
 // Several draws in a fixed order: the elements of a braced list are evaluated left to right,
 // while the operands of + and the arguments of a call are evaluated in an order the compiler picks.
@@ -306,8 +312,10 @@ std::string customProps(std::size_t type, Rng& rng) {
       return fmt::format(R"({{"sku": "SKU-{}", "price": {}.{:02}, "gift": {}}})", 1000 + d[0],
                          5 + d[1], d[2], d[3] == 0 ? "true" : "false");
     }
-    default:
+    case 5:
       return fmt::format(R"({{"source": "{}"}})", kSources[rng.below(3)]);
+    default:
+      return fmt::format(R"({{"depth": "{}"}})", 25 * (1 + rng.below(4)));
   }
 }
 
@@ -473,13 +481,16 @@ SiteStats writeSite(const SiteTask& site, Shared& shared, CopyStream& copy) {
   const double sessionsPerDay = static_cast<double>(site.events) / meanSessionEvents / opts.days;
   const auto persons = static_cast<std::uint64_t>(std::max(100.0, 3.0 * sessionsPerDay));
 
-  static constexpr std::array<const char*, 6> kUtm = {
+  static constexpr std::array<const char*, 9> kUtm = {
       "?utm_source=newsletter&utm_medium=email&utm_campaign=launch",
       "?utm_source=twitter&utm_medium=social",
       "?gclid=Cj0KCQiA",
       "?fbclid=IwAR2x",
       "?ref=producthunt",
-      "?utm_source=google&utm_medium=cpc&utm_campaign=brand"};
+      "?utm_source=google&utm_medium=cpc&utm_campaign=brand",
+      "?utm_source=facebook&utm_medium=paid-social&utm_campaign=spring-sale&utm_content=video",
+      "?utm_source=partner-blog&utm_medium=affiliate&utm_campaign=launch",
+      "?utm_campaign=black-friday&utm_term=analytics"};
 
   SiteStats stats;
   std::int64_t written = 0;
@@ -563,6 +574,13 @@ SiteStats writeSite(const SiteTask& site, Shared& shared, CopyStream& copy) {
         ++viewNumber;
         ++stats.pageviews;
       }
+      // Attributed as ingest does it (core/ingest/event_store.cpp), from the URL's query and the
+      // referrer's host (none for internal navigation).
+      const auto question = url.find('?');
+      const mp::events::Attribution attribution = mp::events::attribute(
+          question == std::string::npos ? std::string_view()
+                                        : std::string_view(url).substr(question + 1),
+          host, referrerHost);
       const std::int64_t day = ev.ms / kDayMs;
       const auto visitorId = static_cast<std::int64_t>(
           hashOf(opts.seed ^ 0x715170, static_cast<std::uint64_t>(site.number),
@@ -617,6 +635,22 @@ SiteStats writeSite(const SiteTask& site, Shared& shared, CopyStream& copy) {
       } else {
         appendField(out, customProps(static_cast<std::size_t>(ev.custom), rng));
       }
+      for (const auto* column :
+           {&attribution.source, &attribution.utmSource, &attribution.utmMedium,
+            &attribution.utmCampaign, &attribution.utmTerm, &attribution.utmContent}) {
+        out += '\t';
+        if (*column) {
+          appendField(out, **column);
+        } else {
+          out += "\\N";
+        }
+        if (column == &attribution.source) {
+          out += '\t';
+          appendField(out, attribution.channel);
+        }
+      }
+      out += '\t';
+      out += ev.custom == static_cast<int>(kNonInteractiveEvent) ? 'f' : 't';
       out += '\n';
       ++written;
       ++eventIndex;
@@ -664,10 +698,13 @@ void runJob(const std::vector<SiteTask>& tasks, Shared& shared, JobResult& resul
     conn.exec("SET synchronous_commit = off");
     PGconn* pg = conn.native();
     for (const auto& task : tasks) {
-      PGresult* res = PQexec(pg,
-                             "COPY events (website_id, ts, id, event_type, page, url, hostname,"
-                             " referrer, referrer_host, session_id, visitor_id, user_agent,"
-                             " browser, os, device, country, ip, props) FROM STDIN");
+      PGresult* res =
+          PQexec(pg,
+                 "COPY events (website_id, ts, id, event_type, page, url, hostname,"
+                 " referrer, referrer_host, session_id, visitor_id, user_agent,"
+                 " browser, os, device, country, ip, props, source, channel, utm_source,"
+                 " utm_medium, utm_campaign, utm_term, utm_content, interactive)"
+                 " FROM STDIN");
       const bool copying = PQresultStatus(res) == PGRES_COPY_IN;
       PQclear(res);
       if (!copying) throw std::runtime_error(std::string("COPY: ") + PQerrorMessage(pg));
