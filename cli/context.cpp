@@ -25,21 +25,10 @@ redis::Client Context::redis() {
 }
 
 sites::Website resolveWebsite(db::Connection& conn, const std::string& website) {
-  if (util::isUuid(website)) {
-    if (auto site = sites::findById(conn, website)) return *site;
-  } else {
-    std::string domain;
-    try {
-      domain = sites::normalizeDomain(website);
-    } catch (const InvalidInput&) {
-      throw NotFound("no website with id or domain " + website);
-    }
-    auto r = conn.execArgs("SELECT id::text FROM websites WHERE domain = $1", domain);
-    if (r.rows() == 1) {
-      if (auto site = sites::findById(conn, std::string(r.get(0, 0)))) return *site;
-    }
-  }
-  throw NotFound("no website with id or domain " + website);
+  auto site =
+      util::isUuid(website) ? sites::findById(conn, website) : sites::findByDomain(conn, website);
+  if (!site) throw NotFound("no website with id or domain " + website);
+  return *std::move(site);
 }
 
 void warnNotAnnounced() {
