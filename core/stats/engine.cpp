@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "aggregation/aggregator.hpp"
+#include "db/array.hpp"
 #include "stats/visit_sql.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
@@ -42,26 +43,11 @@ class Sql {
   db::Params params_;
 };
 
-std::string arrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out.push_back(',');
-    out.push_back('"');
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
-
 std::string dateList(const std::vector<sys_days>& list) {
   std::vector<std::string> text;
   text.reserve(list.size());
   for (auto d : list) text.push_back(util::formatDate(d));
-  return arrayLiteral(text);
+  return db::arrayLiteral(text);
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {
@@ -113,7 +99,7 @@ constexpr const char* kUnnest =
 
 std::string predicate(const std::string& expr, const Filter& f, Sql& sql) {
   const std::string value = "coalesce(" + expr + ", '')";
-  const std::string list = sql.param(arrayLiteral(f.values)) + "::text[]";
+  const std::string list = sql.param(db::arrayLiteral(f.values)) + "::text[]";
   const std::string contains =
       "EXISTS (SELECT 1 FROM unnest(" + list + ") AS f(x) WHERE strpos(" + value + ", f.x) > 0)";
   switch (f.op) {
@@ -202,18 +188,26 @@ std::string timeColumn(const std::string& dim, const std::string& dateColumn) {
 
 constexpr const char* kSums = "visitors, visits, pageviews, events, bounces, duration_ms";
 
+// The conditions of `q`'s filters: on a visit row v (visit dimensions), and on one of its events
+// s (event dimensions; all of them must hold for the same event).
+std::pair<std::vector<std::string>, std::vector<std::string>> filterConditions(const Query& q,
+                                                                               Sql& sql) {
+  std::vector<std::string> visit;
+  std::vector<std::string> event;
+  for (const auto& f : q.filters) {
+    if (f.dimension.kind == DimensionKind::kVisit) {
+      visit.push_back(predicate(visitColumn(f.dimension.name), f, sql));
+    } else {
+      event.push_back(predicate(eventColumn(f.dimension, sql), f, sql));
+    }
+  }
+  return {std::move(visit), std::move(event)};
+}
+
 // Per day and dimension value, the sums of the visit rows `rows` (a relation of kVisitColumns),
 // filtered and grouped as `q` asks: columns day, d0…, then kSums.
 std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
-  std::vector<std::string> where;
-  std::vector<std::string> eventWhere;
-  for (const auto& f : q.filters) {
-    if (f.dimension.kind == DimensionKind::kVisit) {
-      where.push_back(predicate(visitColumn(f.dimension.name), f, sql));
-    } else {
-      eventWhere.push_back(predicate(eventColumn(f.dimension, sql), f, sql));
-    }
-  }
+  auto [where, eventWhere] = filterConditions(q, sql);
   const std::string eventCondition = eventWhere.empty() ? "true" : join(eventWhere, " AND ");
   const Dim* eventDim = eventLevelDimension(q);
 
@@ -516,15 +510,7 @@ std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
 // The where-clause of `q`'s filters over a visit row v: visit filters on its attributes, event
 // filters as "one of its events matches them all".
 std::vector<std::string> visitFilters(const Query& q, Sql& sql) {
-  std::vector<std::string> where;
-  std::vector<std::string> eventWhere;
-  for (const auto& f : q.filters) {
-    if (f.dimension.kind == DimensionKind::kVisit) {
-      where.push_back(predicate(visitColumn(f.dimension.name), f, sql));
-    } else {
-      eventWhere.push_back(predicate(eventColumn(f.dimension, sql), f, sql));
-    }
-  }
+  auto [where, eventWhere] = filterConditions(q, sql);
   if (!eventWhere.empty()) {
     where.push_back(
         fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", kUnnest, join(eventWhere, " AND ")));
@@ -571,7 +557,8 @@ std::vector<Totals> funnel(db::Connection& conn, const Query& query,
       " FROM ({0}) v CROSS JOIN LATERAL generate_series(1, mp_funnel_reached(v.step_types,"
       " v.step_pages, {1}::text[], {2}::text[])) AS s(step) WHERE {3}"
       " GROUP BY v.date, s.step) x GROUP BY x.step ORDER BY x.step",
-      rows, sql.param(arrayLiteral(kinds)), sql.param(arrayLiteral(targets)), join(where, " AND "));
+      rows, sql.param(db::arrayLiteral(kinds)), sql.param(db::arrayLiteral(targets)),
+      join(where, " AND "));
   auto result = conn.exec(text, sql.params());
   for (int r = 0; r < result.rows(); ++r) {
     const auto step = static_cast<std::size_t>(result.getInt(r, 0));

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "db/array.hpp"
 #include "goals/goals.hpp"
 #include "stats/conversions.hpp"
 #include "stats/engine.hpp"
@@ -369,21 +370,6 @@ ojson metricValue(Metric metric, const Totals& totals) {
   return static_cast<std::int64_t>(v);
 }
 
-std::string arrayLiteral(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i) out.push_back(',');
-    out.push_back('"');
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
-
 // Every bucket of the time dimension `dim` over `range`, as response() writes the values.
 std::vector<std::string> timeLabels(db::Connection& conn, const Dim& dim, const DateRange& range,
                                     const std::string& zone) {
@@ -610,7 +596,7 @@ ojson answer(db::Connection& conn, const Request& request, const Site& site,
     auto r = conn.execArgs(
         "SELECT u, to_char(u::timestamptz AT TIME ZONE $2, 'YYYY-MM-DD HH24:MI:SS')"
         " FROM unnest($1::text[]) AS u",
-        arrayLiteral(instants), site.timeZone);
+        db::arrayLiteral(instants), site.timeZone);
     for (int row = 0; row < r.rows(); ++row) {
       labels.hours.emplace(std::string(r.get(row, 0)), std::string(r.get(row, 1)));
     }
