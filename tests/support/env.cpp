@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -91,7 +93,9 @@ std::filesystem::path testdataPath(const std::string& relative) {
   return path;
 }
 
-int freePort() {
+namespace {
+
+int unboundPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
   sockaddr_in addr{};
@@ -106,6 +110,22 @@ int freePort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int freePort() {
+  // The kernel may hand the same ephemeral port to two binds in a row once
+  // the first socket is closed, so a daemon given three "free" ports could
+  // get one twice. Never hand out a port twice in one test process.
+  static std::mutex mutex;
+  static std::set<int> given;
+  std::lock_guard lock(mutex);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = unboundPort();
+    if (given.insert(port).second) return port;
+  }
+  throw std::runtime_error("no unused loopback port found");
 }
 
 TempDir::TempDir() {
