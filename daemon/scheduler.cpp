@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "aggregation/aggregator.hpp"
 #include "db/connection.hpp"
 #include "log/log.hpp"
 #include "maintenance/jobs.hpp"
@@ -40,6 +41,7 @@ ScheduleOptions ScheduleOptions::fromConfig(const config::Config& cfg) {
   ScheduleOptions o;
   o.aggregation = cfg.aggregation.enabled;
   o.aggregationInterval = cfg.aggregation.interval;
+  o.refreshInterval = cfg.aggregation.refreshInterval;
   o.retentionDays = cfg.retention.days;
   return o;
 }
@@ -63,6 +65,9 @@ Scheduler::Scheduler(db::Pool& pool, std::string databaseUrl, events::SaltStore&
     jobs_.push_back(
         {"aggregation", "agg", options_.aggregationInterval, options_.firstRunDelay, false,
          [this] { return withConnection([this](db::Connection& c) { return foldJob(c); }); }});
+    jobs_.push_back(
+        {"visits", "agg", options_.refreshInterval, options_.refreshInterval, false,
+         [this] { return withConnection([this](db::Connection& c) { return refreshJob(c); }); }});
   }
   if (options_.retentionDays > 0) {
     jobs_.push_back(
@@ -84,10 +89,11 @@ void Scheduler::start() {
   }
   log::get("main")->info(
       "scheduler: aggregation {}, partitions {} months ahead daily, retention {}, salts every {}",
-      options_.aggregation
-          ? fmt::format("every {} (first in {})", durationText(options_.aggregationInterval),
-                        durationText(options_.firstRunDelay))
-          : std::string("off (aggregation.enabled = false)"),
+      options_.aggregation ? fmt::format("every {} (first in {}), visits refreshed every {}",
+                                         durationText(options_.aggregationInterval),
+                                         durationText(options_.firstRunDelay),
+                                         durationText(options_.refreshInterval))
+                           : std::string("off (aggregation.enabled = false)"),
       options_.partitionMonthsAhead,
       options_.retentionDays > 0 ? fmt::format("{} days, daily", options_.retentionDays)
                                  : std::string("off (retention.days = 0)"),
@@ -200,6 +206,22 @@ Scheduler::JobResult Scheduler::foldJob(db::Connection& conn) {
     return JobResult::kSkipped;
   }
   logger->info("fold days={} events={} ms={}", result->days, result->events, msSince(started));
+  return JobResult::kDone;
+}
+
+Scheduler::JobResult Scheduler::refreshJob(db::Connection& conn) {
+  auto logger = log::get("agg");
+  const auto started = steady_clock::now();
+  const auto done = aggregation::tryRefreshVisits(conn);
+  if (!done) {
+    logger->debug("visits refresh skipped: a fold holds the fold lock");
+    return JobResult::kSkipped;
+  }
+  // Every minute: quiet unless something changed.
+  if (done->days > 0 || done->conversionDays > 0) {
+    logger->debug("visits refreshed days={} conversion_days={} ms={}", done->days,
+                  done->conversionDays, msSince(started));
+  }
   return JobResult::kDone;
 }
 

@@ -23,6 +23,8 @@ struct ScheduleOptions {
   /// Fold the days that are not final yet every aggregationInterval (aggregation.enabled).
   bool aggregation = true;
   std::chrono::milliseconds aggregationInterval{std::chrono::hours(1)};
+  /// With aggregation: bring the stored visits of days not final up to date this often.
+  std::chrono::milliseconds refreshInterval{std::chrono::minutes(1)};
   /// Prune events older than this many days, daily; 0 never prunes (retention.days).
   int retentionDays = 0;
   /// The events partitions of this month and this many ahead, ensured at start and daily.
@@ -81,6 +83,7 @@ class Scheduler {
   void cancelRunning();
 
   JobResult foldJob(db::Connection& conn);
+  JobResult refreshJob(db::Connection& conn);
   JobResult partitionsJob(db::Connection& conn);
   JobResult retentionJob(db::Connection& conn);
   JobResult saltsJob();

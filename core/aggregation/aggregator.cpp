@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "db/array.hpp"
+#include "stats/live_visits.hpp"
 #include "stats/visit_sql.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
@@ -36,6 +38,10 @@ std::vector<std::string> deletes() {
       fmt::format("DELETE FROM visits WHERE {}", kOfDay),
       fmt::format("DELETE FROM event_summary WHERE {}", kOfDay),
       fmt::format("DELETE FROM breakdown_daily WHERE {}", kOfDay),
+      "DELETE FROM funnel_daily WHERE date = $1::date"
+      " AND funnel_id IN (SELECT id FROM funnels WHERE website_id = ANY($2::uuid[]))",
+      "DELETE FROM goal_daily WHERE date = $1::date"
+      " AND goal_id IN (SELECT id FROM goals WHERE website_id = ANY($2::uuid[]))",
       "DELETE FROM hourly_summary WHERE website_id = ANY($2::uuid[])"
       " AND hour >= ($1::date)::timestamp AT TIME ZONE $3::text"
       " AND hour < ($1::date + 1)::timestamp AT TIME ZONE $3::text",
@@ -62,6 +68,44 @@ std::string summaryInsert() {
       " GROUP BY v.website_id RETURNING events)"
       " SELECT coalesce(sum(events), 0)::bigint FROM ins",
       kVisitMetrics);
+}
+
+// Every step of the funnels `funnels` (a condition over funnels fu) on day $1 of their websites,
+// from the stored visits of that day: a row per step, zeros included, so a day with rows is
+// complete. Each visit is walked once per funnel (mp_funnel_reached(), 0009).
+std::string funnelInsert(std::string_view funnels) {
+  return fmt::format(
+      "INSERT INTO funnel_daily (funnel_id, date, step, visitors, visits)"
+      " WITH f AS (SELECT fu.id, fu.website_id, array_agg(g.kind ORDER BY fs.position) AS kinds,"
+      " array_agg(coalesce(g.page_regex, g.target) ORDER BY fs.position) AS targets"
+      " FROM funnels fu JOIN funnel_steps fs ON fs.funnel_id = fu.id"
+      " JOIN goals g ON g.id = fs.goal_id WHERE {} GROUP BY fu.id, fu.website_id),"
+      " r AS (SELECT f.id, v.visitor_id,"
+      " mp_funnel_reached(v.step_types, v.step_pages, f.kinds, f.targets) AS reached"
+      " FROM f JOIN visits v ON v.website_id = f.website_id AND v.date = $1::date)"
+      " SELECT f.id, $1::date, s.step, count(DISTINCT r.visitor_id), count(r.reached)"
+      " FROM f CROSS JOIN LATERAL generate_series(1, array_length(f.kinds, 1)) AS s(step)"
+      " LEFT JOIN r ON r.id = f.id AND r.reached >= s.step GROUP BY f.id, s.step",
+      funnels);
+}
+
+// Every goal of `goals` (a condition over goals g) on day $1 of its website, from the stored
+// visits of that day: the distinct visitors with an event reaching it and the number of those
+// events, a row even when none did. Page patterns are matched as the funnels match them
+// (page_regex, read alike by PostgreSQL and RE2, 0009).
+std::string goalInsert(std::string_view goals) {
+  return fmt::format(
+      "INSERT INTO goal_daily (goal_id, date, visitors, events)"
+      " SELECT g.id, $1::date, count(DISTINCT v.visitor_id) FILTER (WHERE m.n > 0),"
+      " coalesce(sum(m.n), 0) FROM goals g"
+      " LEFT JOIN visits v ON v.website_id = g.website_id AND v.date = $1::date"
+      " AND CASE WHEN g.kind = 'event' THEN g.target = ANY(v.step_types)"
+      " ELSE 'pageview' = ANY(v.step_types) END"
+      " LEFT JOIN LATERAL (SELECT count(*) AS n FROM unnest(v.step_types, v.step_pages) AS s(t, p)"
+      " WHERE CASE WHEN g.kind = 'event' THEN s.t = g.target"
+      " ELSE s.t = 'pageview' AND s.p ~ g.page_regex END) m ON true"
+      " WHERE {} GROUP BY g.id",
+      goals);
 }
 
 std::vector<std::string> rollupInserts() {
@@ -105,18 +149,23 @@ std::vector<std::string> rollupInserts() {
           " WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date"
           " GROUP BY v.website_id, m.dimension, m.value",
           stats::eventDimensionValuesSql("v")),
+      // The goals and funnels of these websites, as they are now.
+      goalInsert("g.website_id = ANY($2::uuid[])"),
+      funnelInsert("fu.website_id = ANY($2::uuid[])"),
       // Websites without events that day get a row too: the day is folded for them as well.
       // An upsert, not a delete and insert: a writer marking the row dirty after this snapshot
       // was taken makes it fail with a serialisation error (the day is then folded again), or
       // waits for this commit and marks the new row; a deleted row would let the mark vanish.
       // now() is the transaction's start, before its snapshot: what kSettleTime is measured
       // against. Rows in website order, as writers lock them, so the two never deadlock.
-      "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty)"
-      " SELECT w.id, $1::date, now(), coalesce(s.events, 0), false FROM websites w"
+      // seen: this snapshot, which the visits just written hold every event of (0010).
+      "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty, seen)"
+      " SELECT w.id, $1::date, now(), coalesce(s.events, 0), false, pg_current_snapshot()"
+      " FROM websites w"
       " LEFT JOIN event_summary s ON s.website_id = w.id AND s.date = $1::date"
       " WHERE w.id = ANY($2::uuid[]) ORDER BY w.id"
       " ON CONFLICT (website_id, date) DO UPDATE SET folded_at = EXCLUDED.folded_at,"
-      " events = EXCLUDED.events, dirty = false",
+      " events = EXCLUDED.events, dirty = false, seen = EXCLUDED.seen",
   };
 }
 
@@ -294,6 +343,136 @@ std::vector<sys_days> finalDays(db::Connection& conn, std::string_view websiteId
     if (auto day = util::parseDate(rows.get(r, 0))) out.push_back(*day);
   }
   return out;
+}
+
+std::vector<DayState> dayStates(db::Connection& conn, std::string_view websiteId, sys_days from,
+                                sys_days to) {
+  std::vector<DayState> out;
+  if (!util::isUuid(websiteId)) return out;
+  static const std::string kSql = fmt::format(
+      "SELECT r.date::text, {}, coalesce(r.seen::text, '') FROM aggregation_runs r"
+      " JOIN websites w ON w.id = r.website_id"
+      " WHERE r.website_id = $2::uuid AND r.date BETWEEN $3::date AND $4::date ORDER BY r.date",
+      kFinal);
+  auto rows = conn.execArgs(kSql, settleSeconds(), std::string(websiteId), util::formatDate(from),
+                            util::formatDate(to));
+  out.reserve(static_cast<std::size_t>(rows.rows()));
+  for (int r = 0; r < rows.rows(); ++r) {
+    if (auto day = util::parseDate(rows.get(r, 0))) {
+      out.push_back({*day, rows.getBool(r, 1), std::string(rows.get(r, 2))});
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// The goal and funnel rows of final days folded before their goal or funnel existed: up to
+// kConversionBackfillDays (goal or funnel, day) pairs, newest first, in one REPEATABLE READ
+// transaction (the days are final in its snapshot, so their stored visits are complete). Returns
+// how many were written.
+int backfillConversions(db::Connection& conn) {
+  static const std::string kMissing = fmt::format(
+      "SELECT x.kind, x.id::text, x.date::text FROM ("
+      "SELECT 'f' AS kind, f.id, r.date FROM funnels f"
+      " JOIN aggregation_runs r ON r.website_id = f.website_id"
+      " JOIN websites w ON w.id = r.website_id"
+      " WHERE {0} AND NOT EXISTS (SELECT 1 FROM funnel_daily d WHERE d.funnel_id = f.id"
+      " AND d.date = r.date AND d.step = 1)"
+      " UNION ALL SELECT 'g', g.id, r.date FROM goals g"
+      " JOIN aggregation_runs r ON r.website_id = g.website_id"
+      " JOIN websites w ON w.id = r.website_id"
+      " WHERE {0} AND NOT EXISTS (SELECT 1 FROM goal_daily d WHERE d.goal_id = g.id"
+      " AND d.date = r.date)) x ORDER BY x.date DESC, x.kind, x.id LIMIT $2",
+      kFinal);
+  static const std::string kFunnel = funnelInsert("fu.id = $2::uuid");
+  static const std::string kGoal = goalInsert("g.id = $2::uuid");
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db::Transaction tx(conn, db::Isolation::kRepeatableRead);
+      auto missing = conn.execArgs(kMissing, settleSeconds(), kConversionBackfillDays);
+      for (int r = 0; r < missing.rows(); ++r) {
+        conn.execArgs(missing.get(r, 0) == "f" ? kFunnel : kGoal, std::string(missing.get(r, 2)),
+                      std::string(missing.get(r, 1)));
+      }
+      tx.commit();
+      return missing.rows();
+    } catch (const DbError& e) {
+      if (attempt >= kDayAttempts || !isRetryable(e)) throw;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait) {
+  if (wait) {
+    conn.execArgs("SELECT pg_advisory_lock($1)", kFoldLockKey);
+  } else if (!conn.execArgs("SELECT pg_try_advisory_lock($1)", kFoldLockKey).getBool(0, 0)) {
+    return std::nullopt;
+  }
+  FoldLock lock(conn);
+  RefreshResult result;
+  // The days whose stored visits are usable but may not hold every event: not final (today,
+  // yesterday until it settles, a day that received late events). Few: a day a writer marks
+  // without a fold has no snapshot, nor has any day after a change of time zone.
+  static const std::string kLive = fmt::format(
+      "SELECT r.website_id::text, r.date::text, w.time_zone, r.seen::text"
+      " FROM aggregation_runs r JOIN websites w ON w.id = r.website_id"
+      " WHERE r.seen IS NOT NULL AND NOT ({}) ORDER BY r.website_id, r.date",
+      kFinal);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      db::Transaction tx(conn, db::Isolation::kRepeatableRead);
+      auto live = conn.execArgs(kLive, settleSeconds());
+      int changed = 0;
+      std::vector<std::string> websites;
+      std::vector<std::string> dates;
+      for (int r = 0; r < live.rows(); ++r) {
+        const std::string website(live.get(r, 0));
+        const auto day = util::parseDate(live.get(r, 1));
+        if (!day) continue;
+        websites.push_back(website);
+        dates.emplace_back(live.get(r, 1));
+        const std::string zone(live.get(r, 2));
+        const auto changes = stats::visitChanges(conn, website, *day, zone, live.get(r, 3));
+        if (changes.empty()) continue;
+        ++changed;
+        // Each statement with only the parameters it uses (PostgreSQL cannot type the others).
+        db::Params params;
+        const stats::ParamFn param = [&params](std::string value) {
+          params.emplace_back(std::move(value));
+          return "$" + std::to_string(params.size());
+        };
+        if (!changes.replacedKeys.empty()) {
+          const std::string where = fmt::format(
+              "v.website_id = {}::uuid AND v.date = {}::date AND {}", param(website),
+              param(util::formatDate(*day)), stats::replacedVisitSql(changes, "v", param));
+          conn.exec("DELETE FROM visits v WHERE " + where, params);
+          params.clear();
+        }
+        const std::string rows = stats::changedVisitRowsSql(changes, param(website) + "::uuid",
+                                                            param(zone) + "::text", param);
+        conn.exec(fmt::format("INSERT INTO visits ({}) {}", stats::kVisitColumns, rows), params);
+      }
+      // Every day listed now holds what this snapshot holds, changed or not: the next reader
+      // looks for changes from here.
+      if (!websites.empty()) {
+        conn.execArgs(
+            "UPDATE aggregation_runs r SET seen = pg_current_snapshot()"
+            " FROM unnest($1::uuid[], $2::date[]) AS l(website_id, date)"
+            " WHERE r.website_id = l.website_id AND r.date = l.date",
+            db::arrayLiteral(websites), db::arrayLiteral(dates));
+      }
+      tx.commit();
+      result.days = changed;
+      break;
+    } catch (const DbError& e) {
+      if (attempt >= kDayAttempts || !isRetryable(e)) throw;
+    }
+  }
+  result.conversionDays = backfillConversions(conn);
+  return result;
 }
 
 std::optional<FoldedSpan> foldedSpan(db::Connection& conn, std::string_view websiteId) {

@@ -68,6 +68,42 @@ std::vector<std::chrono::sys_days> finalDays(db::Connection& conn, std::string_v
                                              std::optional<std::chrono::sys_days> from = {},
                                              std::optional<std::chrono::sys_days> to = {});
 
+/// A day of a website that has a row in aggregation_runs (folded, or marked by a writer).
+struct DayState {
+  std::chrono::sys_days day;
+  /// Folded, not dirty since, and folded kSettleTime or more after its end: its rollups and
+  /// stored visits hold all its events.
+  bool final = false;
+  /// The snapshot (pg_snapshot text) its stored visits were made in, "" when they are not
+  /// usable (never folded, or its website's time zone changed since): events not in it are the
+  /// day's changes (stats::visitChanges()).
+  std::string seen;
+};
+
+/// The days from `from` to `to` (inclusive) of `websiteId` that have a row, in order. Run it in
+/// the REPEATABLE READ transaction that reads their rollups or visits. Throws DbError.
+std::vector<DayState> dayStates(db::Connection& conn, std::string_view websiteId,
+                                std::chrono::sys_days from, std::chrono::sys_days to);
+
+/// How many (goal or funnel, day) pairs one tryRefreshVisits() run computes at most for goals
+/// and funnels created after their days were folded (0011, 0012).
+inline constexpr int kConversionBackfillDays = 31;
+
+/// What a tryRefreshVisits() run did.
+struct RefreshResult {
+  int days = 0;            ///< (website, day) pairs whose stored visits changed
+  int conversionDays = 0;  ///< (goal or funnel, day) pairs of final days given their rows
+};
+
+/// Keeps the stored visits of days that are not final current between folds: unless another
+/// run holds the fold lock (then std::nullopt at once, or with `wait` its turn after it), in one
+/// REPEATABLE READ transaction,
+/// replaces the visits that events written since each such day's snapshot touched and records
+/// the new snapshot; then gives up to kConversionBackfillDays final days folded before a goal or
+/// funnel existed its rows. The stats are exact without it; it keeps what they sessionise
+/// again or walk per question small. Throws DbError.
+std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait = false);
+
 /// The first gap-free run of final days of `websiteId` (see FoldedSpan), std::nullopt when no
 /// day is final. Throws DbError.
 std::optional<FoldedSpan> foldedSpan(db::Connection& conn, std::string_view websiteId);

@@ -63,6 +63,7 @@ struct IngestConfig {
 struct AggregationConfig {
   bool enabled = true;
   std::chrono::seconds interval{0};
+  std::chrono::seconds refreshInterval{0};  ///< of the stored visits of days not final
 };
 
 struct CacheConfig {

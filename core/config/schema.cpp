@@ -148,6 +148,10 @@ constexpr KeyDef kKeys[] = {
     {"aggregation", "interval", kDuration, kHour, range(kMinute, kDay),
      member<&C::aggregation, &AggregationConfig::interval>(),
      "How often the in-daemon aggregation runs."},
+    {"aggregation", "refresh_interval", kDuration, kMinute, range(1, kHour),
+     member<&C::aggregation, &AggregationConfig::refreshInterval>(),
+     "How often the in-daemon aggregation brings the stored visits of days that are not final "
+     "up to date between runs (the stats are exact either way; it keeps them fast)."},
     // [cache]
     {"cache", "ttl_seconds", kInt, 30, range(0, 86400),
      member<&C::cache, &CacheConfig::ttlSeconds>(),

@@ -27,6 +27,8 @@ constexpr RollupTable kRollups[] = {
     {"visits", "date < $1::date"},
     {"event_summary", "date < $1::date"},
     {"breakdown_daily", "date < $1::date"},
+    {"funnel_daily", "date < $1::date"},
+    {"goal_daily", "date < $1::date"},
     {"hourly_summary", "hour < (($1::date)::timestamp AT TIME ZONE 'UTC')"},
     {"aggregation_runs", "date < $1::date"},
 };

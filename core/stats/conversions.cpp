@@ -64,11 +64,12 @@ json goalsReport(db::Connection& conn, const Scope& scope, const std::vector<goa
   const auto report = [&conn, &goals](const Query& q, json& out) {
     const std::int64_t visitors = totalsOf(conn, q).visitors;
     out["visitors"] = visitors;
+    std::vector<GoalQuestion> questions;
+    for (const auto& goal : goals) questions.push_back({goal.id, goalFilters(goal)});
+    const auto totals = goalTotals(conn, q, questions);
     json rows = json::array();
-    for (const auto& goal : goals) {
-      Query g = q;
-      for (auto& f : goalFilters(goal)) g.filters.push_back(std::move(f));
-      rows.push_back(goalRow(goal, totalsOf(conn, g), visitors));
+    for (std::size_t i = 0; i < goals.size(); ++i) {
+      rows.push_back(goalRow(goals[i], totals[i], visitors));
     }
     return rows;
   };
@@ -97,7 +98,7 @@ json funnelReport(db::Connection& conn, const Scope& scope, const goals::Funnel&
   const Query q = questionOf(scope);
   std::vector<FunnelStep> steps;
   for (const auto& goal : funnel.steps) steps.push_back(funnelStep(goal));
-  const auto reached = stats::funnel(conn, q, steps);
+  const auto reached = stats::funnel(conn, q, steps, funnel.id);
   const std::int64_t visitors = totalsOf(conn, q).visitors;
   json rows = json::array();
   for (std::size_t i = 0; i < funnel.steps.size(); ++i) {
@@ -122,7 +123,7 @@ json funnelReport(db::Connection& conn, const Scope& scope, const goals::Funnel&
   if (scope.compare) {
     Query other = q;
     other.range = comparisonRange(scope.range, *scope.compare);
-    const auto before = stats::funnel(conn, other, steps);
+    const auto before = stats::funnel(conn, other, steps, funnel.id);
     const std::int64_t visitorsBefore = totalsOf(conn, other).visitors;
     json previous = json::array();
     for (std::size_t i = 0; i < before.size(); ++i) {

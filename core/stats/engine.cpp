@@ -20,6 +20,7 @@
 
 #include "aggregation/aggregator.hpp"
 #include "db/array.hpp"
+#include "stats/live_visits.hpp"
 #include "stats/visit_sql.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
@@ -118,31 +119,58 @@ std::string predicate(const std::string& expr, const Filter& f, Sql& sql) {
   throw Error("a matches filter reached the SQL unresolved");
 }
 
+// A day whose stored visits are used with what changed since they were made.
+struct LiveDay {
+  sys_days day;
+  VisitChanges changes;
+};
+
 struct DaySplit {
   std::vector<sys_days> folded;  // final: rollups and visits are complete
+  std::vector<LiveDay> live;     // folded, not final: stored visits and their changes since
   std::vector<sys_days> raw;     // every other day of the range
 };
 
 DaySplit splitDays(db::Connection& conn, const Query& q) {
-  const auto finals = aggregation::finalDays(conn, q.websiteId, q.range.from, q.range.to);
-  const std::set<sys_days> final(finals.begin(), finals.end());
+  std::map<sys_days, aggregation::DayState> states;
+  for (auto& s : aggregation::dayStates(conn, q.websiteId, q.range.from, q.range.to)) {
+    states.emplace(s.day, std::move(s));
+  }
   DaySplit split;
   for (sys_days d = q.range.from; d <= q.range.to; d += days{1}) {
-    (final.count(d) ? split.folded : split.raw).push_back(d);
+    const auto it = states.find(d);
+    if (it != states.end() && it->second.final) {
+      split.folded.push_back(d);
+    } else if (it != states.end() && !it->second.seen.empty()) {
+      split.live.push_back({d, visitChanges(conn, q.websiteId, d, q.timeZone, it->second.seen)});
+    } else {
+      split.raw.push_back(d);
+    }
   }
   return split;
 }
 
-// The visit rows of the range: stored ones for `folded`, computed ones for `raw`.
-std::string visitRows(const Query& q, const std::vector<sys_days>& folded,
-                      const std::vector<sys_days>& raw, Sql& sql) {
+// The visit rows of the days of `split`: stored ones for final days, stored ones with their
+// changes for live days, computed ones for the others.
+std::string visitRows(const Query& q, const DaySplit& split, Sql& sql) {
+  if (split.folded.empty() && split.live.empty() && split.raw.empty()) {
+    return fmt::format("SELECT {} FROM visits WHERE false", kVisitColumns);
+  }
   const std::string website = sql.param(q.websiteId) + "::uuid";
   std::vector<std::string> parts;
-  if (!folded.empty()) {
+  if (!split.folded.empty()) {
     parts.push_back(
         fmt::format("SELECT {} FROM visits WHERE website_id = {} AND date = ANY({}::date[])",
-                    kVisitColumns, website, sql.param(dateList(folded))));
+                    kVisitColumns, website, sql.param(dateList(split.folded))));
   }
+  const ParamFn param = [&sql](std::string value) { return sql.param(std::move(value)); };
+  for (const auto& live : split.live) {
+    // The zone only where it is used: PostgreSQL cannot type a parameter no statement uses.
+    const std::string zone = live.changes.empty() ? "NULL" : sql.param(q.timeZone) + "::text";
+    parts.push_back(currentVisitRowsSql(
+        live.changes, website, sql.param(util::formatDate(live.day)) + "::date", zone, param));
+  }
+  const auto& raw = split.raw;
   if (!raw.empty()) {
     const std::string zone = sql.param(q.timeZone) + "::text";
     // One time range per run of consecutive days: index ranges of the primary key.
@@ -161,8 +189,13 @@ std::string visitRows(const Query& q, const std::vector<sys_days>& folded,
         visitRowsSql("ev.website_id = " + website + " AND (" + join(ranges, " OR ") + ")", zone),
         kVisitColumns));
   }
-  if (parts.empty()) return fmt::format("SELECT {} FROM visits WHERE false", kVisitColumns);
-  return join(parts, " UNION ALL ");
+  if (parts.size() == 1) return parts[0];
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += " UNION ALL ";
+    out += "(" + parts[i] + ")";
+  }
+  return out;
 }
 
 const Dim* eventLevelDimension(const Query& q) {
@@ -283,8 +316,9 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
                                       Sql& sql) {
   if (q.filters.size() > 1) return std::nullopt;
   const Filter* filter = q.filters.empty() ? nullptr : &q.filters[0];
-  if (filter && (filter->op != FilterOp::kIs || filter->values.size() != 1 ||
-                 (filter->values[0].empty() && missingIsLeftOut(filter->dimension.name)))) {
+  if (filter && filter->op != FilterOp::kIs) return std::nullopt;
+  if (filter && missingIsLeftOut(filter->dimension.name) &&
+      std::find(filter->values.begin(), filter->values.end(), "") != filter->values.end()) {
     return std::nullopt;
   }
   const Dim* grouped = nullptr;  // the one non-day dimension
@@ -293,7 +327,13 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
     if (grouped) return std::nullopt;
     grouped = &d;
   }
-  if (grouped && filter) return std::nullopt;
+  // A breakdown filtered on its own dimension is the rows of the values kept (the rows are what
+  // a filter on each value gives); any other filter of a breakdown is in no rollup, and neither
+  // is a filter on several values without a breakdown (visitors would count twice).
+  const bool sameDimension =
+      grouped && filter && grouped->name != "time:hour" && grouped->name == filter->dimension.name;
+  if (grouped && filter && !sameDimension) return std::nullopt;
+  if (filter && !sameDimension && filter->values.size() != 1) return std::nullopt;
 
   const std::string website = sql.param(q.websiteId) + "::uuid";
   const std::string dates = sql.param(dateList(folded)) + "::date[]";
@@ -315,8 +355,9 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
     condition = "website_id = " + website + " AND dimension = " + sql.param(dim.name) +
                 " AND date = ANY(" + dates + ")";
     if (filter) {
-      const std::string value = sql.param(filter->values[0]);
-      condition += " AND mp_rollup_key(value) = mp_rollup_key(" + value + ") AND value = " + value;
+      const std::string values = sql.param(db::arrayLiteral(filter->values)) + "::text[]";
+      condition += " AND mp_rollup_key(value) = ANY(ARRAY(SELECT mp_rollup_key(x) FROM unnest(" +
+                   values + ") AS x)) AND value = ANY(" + values + ")";
     }
     if (grouped) groupedColumn = "value";
   } else {
@@ -420,7 +461,7 @@ Query resolveMatches(db::Connection& conn, Query q, const DaySplit& split) {
       patterns.push_back(std::move(re));
     }
     Sql sql;
-    const std::string rows = visitRows(q, split.folded, split.raw, sql);
+    const std::string rows = visitRows(q, split, sql);
     std::string values;
     if (f.dimension.kind == DimensionKind::kVisit) {
       values = fmt::format("SELECT DISTINCT coalesce({}, '') FROM ({}) v",
@@ -447,7 +488,8 @@ Query resolveMatches(db::Connection& conn, Query q, const DaySplit& split) {
   return q;
 }
 
-std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
+// The answer over the days of `split` (those of the query's range, or some of them).
+std::vector<Row> answerRowsOver(db::Connection& conn, const Query& query, const DaySplit& split) {
   for (const auto& f : query.filters) {
     if (f.dimension.kind == DimensionKind::kTime) {
       throw InvalidInput("filters", "time dimensions cannot be filtered on; use the date range");
@@ -455,7 +497,6 @@ std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
     if (f.values.empty()) throw InvalidInput("filters", "a filter needs at least one value");
   }
   eventLevelDimension(query);  // throws for two of them
-  const DaySplit split = splitDays(conn, query);
   const Query q = resolveMatches(conn, query, split);
 
   Sql sql;
@@ -464,10 +505,12 @@ std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
     if (auto rollup = rollupSums(q, split.folded, sql)) {
       parts.push_back(*rollup);
     } else {
-      parts.push_back(visitSums(q, visitRows(q, split.folded, {}, sql), sql));
+      parts.push_back(visitSums(q, visitRows(q, DaySplit{split.folded, {}, {}}, sql), sql));
     }
   }
-  if (!split.raw.empty()) parts.push_back(visitSums(q, visitRows(q, {}, split.raw, sql), sql));
+  if (!split.live.empty() || !split.raw.empty()) {
+    parts.push_back(visitSums(q, visitRows(q, DaySplit{{}, split.live, split.raw}, sql), sql));
+  }
 
   std::string select;
   std::string group;
@@ -507,6 +550,10 @@ std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
   return rows;
 }
 
+std::vector<Row> answerRows(db::Connection& conn, const Query& query) {
+  return answerRowsOver(conn, query, splitDays(conn, query));
+}
+
 // The where-clause of `q`'s filters over a visit row v: visit filters on its attributes, event
 // filters as "one of its events matches them all".
 std::vector<std::string> visitFilters(const Query& q, Sql& sql) {
@@ -529,14 +576,37 @@ const db::TransactionOptions kSnapshot{
 }  // namespace
 
 std::vector<Totals> funnel(db::Connection& conn, const Query& query,
-                           const std::vector<FunnelStep>& steps) {
+                           const std::vector<FunnelStep>& steps,
+                           const std::optional<std::string>& funnelId) {
   std::vector<Totals> out(steps.size());
   if (steps.empty()) return out;
   db::Transaction tx(conn, kSnapshot);
-  const DaySplit split = splitDays(conn, query);
+  DaySplit split = splitDays(conn, query);
   const Query q = resolveMatches(conn, query, split);
   Sql sql;
-  const std::string rows = visitRows(q, split.folded, split.raw, sql);
+  // Final days with the funnel's rows (0011) are read from them when nothing is filtered.
+  std::vector<sys_days> rolledUp;
+  if (funnelId && q.filters.empty() && !split.folded.empty()) {
+    auto have = conn.execArgs(
+        "SELECT date::text FROM funnel_daily WHERE funnel_id = $1::uuid"
+        " AND date = ANY($2::date[]) AND step = 1",
+        *funnelId, dateList(split.folded));
+    std::set<sys_days> with;
+    for (int r = 0; r < have.rows(); ++r) {
+      if (auto d = util::parseDate(have.get(r, 0))) with.insert(*d);
+    }
+    std::vector<sys_days> rest;
+    for (auto d : split.folded) (with.count(d) ? rolledUp : rest).push_back(d);
+    split.folded = std::move(rest);
+  }
+  std::string rollup;
+  if (!rolledUp.empty()) {
+    rollup = fmt::format(
+        " UNION ALL SELECT date, step, visitors, visits FROM funnel_daily"
+        " WHERE funnel_id = {}::uuid AND date = ANY({}::date[])",
+        sql.param(*funnelId), sql.param(dateList(rolledUp)));
+  }
+  const std::string rows = visitRows(q, split, sql);
   std::vector<std::string> kinds;
   std::vector<std::string> targets;
   for (const auto& s : steps) {
@@ -556,15 +626,61 @@ std::vector<Totals> funnel(db::Connection& conn, const Query& query,
       " SELECT v.date, s.step, count(DISTINCT v.visitor_id) AS visitors, count(*) AS visits"
       " FROM ({0}) v CROSS JOIN LATERAL generate_series(1, mp_funnel_reached(v.step_types,"
       " v.step_pages, {1}::text[], {2}::text[])) AS s(step) WHERE {3}"
-      " GROUP BY v.date, s.step) x GROUP BY x.step ORDER BY x.step",
+      " GROUP BY v.date, s.step{4}) x GROUP BY x.step ORDER BY x.step",
       rows, sql.param(db::arrayLiteral(kinds)), sql.param(db::arrayLiteral(targets)),
-      join(where, " AND "));
+      join(where, " AND "), rollup);
   auto result = conn.exec(text, sql.params());
   for (int r = 0; r < result.rows(); ++r) {
     const auto step = static_cast<std::size_t>(result.getInt(r, 0));
     if (step < 1 || step > out.size()) continue;
     out[step - 1].visitors = result.getInt(r, 1);
     out[step - 1].visits = result.getInt(r, 2);
+  }
+  tx.commit();
+  return out;
+}
+
+std::vector<Totals> goalTotals(db::Connection& conn, const Query& query,
+                               const std::vector<GoalQuestion>& goals) {
+  std::vector<Totals> out(goals.size());
+  if (goals.empty()) return out;
+  db::Transaction tx(conn, kSnapshot);
+  const DaySplit split = splitDays(conn, query);
+  // Final days with a goal's row (0012) are read from it when nothing else is filtered.
+  std::map<std::string, std::set<sys_days>> covered;
+  if (query.filters.empty() && !split.folded.empty()) {
+    std::vector<std::string> ids;
+    for (const auto& g : goals) ids.push_back(g.goalId);
+    auto rows = conn.execArgs(
+        "SELECT goal_id::text, date::text, visitors, events FROM goal_daily"
+        " WHERE goal_id = ANY($1::uuid[]) AND date = ANY($2::date[])",
+        db::arrayLiteral(ids), dateList(split.folded));
+    std::map<std::string, Totals> sums;
+    for (int r = 0; r < rows.rows(); ++r) {
+      const std::string id(rows.get(r, 0));
+      if (auto d = util::parseDate(rows.get(r, 1))) covered[id].insert(*d);
+      sums[id].visitors += rows.getInt(r, 2);
+      sums[id].events += rows.getInt(r, 3);
+    }
+    for (std::size_t i = 0; i < goals.size(); ++i) out[i] = sums[goals[i].goalId];
+  }
+  for (std::size_t i = 0; i < goals.size(); ++i) {
+    const auto& days = covered[goals[i].goalId];
+    DaySplit rest = split;
+    std::erase_if(rest.folded, [&days](sys_days d) { return days.count(d) > 0; });
+    if (rest.folded.empty() && rest.live.empty() && rest.raw.empty()) continue;
+    Query q = query;
+    for (const auto& f : goals[i].filters) q.filters.push_back(f);
+    q.metrics = {Metric::kVisitors, Metric::kEvents};
+    q.dimensions.clear();
+    q.orderBy.clear();
+    q.limit = 1;
+    q.offset = 0;
+    const auto rows = answerRowsOver(conn, q, rest);
+    if (!rows.empty()) {
+      out[i].visitors += rows.front().totals.visitors;
+      out[i].events += rows.front().totals.events;
+    }
   }
   tx.commit();
   return out;

@@ -24,8 +24,24 @@ struct FunnelStep {
 /// Per step of a funnel, the visitors and visits that reached it: each visit of the query's range
 /// that passes its filters reaches step k when its events hold steps 1…k in that order
 /// (docs/metrics.md "Funnels"). Visitors are distinct per day and summed. The query's metrics,
-/// dimensions, order and paging are ignored. Throws as run().
+/// dimensions, order and paging are ignored. `funnelId`, when the steps are those of a stored
+/// funnel, lets final days be read from its daily rows (0011) when nothing is filtered. Throws as
+/// run().
 std::vector<Totals> funnel(db::Connection& conn, const Query& query,
-                           const std::vector<FunnelStep>& steps);
+                           const std::vector<FunnelStep>& steps,
+                           const std::optional<std::string>& funnelId = std::nullopt);
+
+/// A goal as the engine asks about it: its id (for its daily rows, 0012) and its filters
+/// (conversions::goalFilters()).
+struct GoalQuestion {
+  std::string goalId;
+  std::vector<Filter> filters;
+};
+
+/// Per goal, the visitors (distinct per day, summed) and events of the query's range that reached
+/// it: the totals of the query with the goal's filters added. Final days are read from the goals'
+/// daily rows when the query has no filters of its own. Throws as run().
+std::vector<Totals> goalTotals(db::Connection& conn, const Query& query,
+                               const std::vector<GoalQuestion>& goals);
 
 }  // namespace mp::stats

@@ -39,13 +39,12 @@ std::string visitRowsSql(std::string_view condition, std::string_view zone) {
       " ev.referrer_host, ev.source, ev.channel, ev.utm_source, ev.utm_medium, ev.utm_campaign,"
       " ev.utm_term, ev.utm_content, ev.country, ev.browser, ev.os, ev.device, ev.visitor_id,"
       " ev.interactive, ev.props, (ev.ts AT TIME ZONE {2})::date AS day,"
-      " coalesce(ev.session_id, 'v' || ev.visitor_id::text, 'e' || ev.id::text) AS skey"
-      " FROM events ev WHERE {3}) e"
+      " {4} AS skey FROM events ev WHERE {3}) e"
       " WINDOW w AS (PARTITION BY e.website_id, e.day, e.skey ORDER BY e.ts, e.id)) e"
       " WINDOW w AS (PARTITION BY e.website_id, e.day, e.skey ORDER BY e.ts, e.id"
       " ROWS UNBOUNDED PRECEDING)) e"
       " GROUP BY e.website_id, e.day, e.skey, e.visit_no, e.visit_start",
-      kFirst, kVisitGapMinutes, zone, condition);
+      kFirst, kVisitGapMinutes, zone, condition, kSessionKeySql);
 }
 
 std::string visitDimensionValuesSql(std::string_view alias) {

@@ -19,6 +19,10 @@ inline constexpr std::string_view kVisitColumns =
     " utm_medium, utm_campaign, utm_term, utm_content, country, browser, os, device, step_types,"
     " step_pages, step_ms, step_props";
 
+/// The session key of the event `ev`: its session id, else its visitor id, else its own id.
+inline constexpr std::string_view kSessionKeySql =
+    "coalesce(ev.session_id, 'v' || ev.visitor_id::text, 'e' || ev.id::text)";
+
 /// A SELECT of one row per visit (kVisitColumns) over the events `ev` of `events` that satisfy
 /// `condition` (SQL over the alias ev), with days in the time zone `zone` (an SQL expression of
 /// type text, e.g. "$3::text"). Visits never span two days, so the rows are exact for every day

@@ -18,6 +18,7 @@
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
 #include "events/event.hpp"
+#include "goals/goals.hpp"
 #include "ingest/event_store.hpp"
 #include "stats/stats.hpp"
 #include "support/env.hpp"
@@ -536,9 +537,9 @@ TEST_F(AggregationTest, AMarkMadeDuringAFoldMakesItFoldTheDayAgain) {
 
 class AggregateCliTest : public AggregationTest {
  protected:
-  test::ProcessResult mpctl(std::vector<std::string> args) {
+  test::ProcessResult mpctl(std::vector<std::string> args, const std::string& command = "run") {
     const auto config = dir_.write("mp.toml", "[database]\nurl = \"" + db_.url() + "\"\n");
-    args.insert(args.begin(), {test::mpctlPath(), "-c", config.string(), "aggregate", "run"});
+    args.insert(args.begin(), {test::mpctlPath(), "-c", config.string(), "aggregate", command});
     return test::runProcess(args, "", {{"MP_DATABASE_URL", db_.url()}});
   }
   test::TempDir dir_;
@@ -563,6 +564,26 @@ TEST_F(AggregateCliTest, RunFoldsTheRangeAndReportsIt) {
   EXPECT_THAT(one.out, HasSubstr("folded 1 day, "));
   EXPECT_EQ(rows("SELECT website_id FROM event_summary WHERE date = '2025-10-26'"),
             std::vector<std::string>{sites_[0] + "|"});
+}
+
+TEST_F(AggregateCliTest, RefreshGivesAFunnelTheRowsOfDaysFoldedBeforeIt) {
+  insertEvents();
+  ASSERT_EQ(mpctl({"--from", "2025-10-28", "--to", "2025-11-03"}).exitCode, exit_code::kOk);
+  const auto home = goals::addGoal(conn_, sites_[0], {.pagePath = "/"});
+  const auto any = goals::addGoal(conn_, sites_[0], {.pagePath = "/**"});
+  goals::addFunnel(conn_, sites_[0], "home then anything", {home.id, any.id});
+
+  auto refresh = mpctl({}, "refresh");
+  ASSERT_EQ(refresh.exitCode, exit_code::kOk) << refresh.err;
+  EXPECT_THAT(refresh.out,
+              HasSubstr("refreshed the visits of 0 days, goal and funnel rows of 21 days in "));
+  EXPECT_EQ(rows("SELECT count(*), min(date), max(date) FROM funnel_daily"),
+            std::vector<std::string>{"14|2025-10-28|2025-11-03|"});
+  EXPECT_EQ(rows("SELECT count(*), count(DISTINCT goal_id) FROM goal_daily"),
+            std::vector<std::string>{"14|2|"});
+  auto again = mpctl({}, "refresh");
+  ASSERT_EQ(again.exitCode, exit_code::kOk) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("goal and funnel rows of 0 days"));
 }
 
 TEST_F(AggregateCliTest, BadRangesAndUnknownWebsitesAreRefused) {

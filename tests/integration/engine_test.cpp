@@ -14,6 +14,7 @@
 #include "aggregation/aggregator.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
+#include "sites/sites.hpp"
 #include "support/env.hpp"
 #include "support/seed.hpp"
 #include "util/time.hpp"
@@ -168,14 +169,18 @@ class EngineVersusSql : public EngineTest {
   void SetUp() override {
     EngineTest::SetUp();
     other_ = seed::website(conn_, owner_, "B", "b.example");
-    std::mt19937 rng(20260305);
+    seed::insertEvents(conn_, randomEvents(20260305));
+  }
+
+  // Visitors 1 to 400, each with one to three bursts of events on random days, some crossing
+  // midnight in UTC and in the zones below, some with gaps just over or under 30 minutes.
+  std::vector<seed::Event> randomEvents(unsigned seed) const {
+    std::mt19937 rng(seed);
     static const char* const kPages[] = {"/", "/", "/pricing", "/docs", "/blog/a", "/blog/b"};
     static const char* const kCountries[] = {"DE", "US", "FR", nullptr};
     static const char* const kSources[] = {nullptr, nullptr, "Google", "Hacker News", "news"};
     std::vector<seed::Event> events;
     for (int visitor = 1; visitor <= 400; ++visitor) {
-      // Each visitor: one to three bursts of events on random days, some crossing midnight in
-      // UTC and in the zones below, some with gaps just over or under 30 minutes.
       const int bursts = 1 + static_cast<int>(rng() % 3);
       for (int b = 0; b < bursts; ++b) {
         long long ms =
@@ -203,7 +208,7 @@ class EngineVersusSql : public EngineTest {
         }
       }
     }
-    seed::insertEvents(conn_, events);
+    return events;
   }
 
   // Visits of the website by the definitions, in plain SQL: per day of `zone` and session key
@@ -350,6 +355,21 @@ class EngineVersusSql : public EngineTest {
                    zone + ": " + name + " = " + value);
       }
     }
+    // A breakdown filtered on its own dimension: the rows of the values kept, as unfiltered.
+    for (const char* name : {"country", "page"}) {
+      auto q = query(from, to, zone);
+      q.dimensions = {dim(name)};
+      const auto all = stats::run(conn_, q).rows;
+      ASSERT_GE(all.size(), 3u) << name;
+      q.filters = {Filter{dim(name), FilterOp::kIs, {all[2].dimensions[0], all[0].dimensions[0]}}};
+      const auto kept = stats::run(conn_, q).rows;
+      ASSERT_EQ(kept.size(), 2u) << name;
+      for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(kept[i].dimensions, all[i * 2].dimensions) << name;
+        expectSame(kept[i].totals, all[i * 2].totals,
+                   zone + ": " + name + " filtered on itself, " + kept[i].dimensions[0]);
+      }
+    }
     // Days and hours add up to the whole.
     auto q = query(from, to, zone);
     const auto whole = totals(q);
@@ -388,6 +408,61 @@ TEST_F(EngineVersusSql, SomeDaysFoldedOthersNot) {
   conn_.execArgs("UPDATE aggregation_runs SET dirty = true WHERE date = $1::date",
                  util::formatDate(kFirst + days{3}));
   compareAll("UTC");
+}
+
+// The stored visits of the website, in a comparable form.
+std::string visitsDigest(db::Connection& conn) {
+  return std::string(
+      conn.exec("SELECT md5(string_agg(v::text, '|' ORDER BY v.website_id, v.date, v.started_at,"
+                " v.session_id)) FROM visits v")
+          .get(0, 0));
+}
+
+// Events written after the fold, into folded days (late events: the writers mark those days
+// dirty): the stats read the stored visits and sessionise again only what the new events touch,
+// until a refresh stores the changed visits, which are then those a fold makes.
+TEST_F(EngineVersusSql, FoldedDaysAndEventsWrittenSince) {
+  aggregation::foldRange(conn_, kFirst, kFirst + days{kDays});
+  const std::string folded = visitsDigest(conn_);
+  // New bursts of the same visitors: some join, bridge or extend their stored visits, some
+  // come before them, some stand alone.
+  seed::insertEvents(conn_, randomEvents(7));
+  conn_.exec("UPDATE aggregation_runs SET dirty = true");
+  compareAll("UTC");
+
+  const auto refreshed = aggregation::tryRefreshVisits(conn_);
+  ASSERT_TRUE(refreshed.has_value());
+  EXPECT_GE(refreshed->days, kDays);  // every day got new events
+  EXPECT_NE(visitsDigest(conn_), folded);
+  compareAll("UTC");
+  const auto again = aggregation::tryRefreshVisits(conn_);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->days, 0) << "nothing new since the refresh";
+
+  const std::string stored = visitsDigest(conn_);
+  aggregation::foldRange(conn_, kFirst, kFirst + days{kDays});
+  EXPECT_EQ(visitsDigest(conn_), stored) << "the refresh stored what a fold stores";
+}
+
+// A change of time zone leaves no stored visits to read: the days are read from raw events.
+TEST_F(EngineVersusSql, AChangeOfTimeZoneDropsTheStoredVisits) {
+  aggregation::foldRange(conn_, kFirst, kFirst + days{kDays});
+  conn_.execArgs("UPDATE aggregation_runs SET dirty = true WHERE date = $1::date",
+                 util::formatDate(kFirst + days{2}));
+  sites::WebsiteChanges change;
+  change.timeZone = "Asia/Kathmandu";
+  ASSERT_TRUE(sites::update(conn_, site_, change));
+  EXPECT_EQ(conn_
+                .execArgs("SELECT count(*) FROM aggregation_runs WHERE website_id = $1::uuid"
+                          " AND seen IS NOT NULL",
+                          site_)
+                .getInt(0, 0),
+            0);
+  compareAll("Asia/Kathmandu");
+  const auto refreshed = aggregation::tryRefreshVisits(conn_);
+  ASSERT_TRUE(refreshed.has_value());
+  EXPECT_EQ(refreshed->days, 0);
+  compareAll("Asia/Kathmandu");
 }
 
 TEST_F(EngineVersusSql, InAnotherTimeZone) {

@@ -98,9 +98,33 @@ TEST_F(GoalsTest, GoalsAndAFunnelOfAHandMadeDay) {
   const auto funnel =
       goals::addFunnel(conn_, site_, "Signup flow", {home.id, pricing.id, signup.id, thanks.id});
 
-  for (int pass = 0; pass < 2; ++pass) {
-    SCOPED_TRACE(pass == 0 ? "from raw events" : "from the folded day");
-    if (pass == 1) aggregation::foldRange(conn_, kDay, kDay);
+  const auto conversionRows = [this] {
+    return conn_
+        .exec(
+            "SELECT (SELECT count(*) FROM goal_daily) || '+' ||"
+            " (SELECT count(*) FROM funnel_daily)")
+        .get(0, 0);
+  };
+  static const char* const kPasses[] = {
+      "from raw events", "from the folded day's goal and funnel rows",
+      "from the folded day's visits (goals and funnel added after the fold)",
+      "from the rows the visits job gave them"};
+  for (int pass = 0; pass < 4; ++pass) {
+    SCOPED_TRACE(kPasses[pass]);
+    if (pass == 1) {
+      aggregation::foldRange(conn_, kDay, kDay);
+      EXPECT_EQ(conversionRows(), "4+4");
+    }
+    if (pass == 2) {
+      conn_.exec("DELETE FROM goal_daily");
+      conn_.exec("DELETE FROM funnel_daily");
+    }
+    if (pass == 3) {
+      const auto done = aggregation::tryRefreshVisits(conn_);
+      ASSERT_TRUE(done.has_value());
+      EXPECT_EQ(done->conversionDays, 5) << "four goals and the funnel, one day";
+      EXPECT_EQ(conversionRows(), "4+4");
+    }
     const json report =
         stats::goalsReport(conn_, scope(kDay, kDay), goals::listGoals(conn_, site_));
     EXPECT_EQ(report["visitors"], 5);
@@ -251,8 +275,35 @@ TEST_F(GoalsTest, FunnelsEqualAWalkOverTheVisitsOfTheDefinitions) {
   ASSERT_GT(want[3], 0) << "the data set reaches the last step";
   EXPECT_EQ(actual(first, last), want) << "from raw events";
   aggregation::foldRange(conn_, first, first + days{2});
-  EXPECT_EQ(actual(first, last), want) << "some days folded";
+  const auto rowsOf = [&] {
+    return conn_.execArgs("SELECT count(*) FROM funnel_daily WHERE funnel_id = $1::uuid", funnel.id)
+        .getInt(0, 0);
+  };
+  EXPECT_EQ(rowsOf(), 3 * 4) << "the fold wrote every step of the folded days";
+  EXPECT_EQ(actual(first, last), want) << "some days folded, read from their funnel rows";
   EXPECT_EQ(actual(first + days{1}, first + days{1}), expected(first + days{1}, first + days{1}));
+
+  // A funnel made after its days were folded: they are walked until the visits job gives them
+  // their rows.
+  conn_.exec("DELETE FROM funnel_daily");
+  EXPECT_EQ(actual(first, last), want) << "folded days without funnel rows";
+  const auto refreshed = aggregation::tryRefreshVisits(conn_);
+  ASSERT_TRUE(refreshed.has_value());
+  EXPECT_EQ(refreshed->conversionDays, 3) << "the funnel's; its goals kept theirs";
+  EXPECT_EQ(rowsOf(), 3 * 4);
+  EXPECT_EQ(actual(first, last), want) << "rows given by the visits job";
+
+  // A filter is answered from the visits, folded or not.
+  stats::Scope filtered = scope(first, last);
+  filtered.filters = {stats::Filter{*stats::dimensionNamed("page"), stats::FilterOp::kIs, {"/"}}};
+  const json f = stats::funnelReport(conn_, filtered, funnel);
+  EXPECT_EQ(f["steps"][0]["visitors"], want[0]) << "every visit reaching step 1 viewed /";
+
+  aggregation::foldRange(conn_, first, last);
+  EXPECT_EQ(actual(first, last), want) << "all days folded";
+  ASSERT_TRUE(goals::deleteFunnel(conn_, site_, funnel.id));
+  EXPECT_EQ(conn_.exec("SELECT count(*) FROM funnel_daily").getInt(0, 0), 0)
+      << "a funnel's rows go with it";
 }
 
 TEST_F(GoalsTest, BadGoalsAndFunnelsAreRefusedNamingTheField) {

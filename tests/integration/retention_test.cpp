@@ -18,6 +18,7 @@
 #include "aggregation/aggregator.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
+#include "goals/goals.hpp"
 #include "support/env.hpp"
 #include "support/pty.hpp"
 #include "support/seed.hpp"
@@ -44,7 +45,8 @@ constexpr sys_days kLastDay{std::chrono::year{2024} / 4 / 10};
 constexpr sys_days kGapFirst{std::chrono::year{2024} / 3 / 15};
 constexpr sys_days kGapLast{std::chrono::year{2024} / 3 / 16};
 constexpr sys_days kCutoff = kGapLast;
-const char* const kRollupTables[] = {"visits", "event_summary", "breakdown_daily", "hourly_summary",
+const char* const kRollupTables[] = {"visits",          "event_summary", "breakdown_daily",
+                                     "funnel_daily",    "goal_daily",    "hourly_summary",
                                      "aggregation_runs"};
 
 // The day column of a rollup table: hours for hourly_summary.
@@ -75,6 +77,10 @@ class RetentionTest : public ::testing::Test {
       conn_.execArgs("SELECT mp_ensure_event_partition($1::date)", month);
     }
     insertEvents();
+    // A funnel, so the fold writes funnel rows too.
+    const auto first = goals::addGoal(conn_, sites_[0], {.pagePath = "/p1"});
+    const auto second = goals::addGoal(conn_, sites_[0], {.eventName = "click"});
+    goals::addFunnel(conn_, sites_[0], "p1 then click", {first.id, second.id});
     // Folded around the gap, as a daily schedule would have left it.
     aggregation::foldRange(conn_, kFirstDay, kGapFirst - days{1});
     aggregation::foldRange(conn_, kGapLast + days{1}, kLastDay);
