@@ -106,7 +106,7 @@ int runRefresh(Context& ctx) {
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   std::cout << fmt::format(
-      "refreshed the visits of {} day{}, goal and funnel rows of {} day{} in {:.1f} s\n",
+      "refreshed the visits of {} day{}, goal, funnel and page rows of {} day{} in {:.1f} s\n",
       total.days, total.days == 1 ? "" : "s", total.conversionDays,
       total.conversionDays == 1 ? "" : "s", took.count());
   return exit_code::kOk;
@@ -136,9 +136,9 @@ void registerAggregateCommands(CLI::App& app, Context& ctx) {
 
   auto* refresh = aggregate->add_subcommand(
       "refresh",
-      "Store the visits that events written since the last fold changed, and give goals and "
-      "funnels the rows of days folded before they existed, as the daemon's visits job does "
-      "every minute");
+      "Store the visits that events written since the last fold changed, and give goals, "
+      "funnels and page breakdowns the rows of days folded before they existed, as the "
+      "daemon's visits job does every minute");
   refresh->callback([&ctx] { ctx.action = [&ctx] { return runRefresh(ctx); }; });
 }
 

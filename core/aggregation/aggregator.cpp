@@ -42,6 +42,7 @@ std::vector<std::string> deletes() {
       " AND funnel_id IN (SELECT id FROM funnels WHERE website_id = ANY($2::uuid[]))",
       "DELETE FROM goal_daily WHERE date = $1::date"
       " AND goal_id IN (SELECT id FROM goals WHERE website_id = ANY($2::uuid[]))",
+      fmt::format("DELETE FROM page_breakdown_daily WHERE {}", kOfDay),
       "DELETE FROM hourly_summary WHERE website_id = ANY($2::uuid[])"
       " AND hour >= ($1::date)::timestamp AT TIME ZONE $3::text"
       " AND hour < ($1::date + 1)::timestamp AT TIME ZONE $3::text",
@@ -108,6 +109,27 @@ std::string goalInsert(std::string_view goals) {
       goals);
 }
 
+// The pages of day $1 of the websites `websites` (an SQL uuid[] expression) under each value of
+// the visit dimensions of stats::kPageBreakdownDimensions (0013): every visit with the value,
+// under each page its events have, with the counts of its events on that page.
+std::string pageBreakdownInsert(std::string_view websites) {
+  return fmt::format(
+      "INSERT INTO page_breakdown_daily (website_id, date, dimension, value, page, visitors,"
+      " visits, pageviews, events, bounces, duration_ms)"
+      " SELECT v.website_id, $1::date, d.dimension, d.value, x.page,"
+      " count(DISTINCT v.visitor_id), count(*), sum(x.pv), sum(x.ev),"
+      " count(*) FILTER (WHERE v.pageviews < 2 AND v.interactive = 0),"
+      " sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint) FROM visits v"
+      " CROSS JOIN LATERAL (VALUES ('country', coalesce(v.country, '')),"
+      " ('source', coalesce(v.source, '')), ('channel', coalesce(v.channel, '')),"
+      " ('utm_campaign', v.utm_campaign)) AS d(dimension, value)"
+      " CROSS JOIN LATERAL (SELECT s.page, count(*) FILTER (WHERE s.type = 'pageview') AS pv,"
+      " count(*) AS ev FROM unnest(v.step_types, v.step_pages) AS s(type, page) GROUP BY s.page) x"
+      " WHERE v.website_id = ANY({}) AND v.date = $1::date AND d.value IS NOT NULL"
+      " GROUP BY v.website_id, d.dimension, d.value, x.page",
+      websites);
+}
+
 std::vector<std::string> rollupInserts() {
   return {
       // Hours: every event in its own hour of the zone (visitors: those of the visits with an
@@ -149,6 +171,7 @@ std::vector<std::string> rollupInserts() {
           " WHERE v.website_id = ANY($2::uuid[]) AND v.date = $1::date"
           " GROUP BY v.website_id, m.dimension, m.value",
           stats::eventDimensionValuesSql("v")),
+      pageBreakdownInsert("$2::uuid[]"),
       // The goals and funnels of these websites, as they are now.
       goalInsert("g.website_id = ANY($2::uuid[])"),
       funnelInsert("fu.website_id = ANY($2::uuid[])"),
@@ -159,13 +182,14 @@ std::vector<std::string> rollupInserts() {
       // now() is the transaction's start, before its snapshot: what kSettleTime is measured
       // against. Rows in website order, as writers lock them, so the two never deadlock.
       // seen: this snapshot, which the visits just written hold every event of (0010).
-      "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty, seen)"
-      " SELECT w.id, $1::date, now(), coalesce(s.events, 0), false, pg_current_snapshot()"
+      "INSERT INTO aggregation_runs (website_id, date, folded_at, events, dirty, seen,"
+      " page_breakdowns)"
+      " SELECT w.id, $1::date, now(), coalesce(s.events, 0), false, pg_current_snapshot(), true"
       " FROM websites w"
       " LEFT JOIN event_summary s ON s.website_id = w.id AND s.date = $1::date"
       " WHERE w.id = ANY($2::uuid[]) ORDER BY w.id"
       " ON CONFLICT (website_id, date) DO UPDATE SET folded_at = EXCLUDED.folded_at,"
-      " events = EXCLUDED.events, dirty = false, seen = EXCLUDED.seen",
+      " events = EXCLUDED.events, dirty = false, seen = EXCLUDED.seen, page_breakdowns = true",
   };
 }
 
@@ -350,7 +374,8 @@ std::vector<DayState> dayStates(db::Connection& conn, std::string_view websiteId
   std::vector<DayState> out;
   if (!util::isUuid(websiteId)) return out;
   static const std::string kSql = fmt::format(
-      "SELECT r.date::text, {}, coalesce(r.seen::text, '') FROM aggregation_runs r"
+      "SELECT r.date::text, {}, coalesce(r.seen::text, ''), r.page_breakdowns"
+      " FROM aggregation_runs r"
       " JOIN websites w ON w.id = r.website_id"
       " WHERE r.website_id = $2::uuid AND r.date BETWEEN $3::date AND $4::date ORDER BY r.date",
       kFinal);
@@ -359,7 +384,7 @@ std::vector<DayState> dayStates(db::Connection& conn, std::string_view websiteId
   out.reserve(static_cast<std::size_t>(rows.rows()));
   for (int r = 0; r < rows.rows(); ++r) {
     if (auto day = util::parseDate(rows.get(r, 0))) {
-      out.push_back({*day, rows.getBool(r, 1), std::string(rows.get(r, 2))});
+      out.push_back({*day, rows.getBool(r, 1), std::string(rows.get(r, 2)), rows.getBool(r, 3)});
     }
   }
   return out;
@@ -367,8 +392,9 @@ std::vector<DayState> dayStates(db::Connection& conn, std::string_view websiteId
 
 namespace {
 
-// The goal and funnel rows of final days folded before their goal or funnel existed: up to
-// kConversionBackfillDays (goal or funnel, day) pairs, newest first, in one REPEATABLE READ
+// The goal and funnel rows of final days folded before their goal or funnel existed, and the page
+// breakdowns of final days folded before 0013: up to kConversionBackfillDays (goal, funnel or
+// website, day) pairs, newest first, in one REPEATABLE READ
 // transaction (the days are final in its snapshot, so their stored visits are complete). Returns
 // how many were written.
 int backfillConversions(db::Connection& conn) {
@@ -383,8 +409,12 @@ int backfillConversions(db::Connection& conn) {
       " JOIN aggregation_runs r ON r.website_id = g.website_id"
       " JOIN websites w ON w.id = r.website_id"
       " WHERE {0} AND NOT EXISTS (SELECT 1 FROM goal_daily d WHERE d.goal_id = g.id"
-      " AND d.date = r.date)) x ORDER BY x.date DESC, x.kind, x.id LIMIT $2",
+      " AND d.date = r.date)"
+      " UNION ALL SELECT 'p', r.website_id, r.date FROM aggregation_runs r"
+      " JOIN websites w ON w.id = r.website_id WHERE {0} AND NOT r.page_breakdowns"
+      ") x ORDER BY x.date DESC, x.kind, x.id LIMIT $2",
       kFinal);
+  static const std::string kPages = pageBreakdownInsert("ARRAY[$2::uuid]");
   static const std::string kFunnel = funnelInsert("fu.id = $2::uuid");
   static const std::string kGoal = goalInsert("g.id = $2::uuid");
   for (int attempt = 1;; ++attempt) {
@@ -392,8 +422,18 @@ int backfillConversions(db::Connection& conn) {
       db::Transaction tx(conn, db::Isolation::kRepeatableRead);
       auto missing = conn.execArgs(kMissing, settleSeconds(), kConversionBackfillDays);
       for (int r = 0; r < missing.rows(); ++r) {
-        conn.execArgs(missing.get(r, 0) == "f" ? kFunnel : kGoal, std::string(missing.get(r, 2)),
-                      std::string(missing.get(r, 1)));
+        const std::string_view kind = missing.get(r, 0);
+        const std::string id(missing.get(r, 1));
+        const std::string day(missing.get(r, 2));
+        if (kind == "p") {
+          conn.execArgs(kPages, day, id);
+          conn.execArgs(
+              "UPDATE aggregation_runs SET page_breakdowns = true"
+              " WHERE website_id = $1::uuid AND date = $2::date",
+              id, day);
+        } else {
+          conn.execArgs(kind == "f" ? kFunnel : kGoal, day, id);
+        }
       }
       tx.commit();
       return missing.rows();

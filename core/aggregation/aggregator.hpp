@@ -78,6 +78,8 @@ struct DayState {
   /// usable (never folded, or its website's time zone changed since): events not in it are the
   /// day's changes (stats::visitChanges()).
   std::string seen;
+  /// Whether page_breakdown_daily holds its rows (0013).
+  bool pageBreakdowns = false;
 };
 
 /// The days from `from` to `to` (inclusive) of `websiteId` that have a row, in order. Run it in
@@ -86,13 +88,14 @@ std::vector<DayState> dayStates(db::Connection& conn, std::string_view websiteId
                                 std::chrono::sys_days from, std::chrono::sys_days to);
 
 /// How many (goal or funnel, day) pairs one tryRefreshVisits() run computes at most for goals
-/// and funnels created after their days were folded (0011, 0012).
+/// and funnels created after their days were folded (0011, 0012), and (website, day) pairs for
+/// page breakdowns of days folded before 0013.
 inline constexpr int kConversionBackfillDays = 31;
 
 /// What a tryRefreshVisits() run did.
 struct RefreshResult {
   int days = 0;            ///< (website, day) pairs whose stored visits changed
-  int conversionDays = 0;  ///< (goal or funnel, day) pairs of final days given their rows
+  int conversionDays = 0;  ///< (goal, funnel or website, day) pairs given their rows
 };
 
 /// Keeps the stored visits of days that are not final current between folds: unless another

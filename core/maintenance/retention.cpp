@@ -29,6 +29,7 @@ constexpr RollupTable kRollups[] = {
     {"breakdown_daily", "date < $1::date"},
     {"funnel_daily", "date < $1::date"},
     {"goal_daily", "date < $1::date"},
+    {"page_breakdown_daily", "date < $1::date"},
     {"hourly_summary", "hour < (($1::date)::timestamp AT TIME ZONE 'UTC')"},
     {"aggregation_runs", "date < $1::date"},
 };

@@ -47,9 +47,13 @@ constexpr const char* kRollupDeletes[] = {
     "DELETE FROM event_summary WHERE website_id = $1",
     "DELETE FROM hourly_summary WHERE website_id = $1",
     "DELETE FROM breakdown_daily WHERE website_id = $1",
+    "DELETE FROM page_breakdown_daily WHERE website_id = $1",
+    "DELETE FROM goal_daily WHERE goal_id IN (SELECT id FROM goals WHERE website_id = $1)",
+    "DELETE FROM funnel_daily WHERE funnel_id IN (SELECT id FROM funnels WHERE website_id = $1)",
     // Not deleted: marked dirty, so the scheduled fold finds every day again, older ones too;
     // without stored visits (seen), read from raw events until then.
-    "UPDATE aggregation_runs SET dirty = true, seen = NULL WHERE website_id = $1",
+    "UPDATE aggregation_runs SET dirty = true, seen = NULL, page_breakdowns = false"
+    " WHERE website_id = $1",
 };
 
 // Days, hours and weeks are counted in the website's time zone (docs/metrics.md), so every

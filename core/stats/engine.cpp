@@ -23,6 +23,7 @@
 #include "stats/live_visits.hpp"
 #include "stats/visit_sql.hpp"
 #include "util/error.hpp"
+#include "util/strings.hpp"
 #include "util/time.hpp"
 
 namespace mp::stats {
@@ -51,14 +52,7 @@ std::string dateList(const std::vector<sys_days>& list) {
   return db::arrayLiteral(text);
 }
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i) out.append(separator);
-    out.append(parts[i]);
-  }
-  return out;
-}
+using util::join;
 
 // A visit dimension over the visit row v, as grouped (NULL: the visit has no value for it).
 std::string visitColumn(const std::string& dim) {
@@ -129,6 +123,7 @@ struct DaySplit {
   std::vector<sys_days> folded;  // final: rollups and visits are complete
   std::vector<LiveDay> live;     // folded, not final: stored visits and their changes since
   std::vector<sys_days> raw;     // every other day of the range
+  bool foldedHavePages = true;   // every final day has its page breakdowns (0013)
 };
 
 DaySplit splitDays(db::Connection& conn, const Query& q) {
@@ -141,6 +136,7 @@ DaySplit splitDays(db::Connection& conn, const Query& q) {
     const auto it = states.find(d);
     if (it != states.end() && it->second.final) {
       split.folded.push_back(d);
+      split.foldedHavePages = split.foldedHavePages && it->second.pageBreakdowns;
     } else if (it != states.end() && !it->second.seen.empty()) {
       split.live.push_back({d, visitChanges(conn, q.websiteId, d, q.timeZone, it->second.seen)});
     } else {
@@ -311,9 +307,15 @@ std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
       where.empty() ? std::string() : " WHERE " + join(where, " AND "), group);
 }
 
+// Visit dimensions whose pages the fold breaks down per value (page_breakdown_daily, 0013).
+bool hasPageBreakdown(const std::string& dim) {
+  return dim == "country" || dim == "source" || dim == "channel" || dim == "utm_campaign";
+}
+
 // The rollup rows answering `q` for the folded days, or nullopt when no rollup holds its answer.
+// `pages`: every one of those days has its page breakdowns.
 std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days>& folded,
-                                      Sql& sql) {
+                                      bool pages, Sql& sql) {
   if (q.filters.size() > 1) return std::nullopt;
   const Filter* filter = q.filters.empty() ? nullptr : &q.filters[0];
   if (filter && filter->op != FilterOp::kIs) return std::nullopt;
@@ -332,7 +334,10 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
   // is a filter on several values without a breakdown (visitors would count twice).
   const bool sameDimension =
       grouped && filter && grouped->name != "time:hour" && grouped->name == filter->dimension.name;
-  if (grouped && filter && !sameDimension) return std::nullopt;
+  // Pages under one value of a visit dimension the fold breaks them down by.
+  const bool pagesUnder = grouped && filter && pages && grouped->name == "page" &&
+                          hasPageBreakdown(filter->dimension.name) && filter->values.size() == 1;
+  if (grouped && filter && !sameDimension && !pagesUnder) return std::nullopt;
   if (filter && !sameDimension && filter->values.size() != 1) return std::nullopt;
 
   const std::string website = sql.param(q.websiteId) + "::uuid";
@@ -349,6 +354,14 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
     condition = "website_id = " + website + " AND " + dateColumn + " = ANY(" + dates + ")";
     groupedColumn = "hour";
     sums = "visitors, visits, views, events, bounces, duration_ms";
+  } else if (pagesUnder) {
+    const std::string value = sql.param(filter->values[0]);
+    table = "page_breakdown_daily";
+    condition = "website_id = " + website +
+                " AND dimension = " + sql.param(filter->dimension.name) +
+                " AND mp_rollup_key(value) = mp_rollup_key(" + value + ") AND value = " + value +
+                " AND date = ANY(" + dates + ")";
+    groupedColumn = "page";
   } else if (grouped || filter) {
     const Dim& dim = grouped ? *grouped : filter->dimension;
     table = "breakdown_daily";
@@ -502,7 +515,7 @@ std::vector<Row> answerRowsOver(db::Connection& conn, const Query& query, const 
   Sql sql;
   std::vector<std::string> parts;
   if (!split.folded.empty()) {
-    if (auto rollup = rollupSums(q, split.folded, sql)) {
+    if (auto rollup = rollupSums(q, split.folded, split.foldedHavePages, sql)) {
       parts.push_back(*rollup);
     } else {
       parts.push_back(visitSums(q, visitRows(q, DaySplit{split.folded, {}, {}}, sql), sql));

@@ -4,6 +4,7 @@
 
 #include "db/array.hpp"
 #include "stats/visit_sql.hpp"
+#include "util/strings.hpp"
 #include "util/time.hpp"
 
 namespace mp::stats {
@@ -13,14 +14,7 @@ namespace {
 // for hours may have changes all over it, and one range of it is then cheaper than many.
 constexpr std::size_t kMaxSpans = 32;
 
-std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i) out.append(separator);
-    out.append(parts[i]);
-  }
-  return out;
-}
+using util::join;
 
 }  // namespace
 

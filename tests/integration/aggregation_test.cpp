@@ -575,15 +575,16 @@ TEST_F(AggregateCliTest, RefreshGivesAFunnelTheRowsOfDaysFoldedBeforeIt) {
 
   auto refresh = mpctl({}, "refresh");
   ASSERT_EQ(refresh.exitCode, exit_code::kOk) << refresh.err;
-  EXPECT_THAT(refresh.out,
-              HasSubstr("refreshed the visits of 0 days, goal and funnel rows of 21 days in "));
+  EXPECT_THAT(
+      refresh.out,
+      HasSubstr("refreshed the visits of 0 days, goal, funnel and page rows of 21 days in "));
   EXPECT_EQ(rows("SELECT count(*), min(date), max(date) FROM funnel_daily"),
             std::vector<std::string>{"14|2025-10-28|2025-11-03|"});
   EXPECT_EQ(rows("SELECT count(*), count(DISTINCT goal_id) FROM goal_daily"),
             std::vector<std::string>{"14|2|"});
   auto again = mpctl({}, "refresh");
   ASSERT_EQ(again.exitCode, exit_code::kOk) << again.err;
-  EXPECT_THAT(again.out, HasSubstr("goal and funnel rows of 0 days"));
+  EXPECT_THAT(again.out, HasSubstr("goal, funnel and page rows of 0 days"));
 }
 
 TEST_F(AggregateCliTest, BadRangesAndUnknownWebsitesAreRefused) {

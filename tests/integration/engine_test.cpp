@@ -370,6 +370,24 @@ class EngineVersusSql : public EngineTest {
                    zone + ": " + name + " filtered on itself, " + kept[i].dimensions[0]);
       }
     }
+    // Pages under one country or source: each row as the two filters give it.
+    for (const auto& [name, value] :
+         {std::pair<std::string, std::string>{"country", "DE"}, {"source", "Google"}}) {
+      auto q = query(from, to, zone);
+      q.dimensions = {dim("page")};
+      q.filters = {Filter{dim(name.c_str()), FilterOp::kIs, {value}}};
+      const auto rows = stats::run(conn_, q).rows;
+      ASSERT_GE(rows.size(), 3u) << name;
+      for (const auto& row : rows) {
+        const std::string on = "coalesce(s.p, '') = '" + row.dimensions[0] + "'";
+        const std::string count = fmt::format(fmt::runtime(matching), on);
+        expectSame(
+            row.totals,
+            reference(zone, from, to, fmt::format("r.{} = '{}' AND {} > 0", name, value, count),
+                      fmt::format(fmt::runtime(matching), on + " AND s.t = 'pageview'"), count),
+            zone + ": pages under " + name + " " + value + ", " + row.dimensions[0]);
+      }
+    }
     // Days and hours add up to the whole.
     auto q = query(from, to, zone);
     const auto whole = totals(q);
@@ -442,6 +460,23 @@ TEST_F(EngineVersusSql, FoldedDaysAndEventsWrittenSince) {
   const std::string stored = visitsDigest(conn_);
   aggregation::foldRange(conn_, kFirst, kFirst + days{kDays});
   EXPECT_EQ(visitsDigest(conn_), stored) << "the refresh stored what a fold stores";
+}
+
+// Days folded before page breakdowns existed (0013) are read from their visits until the visits
+// job gives them their rows.
+TEST_F(EngineVersusSql, PageBreakdownsOfDaysFoldedBeforeThem) {
+  aggregation::foldRange(conn_, kFirst, kFirst + days{kDays});
+  const std::string rows = "SELECT count(*) FROM page_breakdown_daily";
+  const auto folded = conn_.exec(rows).getInt(0, 0);
+  ASSERT_GT(folded, 0);
+  conn_.exec("DELETE FROM page_breakdown_daily");
+  conn_.exec("UPDATE aggregation_runs SET page_breakdowns = false");
+  compareAll("UTC");
+  const auto refreshed = aggregation::tryRefreshVisits(conn_);
+  ASSERT_TRUE(refreshed.has_value());
+  EXPECT_EQ(refreshed->conversionDays, 2 * (kDays + 1)) << "two websites";
+  EXPECT_EQ(conn_.exec(rows).getInt(0, 0), folded);
+  compareAll("UTC");
 }
 
 // A change of time zone leaves no stored visits to read: the days are read from raw events.

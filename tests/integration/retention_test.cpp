@@ -45,9 +45,9 @@ constexpr sys_days kLastDay{std::chrono::year{2024} / 4 / 10};
 constexpr sys_days kGapFirst{std::chrono::year{2024} / 3 / 15};
 constexpr sys_days kGapLast{std::chrono::year{2024} / 3 / 16};
 constexpr sys_days kCutoff = kGapLast;
-const char* const kRollupTables[] = {"visits",          "event_summary", "breakdown_daily",
-                                     "funnel_daily",    "goal_daily",    "hourly_summary",
-                                     "aggregation_runs"};
+const char* const kRollupTables[] = {"visits",         "event_summary",   "breakdown_daily",
+                                     "funnel_daily",   "goal_daily",      "page_breakdown_daily",
+                                     "hourly_summary", "aggregation_runs"};
 
 // The day column of a rollup table: hours for hourly_summary.
 std::string dayColumn(const std::string& table) {
