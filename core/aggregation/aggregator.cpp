@@ -110,23 +110,32 @@ std::string goalInsert(std::string_view goals) {
 }
 
 // The pages of day $1 of the websites `websites` (an SQL uuid[] expression) under each value of
-// the visit dimensions of stats::kPageBreakdownDimensions (0013): every visit with the value,
-// under each page its events have, with the counts of its events on that page.
+// the visit dimensions country, source, channel and utm_campaign, and under each prop value
+// (0013): every visit with the value, under each page its events have, with the counts of its
+// events on that page; for a prop, only the events that have it count, and their pages.
 std::string pageBreakdownInsert(std::string_view websites) {
   return fmt::format(
       "INSERT INTO page_breakdown_daily (website_id, date, dimension, value, page, visitors,"
       " visits, pageviews, events, bounces, duration_ms)"
-      " SELECT v.website_id, $1::date, d.dimension, d.value, x.page,"
+      " SELECT v.website_id, $1::date, x.dimension, x.value, x.page,"
       " count(DISTINCT v.visitor_id), count(*), sum(x.pv), sum(x.ev),"
       " count(*) FILTER (WHERE v.pageviews < 2 AND v.interactive = 0),"
       " sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint) FROM visits v"
-      " CROSS JOIN LATERAL (VALUES ('country', coalesce(v.country, '')),"
-      " ('source', coalesce(v.source, '')), ('channel', coalesce(v.channel, '')),"
-      " ('utm_campaign', v.utm_campaign)) AS d(dimension, value)"
-      " CROSS JOIN LATERAL (SELECT s.page, count(*) FILTER (WHERE s.type = 'pageview') AS pv,"
-      " count(*) AS ev FROM unnest(v.step_types, v.step_pages) AS s(type, page) GROUP BY s.page) x"
-      " WHERE v.website_id = ANY({}) AND v.date = $1::date AND d.value IS NOT NULL"
-      " GROUP BY v.website_id, d.dimension, d.value, x.page",
+      " CROSS JOIN LATERAL ("
+      "SELECT d.dimension, d.value, p.page, p.pv, p.ev FROM (VALUES"
+      " ('country', coalesce(v.country, '')), ('source', coalesce(v.source, '')),"
+      " ('channel', coalesce(v.channel, '')), ('utm_campaign', v.utm_campaign))"
+      " AS d(dimension, value) CROSS JOIN (SELECT s.page,"
+      " count(*) FILTER (WHERE s.type = 'pageview') AS pv, count(*) AS ev"
+      " FROM unnest(v.step_types, v.step_pages) AS s(type, page) GROUP BY s.page) p"
+      " WHERE d.value IS NOT NULL"
+      " UNION ALL SELECT 'prop:' || e.key, e.value, s.page,"
+      " count(*) FILTER (WHERE s.type = 'pageview'), count(*)"
+      " FROM unnest(v.step_types, v.step_pages, v.step_props) AS s(type, page, props)"
+      " CROSS JOIN LATERAL jsonb_each_text(s.props) AS e WHERE e.value IS NOT NULL"
+      " GROUP BY 1, 2, 3) x"
+      " WHERE v.website_id = ANY({}) AND v.date = $1::date"
+      " GROUP BY v.website_id, x.dimension, x.value, x.page",
       websites);
 }
 

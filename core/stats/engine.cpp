@@ -307,9 +307,10 @@ std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
       where.empty() ? std::string() : " WHERE " + join(where, " AND "), group);
 }
 
-// Visit dimensions whose pages the fold breaks down per value (page_breakdown_daily, 0013).
+// Dimensions whose pages the fold breaks down per value (page_breakdown_daily, 0013).
 bool hasPageBreakdown(const std::string& dim) {
-  return dim == "country" || dim == "source" || dim == "channel" || dim == "utm_campaign";
+  return dim == "country" || dim == "source" || dim == "channel" || dim == "utm_campaign" ||
+         dim.rfind("prop:", 0) == 0;
 }
 
 // The rollup rows answering `q` for the folded days, or nullopt when no rollup holds its answer.

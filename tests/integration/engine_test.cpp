@@ -388,6 +388,26 @@ class EngineVersusSql : public EngineTest {
             zone + ": pages under " + name + " " + value + ", " + row.dimensions[0]);
       }
     }
+    // Pages under a prop value: the events that have it, under their own pages.
+    {
+      auto q = query(from, to, zone);
+      q.dimensions = {dim("page")};
+      q.filters = {Filter{dim("prop:plan"), FilterOp::kIs, {"pro"}}};
+      const auto rows = stats::run(conn_, q).rows;
+      ASSERT_GE(rows.size(), 3u);
+      for (const auto& row : rows) {
+        const std::string on =
+            "s.x->>'plan' = 'pro' AND coalesce(s.p, '') = '" + row.dimensions[0] + "'";
+        const std::string events =
+            "(SELECT count(*) FROM unnest(r.types, r.pages, r.props) AS s(t, p, x) WHERE {})";
+        const std::string count = fmt::format(fmt::runtime(events), on);
+        expectSame(
+            row.totals,
+            reference(zone, from, to, count + " > 0",
+                      fmt::format(fmt::runtime(events), on + " AND s.t = 'pageview'"), count),
+            zone + ": pages under plan pro, " + row.dimensions[0]);
+      }
+    }
     // Days and hours add up to the whole.
     auto q = query(from, to, zone);
     const auto whole = totals(q);
