@@ -20,9 +20,9 @@ using util::join;
 
 VisitChanges visitChanges(db::Connection& conn, std::string_view websiteId,
                           std::chrono::sys_days day, std::string_view zone, std::string_view seen) {
-  // nw: the events the snapshot does not hold, of every website (xid >= the snapshot's xmin,
-  //     the BRIN index's condition: older transactions had all ended by then; alone in its
-  //     query, so that no other index is used to read the whole day instead);
+  // nw: the events the snapshot does not hold, of every website (xid >= the snapshot's xmin, a
+  //     range of events_xid_idx: older transactions had all ended by then; alone in its query,
+  //     so that the primary key is not used to read the whole day instead);
   // ch: the session keys of the website and day among them, and the span of their new events;
   // af: the stored visits they touch (the keys as an array: an index condition whatever the
   //     planner believes of the day's rows); win: per key, the window to sessionise again;
