@@ -11,14 +11,17 @@
 
 #include "http/accounts.hpp"
 #include "http/common.hpp"
+#include "http/compat.hpp"
 #include "http/goals.hpp"
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/openapi.hpp"
 #include "http/query.hpp"
 #include "http/response.hpp"
+#include "http/shares.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
+#include "http/web.hpp"
 #include "live/live_server.hpp"
 #include "log/log.hpp"
 #include "util/error.hpp"
@@ -64,6 +67,19 @@ bool startsWithNoCase(std::string_view text, std::string_view prefix) {
     if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
   }
   return true;
+}
+
+// Whether a request head is one of a tracking route's, whose answers carry CORS headers so a
+// snippet on any site can read even a refusal.
+bool isTracking(std::string_view head) {
+  for (std::string_view method : {"post ", "options "}) {
+    if (!startsWithNoCase(head, method)) continue;
+    const std::string_view rest = head.substr(method.size());
+    for (std::string_view path : {"/track", "/api/event", "/api/send", "/api/batch"}) {
+      if (startsWithNoCase(rest, path)) return true;
+    }
+  }
+  return false;
 }
 
 // The Content-Length announced in a complete head, or -1 when there is none (or it is not a
@@ -201,7 +217,7 @@ class Handler : public Http::Handler {
   bool headComplete(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer,
                     std::string_view head) {
     c.headDone = true;
-    c.tracking = startsWithNoCase(head, "post /track") || startsWithNoCase(head, "options /track");
+    c.tracking = isTracking(head);
     if (contentLength(head) > static_cast<long long>(maxBody_)) {
       refuse(c, peer, Http::Code::Request_Entity_Too_Large,
              "the body is larger than " + std::to_string(maxBody_) + " bytes");
@@ -219,7 +235,7 @@ class Handler : public Http::Handler {
       Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
       response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
       // The tracking snippet must be able to read the answer from any origin.
-      if (c.tracking || startsWithNoCase(c.head, "post /track")) {
+      if (c.tracking || isTracking(c.head)) {
         response.headers().add<Http::Header::AccessControlAllowOrigin>("*");
       }
       http::sendError(response, status, tooLarge ? "payload_too_large" : "invalid_request",
@@ -267,10 +283,16 @@ void Server::addApiRoutes(http::Router& router, const std::shared_ptr<Services>&
   http::addAccountRoutes(router, services);
   http::addWebsiteRoutes(router, services);
   http::addTrackRoutes(router, services);
+  http::addCompatRoutes(router, services);
   http::addStatsRoutes(router, services);
   http::addGoalRoutes(router, services);
+  http::addShareRoutes(router, services);
   http::addQueryRoutes(router, services);
   http::addOpenApiRoute(router);
+  // Without services (a route table for the docs' tests) nothing is read.
+  http::addWebRoutes(router, services,
+                     services ? http::WebAssets::load(services->config.web.root)
+                              : std::make_shared<const http::WebAssets>());
 }
 
 void Server::addMetricsRoutes(http::Router& router, const std::shared_ptr<Services>& services) {

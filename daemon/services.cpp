@@ -48,6 +48,7 @@ Services::Services(const config::Config& cfg)
       // The full reload is only the safety net for announcements missed while the subscription
       // was down (it reloads at once when it comes back).
       sites(db, kWebsiteReloadInterval),
+      domains(db),
       accounts(db),
       invalidations(
           redis::Url::parse(cfg.redis.url), std::string(redis::kInvalidateChannel),
@@ -55,6 +56,7 @@ Services::Services(const config::Config& cfg)
           [this] {
             // Announcements may have been missed while there was no subscription.
             sites.forgetAll();
+            domains.forgetAll();
             accounts.forgetAll();
           }),
       salts(db),
@@ -81,6 +83,8 @@ void Services::invalidate(std::string_view message) {
   const auto kind = message.substr(0, colon);
   if (kind == "website") {
     sites.forget(id);
+    // Domains are few and change only by creation and deletion, which is what this announces.
+    domains.forgetAll();
   } else if (kind == "account") {
     accounts.forget(id);
   }
@@ -88,6 +92,7 @@ void Services::invalidate(std::string_view message) {
 
 void Services::start() {
   sites.start();
+  domains.start();
   accounts.start();
   invalidations.start();
   salts.current();
@@ -105,6 +110,7 @@ void Services::stop() {
   if (direct) direct->stop();
   invalidations.stop();
   sites.stop();
+  domains.stop();
   accounts.stop();
 }
 

@@ -12,6 +12,7 @@
 #include "metrics.hpp"
 #include "redis/pool.hpp"
 #include "redis/subscriber.hpp"
+#include "sites/domain_cache.hpp"
 #include "sites/site_cache.hpp"
 #include "stats/cache.hpp"
 #include "stats/stats.hpp"
@@ -61,6 +62,8 @@ struct Services {
   stats::LocalDays localDays;
   /// Websites by id (tracking, live feed, stats ownership), kept coherent across daemons.
   sites::SiteCache sites;
+  /// Website ids by domain (Plausible's payloads name the website by domain).
+  sites::DomainCache domains;
   /// Token versions by account id (every authenticated route and the live-feed handshake).
   users::AccountCache accounts;
   /// Listens on redis::kInvalidateChannel and drops what `sites` and `accounts` hold of what

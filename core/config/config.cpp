@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -152,6 +153,33 @@ bool validOrigin(const std::string& origin) {
          rest.find_first_of(" ?#@") == std::string::npos;
 }
 
+// Why a tracker path cannot be served, or nullopt: a path of its own (no API route's), of
+// URL-safe segments, ending in ".js".
+std::optional<std::string> trackerPathProblem(const std::string& path) {
+  const std::string example = " (for example \"/js/script.js\" or \"/assets/m.js\")";
+  if (path.size() < 5 || path.front() != '/' || path.substr(path.size() - 3) != ".js") {
+    return "\"" + path + "\" must be a path starting with / and ending in .js" + example;
+  }
+  for (char ch : path) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '/' || ch == '.' || ch == '-' || ch == '_';
+    if (!ok) return "\"" + path + "\" may hold only letters, digits, / . - _" + example;
+  }
+  if (path.find("//") != std::string::npos || path.find("/.") != std::string::npos) {
+    return "\"" + path + "\" has an empty or hidden segment" + example;
+  }
+  // The first segments of the API's own paths: the script may not sit on or under one.
+  for (const char* taken :
+       {"/track", "/auth", "/websites", "/stats", "/api", "/app", "/share", "/shares", "/ui",
+        "/healthz", "/readyz", "/metrics", "/openapi.json", "/ws"}) {
+    const std::string prefix = taken;
+    if (path == prefix || path.rfind(prefix + "/", 0) == 0) {
+      return "\"" + path + "\" lies on " + prefix + ", which the API uses" + example;
+    }
+  }
+  return std::nullopt;
+}
+
 // Checks that span keys or need more than the key's type and range.
 void crossChecks(const Config& c, const std::map<std::string, std::string>& where,
                  const std::string& fallback, std::vector<Problem>& problems) {
@@ -203,6 +231,13 @@ void crossChecks(const Config& c, const std::map<std::string, std::string>& wher
         "\"postgresql://metricpulse@localhost/metricpulse\")");
   }
   if (auto error = util::validateRedisUrl(c.redis.url)) add("redis.url", *error);
+  if (auto error = trackerPathProblem(c.web.trackerPath)) add("web.tracker_path", *error);
+  if (!c.web.wsUrl.empty() && c.web.wsUrl.rfind("ws://", 0) != 0 &&
+      c.web.wsUrl.rfind("wss://", 0) != 0) {
+    add("web.ws_url", "\"" + c.web.wsUrl +
+                          "\" must start with ws:// or wss:// (for example "
+                          "\"wss://stats.example.com/ws\"), or be empty");
+  }
   if (!c.geoip.database.empty()) {
     std::ifstream probe(c.geoip.database, std::ios::binary);
     if (!probe) add("geoip.database", "cannot read \"" + c.geoip.database + "\"");

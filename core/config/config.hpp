@@ -88,6 +88,13 @@ struct LogConfig {
   std::string format;  ///< auto | text | journal
 };
 
+struct WebConfig {
+  std::string root;          ///< directory of the dashboard and tracker; empty = neither is served
+  std::string trackerPath;   ///< URL path of the tracker script
+  std::string wsUrl;         ///< live-feed URL for dashboards; empty = derived from the page's host
+  std::string cookieSecure;  ///< auto | always | never
+};
+
 struct MetricsConfig {
   std::string listen;  ///< host:port of the Prometheus listener; empty = none
 };
@@ -107,6 +114,7 @@ struct Config {
   RetentionConfig retention;
   LogConfig log;
   MetricsConfig metrics;
+  WebConfig web;
 
   /// A configuration holding every default.
   static Config defaults();

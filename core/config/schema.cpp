@@ -28,6 +28,7 @@ constexpr std::string_view kIpStorages[] = {"full", "truncated", "none"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug",    "info", "warn",
                                            "error", "critical", "off"};
 constexpr std::string_view kLogFormats[] = {"auto", "text", "journal"};
+constexpr std::string_view kCookieSecure[] = {"auto", "always", "never"};
 
 using C = Config;
 
@@ -182,6 +183,25 @@ constexpr KeyDef kKeys[] = {
      "Address and port of GET /metrics (host:port), apart from the public API; "
      "empty turns it off.",
      "MP_METRICS_LISTEN"},
+    // [web]
+    {"web", "root", kString, "/usr/share/metricpulse/web", kAny,
+     member<&C::web, &WebConfig::root>(),
+     "Directory holding the dashboard (dashboard/) and the tracker script (tracker.js), read at "
+     "start; empty serves neither.",
+     "MP_WEB_ROOT"},
+    {"web", "tracker_path", kString, "/js/script.js", kAny,
+     member<&C::web, &WebConfig::trackerPath>(),
+     "URL path of the tracker script (also served as /script.js and with Plausible's "
+     "extension names, e.g. /js/script.outbound-links.js); choose another name where block "
+     "lists match the usual ones."},
+    {"web", "ws_url", kString, "", kAny, member<&C::web, &WebConfig::wsUrl>(),
+     "Live-feed URL the dashboard connects to (ws:// or wss://), e.g. "
+     "\"wss://stats.example.com/ws\" behind a proxy; empty: ws://<the page's host>:<the port of "
+     "websocket.listen>/ws."},
+    {"web", "cookie_secure", kEnum, "auto", oneOf(kCookieSecure),
+     member<&C::web, &WebConfig::cookieSecure>(),
+     "Whether the dashboard's session cookie is marked Secure: auto marks it when the request "
+     "came over HTTPS (X-Forwarded-Proto: https from one of http.trusted_proxies)."},
 };
 
 // Whether the member a key lands in can hold a value of its type.
@@ -400,6 +420,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& sections() {
       {"retention", "How long raw events are kept."},
       {"log", "Logging to stderr (the journal under systemd)."},
       {"metrics", "Prometheus metrics, on a listener of their own."},
+      {"web", "The dashboard and the tracker script."},
   };
   return kSections;
 }

@@ -201,6 +201,14 @@ void readPage(const json& body, events::Event& e) {
   if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
   e.url = *url;
   e.page = parsedUrl->path;
+  if (auto it = body.find("hashMode"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw InvalidInput("hashMode", "hashMode must be true or false");
+    // A single-page site that routes by fragment: "/#/about" is a page of its own.
+    const auto hash = url->find('#');
+    if (it->get<bool>() && hash != std::string::npos && hash + 1 < url->size()) {
+      e.page += url->substr(hash);
+    }
+  }
   e.hostname = parsedUrl->host;
 
   e.referrer = optString(body, "referrer").value_or("");

@@ -7,6 +7,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/login_throttle.hpp"
+#include "auth/session_cookie.hpp"
 #include "http/common.hpp"
 #include "http/response.hpp"
 #include "log/log.hpp"
@@ -64,6 +65,54 @@ void logFailedLogin(const std::string& ip, const std::string& email, std::string
   log::get("auth")->warn("login failed ip={} email={} reason={}", ip, loggableEmail(email), reason);
 }
 
+// Checks the credentials (throttled) and answers with a token: in the body, or as the session
+// cookie with the account in the body.
+void login(const std::shared_ptr<daemon::Services>& services, const Http::Request& request,
+           Http::ResponseWriter& response, bool asCookie) {
+  const json body = jsonBody(request);
+  // Normalised once: the throttle and the lookup must see the same account.
+  const std::string email = users::normaliseEmail(requireString(body, "email"));
+  const std::string password = requireString(body, "password");
+  const std::string ip = clientAddress(request, services->config.http);
+  const bool secure = secureCookie(request, services->config);
+  const char* context = asCookie ? "POST /auth/session" : "POST /auth/login";
+  offload(*services, response, context,
+          [services, email, password, ip, asCookie, secure](Http::ResponseWriter& rw) {
+            const auto& cfg = services->config.auth;
+            auth::LoginThrottle throttle(
+                services->redis,
+                {cfg.loginMaxFailures, cfg.loginMaxFailuresPerAddress, cfg.loginWindow}, email, ip);
+            if (const long wait = throttle.reserve(); wait > 0) {
+              logFailedLogin(ip, email, "rate_limited");
+              throw RateLimited(
+                  wait, "too many failed logins; try again in " + std::to_string(wait) + " s");
+            }
+            auto conn = services->db.acquire();
+            auto user = users::authenticate(*conn, email, password, cfg.bcryptCost);
+            if (!user) {
+              logFailedLogin(ip, email, "invalid_credentials");
+              sendError(rw, Http::Code::Unauthorized, "invalid_credentials",
+                        "the email or password is wrong");
+              return;
+            }
+            throttle.succeeded();
+            const auto now = nowSeconds();
+            const auto ttl = cfg.tokenTtl.count();
+            const std::string token = auth::signToken(
+                {user->id, now, now + ttl, user->tokenVersion}, services->jwtSecret);
+            if (!asCookie) {
+              sendJson(rw, Http::Code::Ok,
+                       {{"accessToken", token}, {"tokenType", "Bearer"}, {"expiresIn", ttl}});
+              return;
+            }
+            addHeader(rw, "Set-Cookie", auth::sessionCookie(token, ttl, secure));
+            addHeader(rw, "Cache-Control", "no-store");
+            json answer = userJson(*user);
+            answer["expiresIn"] = ttl;
+            sendJson(rw, Http::Code::Ok, answer);
+          });
+}
+
 }  // namespace
 
 void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
@@ -92,40 +141,22 @@ void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services
   router.add(
       Http::Method::Post, "/auth/login",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
-        const json body = jsonBody(request);
-        // Normalised once: the throttle and the lookup must see the same account.
-        const std::string email = users::normaliseEmail(requireString(body, "email"));
-        const std::string password = requireString(body, "password");
-        const std::string ip = clientAddress(request, services->config.http);
-        offload(*services, response, "POST /auth/login",
-                [services, email, password, ip](Http::ResponseWriter& rw) {
-                  const auto& cfg = services->config.auth;
-                  auth::LoginThrottle throttle(
-                      services->redis,
-                      {cfg.loginMaxFailures, cfg.loginMaxFailuresPerAddress, cfg.loginWindow},
-                      email, ip);
-                  if (const long wait = throttle.reserve(); wait > 0) {
-                    logFailedLogin(ip, email, "rate_limited");
-                    throw RateLimited(wait, "too many failed logins; try again in " +
-                                                std::to_string(wait) + " s");
-                  }
-                  auto conn = services->db.acquire();
-                  auto user =
-                      users::authenticate(*conn, email, password, services->config.auth.bcryptCost);
-                  if (!user) {
-                    logFailedLogin(ip, email, "invalid_credentials");
-                    sendError(rw, Http::Code::Unauthorized, "invalid_credentials",
-                              "the email or password is wrong");
-                    return;
-                  }
-                  throttle.succeeded();
-                  const auto now = nowSeconds();
-                  const auto ttl = services->config.auth.tokenTtl.count();
-                  const std::string token = auth::signToken(
-                      {user->id, now, now + ttl, user->tokenVersion}, services->jwtSecret);
-                  sendJson(rw, Http::Code::Ok,
-                           {{"accessToken", token}, {"tokenType", "Bearer"}, {"expiresIn", ttl}});
-                });
+        login(services, request, response, false);
+      });
+
+  // The dashboard's login: the same check, the token in an httpOnly cookie instead of the body.
+  router.add(
+      Http::Method::Post, "/auth/session",
+      [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
+        login(services, request, response, true);
+      });
+
+  router.add(
+      Http::Method::Delete, "/auth/session",
+      [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
+        addHeader(response, "Set-Cookie",
+                  auth::clearedSessionCookie(secureCookie(request, services->config)));
+        response.send(Http::Code::No_Content);
       });
 
   router.add(
@@ -165,6 +196,7 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                   // daemon told before the answer leaves.
                   services->sites.put(site.id,
                                       sites::CachedSite{site.userId, site.domain, site.timeZone});
+                  services->domains.put(site.domain, site.id);
                   announce(*services, [&](redis::Client& redis) {
                     sites::announceWebsiteCreated(redis, site.id);
                   });
@@ -190,13 +222,15 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
   router.add(Http::Method::Get, "/websites/{id}",
              [services](const Http::Request& request, const RouteParams& params,
                         Http::ResponseWriter& response) {
-               const auth::Claims claims = requireToken(request, *services);
-               const std::string id = params.get("id");
+               // The owner, or a share link's holder (its page shows the website's name).
+               const Viewer viewer = requireViewer(request, *services);
+               auto id = util::canonicalUuid(params.get("id"));
+               if (!id) throw NotFound("no such website");
                offload(*services, response, "GET /websites/{id}",
-                       [services, claims, id](Http::ResponseWriter& rw) {
-                         requireLiveAccount(*services, claims);
+                       [services, viewer, id = *id](Http::ResponseWriter& rw) {
+                         requireReader(*services, viewer, id);
                          auto conn = services->db.acquire();
-                         auto site = sites::findOwned(*conn, claims.sub, id);
+                         auto site = sites::findById(*conn, id);
                          if (!site) throw NotFound("no such website");
                          sendJson(rw, Http::Code::Ok, websiteJson(*site));
                        });
@@ -255,6 +289,7 @@ void addWebsiteRoutes(Router& router, std::shared_ptr<daemon::Services> services
                          // removeOwned found it, so it is a UUID.
                          const std::string lowered = util::canonicalUuid(id).value_or(id);
                          services->sites.forget(lowered);
+                         services->domains.forgetAll();
                          announce(*services, [&](redis::Client& redis) {
                            sites::announceWebsitesDeleted(redis, {lowered});
                          });

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "auth/jwt.hpp"
+#include "auth/session_cookie.hpp"
 #include "db/connection.hpp"
 #include "events/privacy.hpp"
 #include "http/response.hpp"
@@ -16,6 +17,7 @@
 #include "log/log.hpp"
 #include "redis/pool.hpp"
 #include "services.hpp"
+#include "sites/shares.hpp"
 #include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/net.hpp"
@@ -133,6 +135,22 @@ std::string forwardedClient(const std::string& peer, const std::optional<std::st
   return client;
 }
 
+bool viaHttps(const Http::Request& request, const config::HttpConfig& http) {
+  const std::string peer = request.address().host();
+  const bool trusted =
+      std::any_of(http.trustedProxies.begin(), http.trustedProxies.end(),
+                  [&](const std::string& cidr) { return util::inCidr(peer, cidr); });
+  if (!trusted) return false;
+  auto proto = header(request, "X-Forwarded-Proto");
+  return proto && lower(trim(*proto)) == "https";
+}
+
+bool secureCookie(const Http::Request& request, const config::Config& config) {
+  if (config.web.cookieSecure == "always") return true;
+  if (config.web.cookieSecure == "never") return false;
+  return viaHttps(request, config.http);
+}
+
 std::optional<std::string> bearerToken(const Http::Request& request) {
   auto value = header(request, "Authorization");
   if (!value) return std::nullopt;
@@ -189,15 +207,74 @@ void sendException(Http::ResponseWriter& response, std::exception_ptr error,
   }
 }
 
+std::optional<std::string> sessionToken(const Http::Request& request) {
+  const std::string name(auth::kSessionCookie);
+  const auto& jar = request.cookies();
+  if (!jar.has(name)) return std::nullopt;
+  std::string value = jar.get(name).value;
+  if (value.empty()) return std::nullopt;
+  return value;
+}
+
+bool sameOrigin(const Http::Request& request) {
+  auto origin = header(request, "Origin");
+  auto host = header(request, "Host");
+  if (!origin || !host) return false;
+  const auto scheme = origin->find("://");
+  if (scheme == std::string::npos) return false;
+  return lower(trim(origin->substr(scheme + 3))) == lower(trim(*host));
+}
+
 auth::Claims requireToken(const Http::Request& request, const daemon::Services& services) {
   auto token = bearerToken(request);
-  if (!token) throw Unauthorized("an Authorization: Bearer token is required");
+  if (!token) {
+    token = sessionToken(request);
+    if (!token) {
+      throw Unauthorized("log in first: send Authorization: Bearer <token> or the session cookie");
+    }
+    // The cookie travels with any request the browser makes to this host, also from a page of
+    // another origin on the same site; a change must come from the dashboard's own origin.
+    const auto method = request.method();
+    if (method != Http::Method::Get && method != Http::Method::Head && !sameOrigin(request)) {
+      throw Forbidden("forbidden",
+                      "a request authenticated by the session cookie must come from the "
+                      "dashboard's own origin (its Origin header must match Host)");
+    }
+  }
   auto verified = auth::verifyToken(*token, services.jwtSecret, nowSeconds());
   if (!verified.claims) {
     log::get("auth")->debug("token refused: {}", auth::describe(verified.error));
     throw Unauthorized("the token is invalid or has expired; log in again");
   }
   return *verified.claims;
+}
+
+Viewer requireViewer(const Http::Request& request, const daemon::Services& services) {
+  Viewer viewer;
+  if (auto share = header(request, "X-Share-Token")) {
+    viewer.shareToken = trim(*share);
+    if (!sites::isShareToken(viewer.shareToken)) throw NotFound("no such share link");
+    return viewer;
+  }
+  viewer.claims = requireToken(request, services);
+  return viewer;
+}
+
+std::string requireReader(daemon::Services& services, const Viewer& viewer,
+                          const std::string& websiteId) {
+  if (viewer.claims) {
+    requireLiveAccount(services, *viewer.claims);
+    auto site = services.sites.find(websiteId);
+    if (!site || site->userId != viewer.claims->sub) throw NotFound("no such website");
+    return site->timeZone;
+  }
+  auto conn = services.db.acquire();
+  auto share = sites::findShare(*conn, viewer.shareToken);
+  // A link of another website reads nothing of this one, and says no more than an unknown one.
+  if (!share || share->websiteId != websiteId) throw NotFound("no such website");
+  auto site = services.sites.find(websiteId);
+  if (!site) throw NotFound("no such website");
+  return site->timeZone;
 }
 
 void requireLiveAccount(daemon::Services& services, const auth::Claims& claims) {

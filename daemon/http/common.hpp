@@ -50,12 +50,45 @@ std::string clientAddress(const Pistache::Http::Request& request, const config::
 std::string forwardedClient(const std::string& peer, const std::optional<std::string>& forwardedFor,
                             const std::vector<std::string>& trustedProxies);
 
+/// Whether the request came over HTTPS as far as this server can tell: X-Forwarded-Proto: https
+/// from a peer in http.trusted_proxies.
+bool viaHttps(const Pistache::Http::Request& request, const config::HttpConfig& http);
+
+/// Whether a session cookie set in answer to `request` is marked Secure (web.cookie_secure).
+bool secureCookie(const Pistache::Http::Request& request, const config::Config& config);
+
 /// The bearer token of the Authorization header, or nullopt.
 std::optional<std::string> bearerToken(const Pistache::Http::Request& request);
 
-/// The claims of a valid bearer token (signature, issuer, expiry: no I/O); throws Unauthorized
-/// (401) otherwise. Whether its account still holds it is requireLiveAccount()'s question.
+/// The token of the session cookie (auth::kSessionCookie), or nullopt.
+std::optional<std::string> sessionToken(const Pistache::Http::Request& request);
+
+/// Whether the Origin header names the host (and port) of the Host header.
+bool sameOrigin(const Pistache::Http::Request& request);
+
+/// The claims of a valid token, from Authorization: Bearer or else the session cookie
+/// (signature, issuer, expiry: no I/O); throws Unauthorized (401) otherwise, and Forbidden (403)
+/// for a cookie on a request other than GET or HEAD from another origin. Whether its account still
+/// holds it is requireLiveAccount()'s question.
 auth::Claims requireToken(const Pistache::Http::Request& request, const daemon::Services& services);
+
+/// Who asks to read a website's stats: an account (its token or session cookie) or whoever holds
+/// a share link (the X-Share-Token header).
+struct Viewer {
+  std::optional<auth::Claims> claims;  ///< an account's request
+  std::string shareToken;              ///< a share link's request, when claims is empty
+};
+
+/// The viewer of a read-only request: X-Share-Token when sent (a malformed one names no website:
+/// NotFound), else requireToken(). No I/O.
+Viewer requireViewer(const Pistache::Http::Request& request, const daemon::Services& services);
+
+/// Throws NotFound unless the viewer may read the website: the account owns it (and still holds
+/// its token, else Unauthorized), or the share link is one of the website's. Returns the
+/// website's time zone. Blocks (the share is looked up in PostgreSQL, so a revoked link stops
+/// at once on every daemon): call it where blocking is allowed. Throws DbError.
+std::string requireReader(daemon::Services& services, const Viewer& viewer,
+                          const std::string& websiteId);
 
 /// Throws Unauthorized (401) when the token's account is gone or its password changed since the
 /// token was issued. Answered by the account cache; on a miss it looks the account up, so call

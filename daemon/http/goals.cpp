@@ -62,18 +62,38 @@ void add(Router& router, const std::shared_ptr<daemon::Services>& services, Http
       });
 }
 
+using ReadWork = std::function<void(db::Connection&, const std::string& websiteId,
+                                    const RouteParams&, Http::ResponseWriter&)>;
+
+// A GET route the owner or a share link's holder may read (requireReader()).
+void addRead(Router& router, const std::shared_ptr<daemon::Services>& services,
+             const std::string& path, ReadWork work) {
+  router.add(
+      Http::Method::Get, path,
+      [services, path, work = std::move(work)](
+          const Http::Request& request, const RouteParams& params, Http::ResponseWriter& response) {
+        const Viewer viewer = requireViewer(request, *services);
+        auto id = util::canonicalUuid(params.get("id"));
+        if (!id) throw NotFound("no such website");
+        offload(*services, response, "GET " + path,
+                [services, viewer, id = *id, params, work](Http::ResponseWriter& rw) {
+                  requireReader(*services, viewer, id);
+                  auto conn = services->db.acquire();
+                  work(*conn, id, params, rw);
+                });
+      });
+}
+
 }  // namespace
 
 void addGoalRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
-  add(router, services, Http::Method::Get, "/websites/{id}/goals", false,
-      [](daemon::Services& s, const auth::Claims& claims, const RouteParams& params, const json&,
-         Http::ResponseWriter& rw) {
-        auto conn = s.db.acquire();
-        const std::string site = ownedWebsite(*conn, claims.sub, params.get("id"));
-        json list = json::array();
-        for (const auto& g : goals::listGoals(*conn, site)) list.push_back(goals::toJson(g));
-        sendJson(rw, Http::Code::Ok, json{{"goals", std::move(list)}});
-      });
+  addRead(router, services, "/websites/{id}/goals",
+          [](db::Connection& conn, const std::string& site, const RouteParams&,
+             Http::ResponseWriter& rw) {
+            json list = json::array();
+            for (const auto& g : goals::listGoals(conn, site)) list.push_back(goals::toJson(g));
+            sendJson(rw, Http::Code::Ok, json{{"goals", std::move(list)}});
+          });
 
   add(router, services, Http::Method::Post, "/websites/{id}/goals", true,
       [](daemon::Services& s, const auth::Claims& claims, const RouteParams& params,
@@ -100,15 +120,13 @@ void addGoalRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
         rw.send(Http::Code::No_Content);
       });
 
-  add(router, services, Http::Method::Get, "/websites/{id}/funnels", false,
-      [](daemon::Services& s, const auth::Claims& claims, const RouteParams& params, const json&,
-         Http::ResponseWriter& rw) {
-        auto conn = s.db.acquire();
-        const std::string site = ownedWebsite(*conn, claims.sub, params.get("id"));
-        json list = json::array();
-        for (const auto& f : goals::listFunnels(*conn, site)) list.push_back(goals::toJson(f));
-        sendJson(rw, Http::Code::Ok, json{{"funnels", std::move(list)}});
-      });
+  addRead(router, services, "/websites/{id}/funnels",
+          [](db::Connection& conn, const std::string& site, const RouteParams&,
+             Http::ResponseWriter& rw) {
+            json list = json::array();
+            for (const auto& f : goals::listFunnels(conn, site)) list.push_back(goals::toJson(f));
+            sendJson(rw, Http::Code::Ok, json{{"funnels", std::move(list)}});
+          });
 
   add(router, services, Http::Method::Post, "/websites/{id}/funnels", true,
       [](daemon::Services& s, const auth::Claims& claims, const RouteParams& params,
@@ -130,15 +148,13 @@ void addGoalRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
         sendJson(rw, Http::Code::Created, goals::toJson(funnel));
       });
 
-  add(router, services, Http::Method::Get, "/websites/{id}/funnels/{funnelId}", false,
-      [](daemon::Services& s, const auth::Claims& claims, const RouteParams& params, const json&,
-         Http::ResponseWriter& rw) {
-        auto conn = s.db.acquire();
-        const std::string site = ownedWebsite(*conn, claims.sub, params.get("id"));
-        auto funnel = goals::findFunnel(*conn, site, params.get("funnelId"));
-        if (!funnel) throw NotFound("no such funnel");
-        sendJson(rw, Http::Code::Ok, goals::toJson(*funnel));
-      });
+  addRead(router, services, "/websites/{id}/funnels/{funnelId}",
+          [](db::Connection& conn, const std::string& site, const RouteParams& params,
+             Http::ResponseWriter& rw) {
+            auto funnel = goals::findFunnel(conn, site, params.get("funnelId"));
+            if (!funnel) throw NotFound("no such funnel");
+            sendJson(rw, Http::Code::Ok, goals::toJson(*funnel));
+          });
 
   add(router, services, Http::Method::Delete, "/websites/{id}/funnels/{funnelId}", false,
       [](daemon::Services& s, const auth::Claims& claims, const RouteParams& params, const json&,

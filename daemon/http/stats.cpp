@@ -76,24 +76,14 @@ StatsQuery commonQuery(const Http::Request& request, const std::string& endpoint
   return q;
 }
 
-// Throws NotFound unless the website exists and is `userId`'s: the website cache answers, and
-// looks a website it does not hold up (this runs on the blocking pool). A deleted website is
-// forgotten by every daemon when its deletion is announced, so its cached answers are never
-// served: this check comes first. Returns its time zone.
-std::string requireOwned(daemon::Services& services, const std::string& userId,
-                         const std::string& websiteId) {
-  auto site = services.sites.find(websiteId);
-  if (!site || site->userId != userId) throw NotFound("no such website");
-  return site->timeZone;
-}
-
-// Answers `query` for `userId`: from the stats cache when it holds the answer, else computed
-// (and cached).
-void serve(daemon::Services& services, const std::string& userId, const StatsQuery& query,
+// Answers `query` for `viewer`: from the stats cache when it holds the answer, else computed
+// (and cached). Who may read the website is checked first, every time: a deleted website or a
+// revoked share link is never answered from the cache.
+void serve(daemon::Services& services, const Viewer& viewer, const StatsQuery& query,
            Http::ResponseWriter& response) {
   stats::Scope scope;
   scope.websiteId = query.websiteId;
-  scope.timeZone = requireOwned(services, userId, query.websiteId);
+  scope.timeZone = requireReader(services, viewer, query.websiteId);
   scope.filters = query.filters;
   scope.compare = query.compare;
   // A connection only when something must be asked of PostgreSQL: a cached answer of a zone
@@ -137,12 +127,11 @@ void addRoute(Router& router, const std::shared_ptr<daemon::Services>& services,
       Http::Method::Get, path,
       [services, path, build = std::move(build)](
           const Http::Request& request, const RouteParams& params, Http::ResponseWriter& response) {
-        const auth::Claims claims = requireToken(request, *services);
+        const Viewer viewer = requireViewer(request, *services);
         auto query = std::make_shared<StatsQuery>(build(request, websiteIdOf(params), params));
         offload(*services, response, "GET " + path,
-                [services, claims, query](Http::ResponseWriter& rw) {
-                  requireLiveAccount(*services, claims);
-                  serve(*services, claims.sub, *query, rw);
+                [services, viewer, query](Http::ResponseWriter& rw) {
+                  serve(*services, viewer, *query, rw);
                 });
       });
 }

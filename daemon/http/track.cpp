@@ -23,10 +23,6 @@ namespace {
 // The body of every 202, written once.
 const std::string kAcceptedBody = R"({"ok":true})";
 
-void addCors(Http::ResponseWriter& response) {
-  response.headers().add<Http::Header::AccessControlAllowOrigin>("*");
-}
-
 std::string lowerMediaType(const std::string& contentType) {
   std::string media = contentType.substr(0, contentType.find(';'));
   media.erase(0, media.find_first_not_of(" \t"));
@@ -36,9 +32,49 @@ std::string lowerMediaType(const std::string& contentType) {
   return media;
 }
 
-// Hands the event to the tracker; `answer` gets its outcome, now or later.
-void submit(daemon::Services& services, const ingest::TrackRequest& track,
-            const ingest::TrackCallback& answer) {
+}  // namespace
+
+void addTrackingCors(Http::ResponseWriter& response) {
+  response.headers().add<Http::Header::AccessControlAllowOrigin>("*");
+}
+
+void addTrackingPreflight(Router& router, const std::string& path) {
+  router.add(Http::Method::Options, path,
+             [](const Http::Request&, const RouteParams&, Http::ResponseWriter& response) {
+               addTrackingCors(response);
+               response.headers().add<Http::Header::AccessControlAllowMethods>("POST, OPTIONS");
+               response.headers().add<Http::Header::AccessControlAllowHeaders>("Content-Type");
+               addHeader(response, "Access-Control-Max-Age", "86400");
+               response.send(Http::Code::No_Content);
+             });
+}
+
+void checkTrackingBody(const Http::Request& request, const daemon::Services& services) {
+  if (auto type = header(request, "Content-Type")) {
+    const std::string media = lowerMediaType(*type);
+    if (media != "application/json" && media != "text/plain") {
+      throw UnsupportedMediaType("send the event as application/json or text/plain");
+    }
+  }
+  if (request.body().size() > static_cast<std::size_t>(services.config.http.maxBodyBytes)) {
+    throw Rejected(
+        413, "payload_too_large",
+        "the body is larger than " + std::to_string(services.config.http.maxBodyBytes) + " bytes");
+  }
+}
+
+ingest::TrackRequest trackRequest(const Http::Request& request, const daemon::Services& services) {
+  ingest::TrackRequest track;
+  track.userAgent = header(request, "User-Agent").value_or("");
+  track.clientIp = clientAddress(request, services.config.http);
+  track.origin = header(request, "Origin");
+  track.doNotTrack = header(request, "DNT").value_or("") == "1";
+  track.nowMillis = util::nowMillis();
+  return track;
+}
+
+void submitTrack(daemon::Services& services, const ingest::TrackRequest& track,
+                 const ingest::TrackCallback& answer) {
   std::optional<ingest::TrackOutcome> outcome;
   try {
     outcome = services.tracker->track(track, answer);
@@ -49,41 +85,28 @@ void submit(daemon::Services& services, const ingest::TrackRequest& track,
   if (outcome) answer(*outcome, nullptr);
 }
 
-}  // namespace
+std::string droppedReason(ingest::TrackOutcome outcome) {
+  switch (outcome) {
+    case ingest::TrackOutcome::kBot:
+      return "bot";
+    case ingest::TrackOutcome::kIgnored:
+      return "do_not_track";
+    default:
+      return {};
+  }
+}
 
 void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) {
-  router.add(Http::Method::Options, "/track",
-             [](const Http::Request&, const RouteParams&, Http::ResponseWriter& response) {
-               addCors(response);
-               response.headers().add<Http::Header::AccessControlAllowMethods>("POST, OPTIONS");
-               response.headers().add<Http::Header::AccessControlAllowHeaders>("Content-Type");
-               addHeader(response, "Access-Control-Max-Age", "86400");
-               response.send(Http::Code::No_Content);
-             });
+  addTrackingPreflight(router, "/track");
 
   router.add(
       Http::Method::Post, "/track",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
         // CORS first, so a browser can read even the error answers.
-        addCors(response);
-        if (auto type = header(request, "Content-Type")) {
-          const std::string media = lowerMediaType(*type);
-          if (media != "application/json" && media != "text/plain") {
-            throw UnsupportedMediaType("send the event as application/json or text/plain");
-          }
-        }
-        if (request.body().size() > static_cast<std::size_t>(services->config.http.maxBodyBytes)) {
-          throw Rejected(413, "payload_too_large",
-                         "the body is larger than " +
-                             std::to_string(services->config.http.maxBodyBytes) + " bytes");
-        }
-        ingest::TrackRequest track;
+        addTrackingCors(response);
+        checkTrackingBody(request, *services);
+        ingest::TrackRequest track = trackRequest(request, *services);
         track.body = request.body();
-        track.userAgent = header(request, "User-Agent").value_or("");
-        track.clientIp = clientAddress(request, services->config.http);
-        track.origin = header(request, "Origin");
-        track.doNotTrack = header(request, "DNT").value_or("") == "1";
-        track.nowMillis = util::nowMillis();
         std::optional<auth::Claims> claims;
         if (bearerToken(request)) {
           claims = requireToken(request, *services);
@@ -95,11 +118,14 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
         // The router's own pattern string, which lives as long as the server.
         const std::string* route = &Router::currentRoute();
         const auto started = std::chrono::steady_clock::now();
-        auto answer = [services, writer, route, started](ingest::TrackOutcome,
+        auto answer = [services, writer, route, started](ingest::TrackOutcome outcome,
                                                          std::exception_ptr error) {
           if (error) {
             sendException(*writer, error, "POST /track");
           } else {
+            if (auto reason = droppedReason(outcome); !reason.empty()) {
+              addHeader(*writer, "X-MetricPulse-Dropped", reason);
+            }
             sendJsonText(*writer, Http::Code::Accepted, kAcceptedBody);
           }
           services->httpMetrics.record(
@@ -126,7 +152,7 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
                 answer(ingest::TrackOutcome::kIgnored, std::current_exception());
                 return;
               }
-              submit(*services, track, answer);
+              submitTrack(*services, track, answer);
             });
             if (!queued) {
               answer(ingest::TrackOutcome::kIgnored,
@@ -136,7 +162,7 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
             return;
           }
         }
-        submit(*services, track, answer);
+        submitTrack(*services, track, answer);
       });
 }
 

@@ -1,5 +1,6 @@
 // The live server's connections: accept, per-address and handshake limits, the upgrade
 // handshake, frames in, frames out with the output bound, closing, keep-alive.
+#include "auth/session_cookie.hpp"
 #include "live/live_impl.hpp"
 
 namespace mp::ws {
@@ -171,10 +172,27 @@ void LiveServer::Impl::handshake(Client& c, std::string_view data) {
       }
     }
   }
-  const auto token = requestToken(head);
+  auto token = requestToken(head);
   if (!token) {
+    if (auto cookies = head.header("Cookie")) {
+      token = auth::cookieValue(*cookies, auth::kSessionCookie);
+      // The dashboard's cookie goes with every handshake to this host, whichever page opens
+      // it: only a page of the same host (the live feed has a port of its own) or of an
+      // allowed origin may use it.
+      auto origin = head.header("Origin");
+      auto host = head.header("Host");
+      const bool sameHost = origin && host && auth::hostOf(*origin) == auth::hostOf(*host);
+      if (token && !sameHost && cfg.allowedOrigins.empty()) {
+        refuse(c, errorResponse(403, "forbidden",
+                                "the session cookie is accepted only from a page of this host"));
+        return;
+      }
+    }
+  }
+  if (!token || token->empty()) {
     refuse(c, errorResponse(401, "unauthorized",
-                            "a token is required (?token= or Authorization: Bearer)",
+                            "a token is required (?token=, Authorization: Bearer or the "
+                            "dashboard's session cookie)",
                             {{"WWW-Authenticate", "Bearer"}}));
     return;
   }

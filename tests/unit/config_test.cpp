@@ -328,6 +328,24 @@ database = "/nonexistent/GeoLite2-Country.mmdb"
   EXPECT_THAT(text, HasSubstr("cannot read \"/nonexistent/GeoLite2-Country.mmdb\""));
 }
 
+TEST(Config, WebPathsAndTheLiveFeedUrlAreChecked) {
+  for (const char* bad : {"js/script.js", "/js/script", "/js//s.js", "/track/s.js", "/api/s.js",
+                          "/js/.s.js", "/js/s?.js", "/app/s.js", "/stats/x.js"}) {
+    auto r = parseText(std::string("[web]\ntracker_path = \"") + bad + "\"\n");
+    ASSERT_EQ(r.problems.size(), 1u) << bad;
+    EXPECT_EQ(r.problems[0].key, "web.tracker_path") << bad;
+  }
+  for (const char* good :
+       {"/js/script.js", "/s.js", "/assets/m-1.js", "/tracker.js", "/metrics.js"}) {
+    EXPECT_TRUE(parseText(std::string("[web]\ntracker_path = \"") + good + "\"\n").ok()) << good;
+  }
+  auto ws = parseText("[web]\nws_url = \"https://stats.example.com/ws\"\n");
+  ASSERT_EQ(ws.problems.size(), 1u);
+  EXPECT_THAT(ws.problems[0].message, HasSubstr("ws:// or wss://"));
+  EXPECT_TRUE(parseText("[web]\nws_url = \"wss://stats.example.com/ws\"\n").ok());
+  EXPECT_FALSE(parseText("[web]\ncookie_secure = \"yes\"\n").ok());
+}
+
 TEST(Config, ListenAddressForms) {
   std::string host;
   int port = 0;

@@ -237,7 +237,7 @@ TEST_F(OpenApi, ErrorCodeEnumListsEveryCode) {
       "rate_limited",     "unavailable",     "internal",          "method_not_allowed",
       "upgrade_required",  // the live feed's handshake without a WebSocket upgrade
       "goal_exists",      "goal_in_use",     "too_many_goals",    "funnel_exists",
-      "too_many_funnels",
+      "too_many_funnels", "too_many_shares",
   };
   const auto listed = enumOfSchema(lines_, "ErrorCode");
   EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), kCodes);
