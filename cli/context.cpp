@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "redis/sentinel.hpp"
 #include "sites/sites.hpp"
 #include "util/error.hpp"
 #include "util/uuid.hpp"
@@ -21,7 +22,7 @@ db::Connection Context::connect() {
 
 redis::Client Context::redis() {
   const auto& cfg = config().redis;
-  return redis::Client(redis::Url::parse(cfg.url), cfg.timeout);
+  return redis::Client(redis::configuredUrl(cfg), cfg.timeout);
 }
 
 sites::Website resolveWebsite(db::Connection& conn, const std::string& website) {

@@ -10,6 +10,7 @@
 #include "ingest/direct_writer.hpp"
 #include "ingest/queue_writer.hpp"
 #include "ingest/tracker.hpp"
+#include "redis/sentinel.hpp"
 #include "redis/keys.hpp"
 #include "scheduler.hpp"
 
@@ -38,7 +39,7 @@ Services::Services(const config::Config& cfg)
       jwtSecret(auth::loadSecret(cfg.auth.jwtSecretFile)),
       db(cfg.database.url, static_cast<std::size_t>(cfg.database.poolSize),
          cfg.database.connectTimeout),
-      redis(redis::Url::parse(cfg.redis.url), static_cast<std::size_t>(cfg.http.threads) + 2,
+      redis(redis::configuredUrl(cfg.redis), static_cast<std::size_t>(cfg.http.threads) + 2,
             cfg.redis.timeout),
       blocking(2, 512),
       statsCache(redis, cfg.cache.ttlSeconds,
@@ -51,7 +52,7 @@ Services::Services(const config::Config& cfg)
       domains(db),
       accounts(db),
       invalidations(
-          redis::Url::parse(cfg.redis.url), std::string(redis::kInvalidateChannel),
+          redis::configuredUrl(cfg.redis), std::string(redis::kInvalidateChannel),
           [this](std::string_view message) { invalidate(message); },
           [this] {
             // Announcements may have been missed while there was no subscription.
@@ -65,7 +66,7 @@ Services::Services(const config::Config& cfg)
                                        : std::make_unique<events::GeoIp>(cfg.geoip.database)),
       direct(std::make_unique<ingest::DirectWriter>(cfg, db)),
       writer(std::make_unique<ingest::QueueWriter>(
-          cfg, db, redis::Url::parse(cfg.redis.url), "metricpulsed",
+          cfg, db, redis::configuredUrl(cfg.redis), "metricpulsed",
           ingest::QueueWriterOptions{.claimIdle = cfg.ingest.claimIdle})),
       tracker(std::make_unique<ingest::Tracker>(
           ingest::TrackerDeps{config, sites, *userAgents, geoip.get(), salts, redis, *direct})),

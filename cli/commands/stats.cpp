@@ -20,6 +20,7 @@
 #include "goals/goals.hpp"
 #include "output.hpp"
 #include "redis/client.hpp"
+#include "redis/sentinel.hpp"
 #include "redis/url.hpp"
 #include "sites/sites.hpp"
 #include "stats/conversions.hpp"
@@ -236,7 +237,7 @@ int runRealtime(Context& ctx, const StatsOptions& opts) {
     id = resolveWebsite(conn, opts.website).id;
   }
   const auto& cfg = ctx.config().redis;
-  redis::Client client(redis::Url::parse(cfg.url), cfg.timeout);
+  redis::Client client(redis::configuredUrl(cfg), cfg.timeout);
   const json answer = stats::realtime(client, id, util::nowMillis());
   if (opts.format == Format::kJson) {
     std::cout << answer.dump(2) << "\n";

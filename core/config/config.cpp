@@ -231,6 +231,16 @@ void crossChecks(const Config& c, const std::map<std::string, std::string>& wher
         "\"postgresql://metricpulse@localhost/metricpulse\")");
   }
   if (auto error = util::validateRedisUrl(c.redis.url)) add("redis.url", *error);
+  for (const auto& sentinel : c.redis.sentinels) {
+    if (!splitHostPort(sentinel, host, port)) {
+      add("redis.sentinels",
+          "\"" + sentinel + "\" is not host:port (for example \"10.0.0.5:26379\")");
+    }
+  }
+  if (!c.redis.sentinels.empty() && c.redis.masterName.empty()) {
+    add("redis.master_name",
+        "must name the master the sentinels monitor (for example \"mymaster\")");
+  }
   if (auto error = trackerPathProblem(c.web.trackerPath)) add("web.tracker_path", *error);
   if (!c.web.wsUrl.empty() && c.web.wsUrl.rfind("ws://", 0) != 0 &&
       c.web.wsUrl.rfind("wss://", 0) != 0) {

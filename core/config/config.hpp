@@ -38,6 +38,9 @@ struct DatabaseConfig {
 struct RedisConfig {
   std::string url;
   std::chrono::milliseconds timeout{0};  ///< connect and command timeout
+  std::vector<std::string> sentinels;    ///< host:port of Sentinels; empty: url is the server
+  std::string masterName;                ///< the master's name in Sentinel
+  int waitReplicas = 0;  ///< replicas that must hold a tracked event before its 202
 };
 
 struct AuthConfig {

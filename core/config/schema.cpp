@@ -106,6 +106,17 @@ constexpr KeyDef kKeys[] = {
     {"redis", "timeout_ms", kInt, 2000, range(50, 60000),
      member<&C::redis, &RedisConfig::timeout>(),
      "Connect and command timeout for Redis, in milliseconds."},
+    {"redis", "sentinels", kStringList, kEmptyList, kAny,
+     member<&C::redis, &RedisConfig::sentinels>(),
+     "Redis Sentinels (host:port) asked for the master's address at every connect; empty: "
+     "url names the server. With Sentinel, url gives the password and database only."},
+    {"redis", "master_name", kString, "", kAny, member<&C::redis, &RedisConfig::masterName>(),
+     "The master's name the sentinels monitor (needed with sentinels)."},
+    {"redis", "wait_replicas", kInt, 0, range(0, 5),
+     member<&C::redis, &RedisConfig::waitReplicas>(),
+     "Replicas that must have each tracked event (Redis WAIT, up to timeout_ms) before it is "
+     "answered 202, so a replica promoted after the master's loss holds every accepted event; "
+     "an event the replicas did not confirm in time is still accepted, and counted in /metrics."},
     // [auth]
     {"auth", "jwt_secret_file", kString, "/etc/metricpulse/jwt.secret", kAny,
      member<&C::auth, &AuthConfig::jwtSecretFile>(),

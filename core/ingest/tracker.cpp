@@ -513,7 +513,27 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
       ++commands;
     }
     commands += appendRealtime(resp, batch, allowed);
+    // With replicas to wait for, the answers wait until they hold the batch (or the time-out
+    // passes): a replica promoted after the master's loss then holds every event answered 202.
+    const int replicas = deps_.config.redis.waitReplicas;
+    const std::string replicasText = std::to_string(replicas);
+    const std::string waitMs = std::to_string(deps_.config.redis.timeout.count() / 2);
+    if (replicas > 0) {
+      redis::appendCommand(resp, {"WAIT", replicasText, waitMs});
+      ++commands;
+    }
     replies = lease->pipelineFormatted(resp, commands);
+    if (replicas > 0 && !replies.empty()) {
+      const Reply& acked = replies.back();
+      if (!acked.isInteger() || acked.integer() < replicas) {
+        if (stats_.unreplicatedBatches.fetch_add(1) % 1000 == 0) {
+          log::get("ingest")->warn(
+              "redis: fewer than {} replica(s) confirmed a batch within {} ms; its events are "
+              "accepted, held by the master only (counted in mp_redis_unreplicated_batches_total)",
+              replicas, waitMs);
+        }
+      }
+    }
     if (redisDown_.exchange(false))
       log::get("ingest")->info("redis is back; queueing events again");
   } catch (const std::exception& e) {

@@ -70,6 +70,8 @@ struct TrackStats {
   std::atomic<std::uint64_t> rejectedForbidden{0};
   std::atomic<std::uint64_t> rejectedRateLimited{0};
   std::atomic<std::uint64_t> rejectedUnavailable{0};
+  /// Batches whose events fewer than redis.wait_replicas replicas confirmed in time.
+  std::atomic<std::uint64_t> unreplicatedBatches{0};
 };
 
 /// The services one tracked event touches; the Tracker owns none of them.

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "redis/hiredis_reply.hpp"
+#include "redis/sentinel.hpp"
 #include "util/error.hpp"
 
 namespace mp::redis {
@@ -95,13 +96,22 @@ void Client::connect() {
   if (ctx_) return;
   const bool timed = timeout_.count() > 0;
   const timeval tv = toTimeval(timeout_);
+  // With Sentinel, the master of the moment (a failover is followed by the next connect).
+  Url target;
+  try {
+    target = resolveMaster(url_, timed ? timeout_ : std::chrono::milliseconds(2000));
+  } catch (const RedisError& e) {
+    lastTimedOut_ = false;
+    lastError_ = e.what();
+    throw;
+  }
   redisContext* raw = nullptr;
-  if (url_.isUnix()) {
-    raw = timed ? redisConnectUnixWithTimeout(url_.unixSocket.c_str(), tv)
-                : redisConnectUnix(url_.unixSocket.c_str());
+  if (target.isUnix()) {
+    raw = timed ? redisConnectUnixWithTimeout(target.unixSocket.c_str(), tv)
+                : redisConnectUnix(target.unixSocket.c_str());
   } else {
-    raw = timed ? redisConnectWithTimeout(url_.host.c_str(), url_.port, tv)
-                : redisConnect(url_.host.c_str(), url_.port);
+    raw = timed ? redisConnectWithTimeout(target.host.c_str(), target.port, tv)
+                : redisConnect(target.host.c_str(), target.port);
   }
   ContextPtr ctx(raw);
   if (!ctx || ctx->err != 0) {
@@ -112,7 +122,7 @@ void Client::connect() {
                     (savedErrno == ETIMEDOUT || savedErrno == EINPROGRESS || savedErrno == EAGAIN ||
                      savedErrno == EWOULDBLOCK ||
                      std::string_view(ctx->errstr).find("timed out") != std::string_view::npos);
-    lastError_ = "cannot connect to Redis at " + url_.redacted() + ": " +
+    lastError_ = "cannot connect to Redis at " + target.redacted() + ": " +
                  (ctx ? std::string(ctx->errstr) : std::string("out of memory"));
     throw RedisError(lastError_);
   }
@@ -122,7 +132,7 @@ void Client::connect() {
   }
   // Keep-alive lets the kernel notice a peer that vanished without a FIN (a dead host, a dropped
   // NAT entry) while the connection sits idle in a pool; failing to enable it is harmless.
-  if (!url_.isUnix()) redisEnableKeepAlive(ctx.get());
+  if (!target.isUnix()) redisEnableKeepAlive(ctx.get());
   ctx_ = std::move(ctx);
 
   if (!url_.password.empty()) {
@@ -145,7 +155,24 @@ void Client::connect() {
       throw RedisError(lastError_);
     }
   }
+  if (!url_.sentinels.empty()) {
+    // A sentinel may still name a demoted master for a moment after a failover.
+    const Reply role = sendOnce(Argv(std::vector<std::string_view>{"ROLE"}));
+    if (!role.isArray() || role.elements().empty() || !role.elements()[0].isString() ||
+        role.elements()[0].str() != "master") {
+      close();
+      lastError_ = "Redis at " + target.redacted() + " is not the master of \"" + url_.masterName +
+                   "\" (yet)";
+      throw RedisError(lastError_);
+    }
+  }
   reused_ = false;
+}
+
+void Client::dropIfNotMaster(std::string_view error) noexcept {
+  // After a failover the old master answers writes with READONLY: reconnect through the
+  // sentinels on the next command.
+  if (!url_.sentinels.empty() && isNotMasterError(error)) close();
 }
 
 void Client::close() noexcept {
@@ -223,6 +250,7 @@ Reply Client::run(const Argv& argv, Retry retry) {
         Reply reply = sendOnce(argv);
         reused_ = true;
         report(false);
+        if (reply.isError()) dropIfNotMaster(reply.str());
         return reply;
       } catch (const RedisError&) {
         if (retry == Retry::kOnceIfStale && attempt == 0 && wasReused && lastWasStale_) continue;
@@ -335,6 +363,9 @@ std::vector<Reply> Client::withRetry(
         auto replies = once(received);
         reused_ = true;
         report(false);
+        for (const auto& reply : replies) {
+          if (reply.isError()) dropIfNotMaster(reply.str());
+        }
         return replies;
       } catch (const RedisError&) {
         // Once a reply came back the server has run part of the batch: never resend it.

@@ -77,6 +77,8 @@ class Client {
   void connect();
   /// Drops the connection, if any; the next call connects again.
   void close() noexcept;
+  /// close() when `error` says the server is no longer the master (Sentinel only).
+  void dropIfNotMaster(std::string_view error) noexcept;
   /// True while a connection is open (it may still turn out to be stale).
   bool connected() const noexcept { return ctx_ != nullptr; }
 

@@ -10,6 +10,7 @@
 
 #include "log/log.hpp"
 #include "redis/hiredis_reply.hpp"
+#include "redis/sentinel.hpp"
 #include "util/error.hpp"
 
 namespace mp::redis {
@@ -112,16 +113,19 @@ void Subscriber::run() {
 
 bool Subscriber::listen() {
   const timeval tv = toTimeval(kConnectTimeout);
-  ContextPtr ctx(url_.isUnix() ? redisConnectUnixWithTimeout(url_.unixSocket.c_str(), tv)
-                               : redisConnectWithTimeout(url_.host.c_str(), url_.port, tv));
+  // Messages published on the master reach its replicas too, but a failover is followed best
+  // by the master of the moment (sentinels asked anew at every connect).
+  const Url target = resolveMaster(url_, kConnectTimeout);
+  ContextPtr ctx(target.isUnix() ? redisConnectUnixWithTimeout(target.unixSocket.c_str(), tv)
+                                 : redisConnectWithTimeout(target.host.c_str(), target.port, tv));
   if (!ctx || ctx->err != 0) {
-    throw RedisError("cannot connect to " + url_.redacted() + ": " +
+    throw RedisError("cannot connect to " + target.redacted() + ": " +
                      (ctx ? std::string(ctx->errstr) : std::string("out of memory")));
   }
   // Replies to the commands below come within the connect time-out; messages are read only
   // once poll(2) says there are bytes, so no read ever waits.
   redisSetTimeout(ctx.get(), tv);
-  if (!url_.isUnix()) redisEnableKeepAlive(ctx.get());
+  if (!target.isUnix()) redisEnableKeepAlive(ctx.get());
   if (!url_.password.empty()) {
     std::vector<std::string_view> auth{"AUTH"};
     if (!url_.username.empty()) auth.emplace_back(url_.username);
@@ -130,7 +134,7 @@ bool Subscriber::listen() {
   }
   command(ctx.get(), {"SUBSCRIBE", channel_});
   subscribed_ = true;
-  log::get("redis")->info("subscribed to {} at {}", channel_, url_.redacted());
+  log::get("redis")->info("subscribed to {} at {}", channel_, target.redacted());
   try {
     if (onSubscribed_) onSubscribed_();
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace mp::util {
@@ -19,6 +20,10 @@ struct RedisUrl {
   std::string username;          ///< ACL user (Redis 6+); empty: AUTH with the password alone
   std::string password;          ///< empty: no AUTH
   int db = 0;                    ///< database index for SELECT; 0 needs no SELECT
+  /// Sentinels ("host:port") to ask for the master's address at every connect; empty: host and
+  /// port are the server's.
+  std::vector<std::string> sentinels;
+  std::string masterName;  ///< the master's name the sentinels monitor
 
   /// Same as parseRedisUrl(): parses `text` or throws RedisError saying what is wrong.
   static RedisUrl parse(std::string_view text);

@@ -84,6 +84,9 @@ std::string render(daemon::Services& services) {
   }
 
   writerMetrics(out, services.writer->stats(), services.direct->stats());
+  help(out, "mp_redis_unreplicated_batches_total", "counter",
+       "Batches of tracked events fewer than redis.wait_replicas replicas confirmed in time.");
+  out += fmt::format("mp_redis_unreplicated_batches_total {}\n", t.unreplicatedBatches.load());
 
   const auto& backoff = services.redis.backoff();
   help(out, "mp_redis_timeouts_total", "counter",

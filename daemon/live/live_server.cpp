@@ -1,6 +1,7 @@
 // LiveServer: the listener's set-up, the loop thread, shutdown and hand-over to the loop;
 // connections.cpp and rooms.cpp hold the rest of the Impl.
 #include "live/live_impl.hpp"
+#include "redis/sentinel.hpp"
 
 namespace mp::ws {
 
@@ -55,7 +56,7 @@ void LiveServer::Impl::start() {
   event_add(tick, &second);
   event_add(realtimeTimer, &realtime);
 
-  const auto url = redis::Url::parse(services.config.redis.url);
+  const auto url = redis::configuredUrl(services.config.redis);
   subscriber = std::make_unique<RedisLink>(base, url, "subscriber", [this] { resubscribe(); });
   commands = std::make_unique<RedisLink>(base, url, "commands", nullptr);
   subscriber->connect();

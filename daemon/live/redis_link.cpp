@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "log/log.hpp"
+#include "redis/sentinel.hpp"
 
 namespace mp::ws {
 namespace {
@@ -15,6 +16,8 @@ namespace {
 constexpr std::chrono::milliseconds kFirstBackoff{100};
 // Short enough that a dashboard notices little of a Redis restart, long enough not to spin.
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
+// Each sentinel asked for the master's address gets this long to answer.
+constexpr std::chrono::milliseconds kSentinelTimeout{300};
 
 }  // namespace
 
@@ -34,14 +37,25 @@ RedisLink::~RedisLink() {
 
 void RedisLink::connect() noexcept {
   if (closed_ || ctx_) return;
-  redisAsyncContext* ctx = url_.isUnix() ? redisAsyncConnectUnix(url_.unixSocket.c_str())
-                                         : redisAsyncConnect(url_.host.c_str(), url_.port);
+  // With Sentinel the master's address is asked for here, on the loop: a few short loopback or
+  // LAN round trips, bounded by the timeout, and only when (re)connecting.
+  redis::Url target;
+  try {
+    target = redis::resolveMaster(url_, kSentinelTimeout);
+  } catch (const std::exception& e) {
+    log::get("ws")->warn("redis {}: {}", name_, e.what());
+    lost(nullptr);
+    return;
+  }
+  redisAsyncContext* ctx = target.isUnix() ? redisAsyncConnectUnix(target.unixSocket.c_str())
+                                           : redisAsyncConnect(target.host.c_str(), target.port);
   if (!ctx) {
     lost("out of memory");
     return;
   }
   if (ctx->err) {
-    log::get("ws")->warn("redis {}: cannot connect to {}: {}", name_, url_.redacted(), ctx->errstr);
+    log::get("ws")->warn("redis {}: cannot connect to {}: {}", name_, target.redacted(),
+                         ctx->errstr);
     redisAsyncFree(ctx);
     lost(nullptr);
     return;

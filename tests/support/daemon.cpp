@@ -30,7 +30,8 @@ DaemonProcess::DaemonProcess(DaemonOptions options)
        << options_.wsToml << "\n\n"
        << "[database]\nurl = \"" << options_.databaseUrl << "\"\npool_size = 4\n\n"
        << "[redis]\nurl = \"" << options_.redisUrl << "\"\ntimeout_ms = " << options_.redisTimeoutMs
-       << "\n\n"
+       << "\n"
+       << options_.redisToml << "\n"
        << "[auth]\njwt_secret_file = \"" << secretPath.string()
        << "\"\nallow_signup = " << (options_.allowSignup ? "true" : "false")
        << "\nbcrypt_cost = " << options_.bcryptCost << "\n\n"

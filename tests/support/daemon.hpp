@@ -15,6 +15,7 @@ struct DaemonOptions {
   std::string databaseUrl;
   std::string redisUrl;  ///< defaults to redisUrl()
   int redisTimeoutMs = 1000;
+  std::string redisToml;  ///< extra lines inside [redis]
   int httpThreads = 2;
   std::string httpToml;  ///< extra lines inside [http]
   std::string wsToml;    ///< extra lines inside [websocket]

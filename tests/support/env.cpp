@@ -174,6 +174,19 @@ RedisProcess::RedisProcess() : port_(freePort()) {
   start();
 }
 
+RedisProcess::RedisProcess(std::vector<std::string> extraArgs)
+    : port_(freePort()), extraArgs_(std::move(extraArgs)) {
+  start();
+}
+
+void RedisProcess::kill9() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 RedisProcess::~RedisProcess() {
   stop();
 }
@@ -192,9 +205,14 @@ void RedisProcess::start() {
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, STDIN_FILENO);
     dup2(devnull, STDOUT_FILENO);
-    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--dir",
-           dir.c_str(), "--save", "", "--appendonly", "yes", "--daemonize", "no",
-           static_cast<char*>(nullptr));
+    std::vector<std::string> args = {
+        "redis-server", "--port", port,           "--bind", "127.0.0.1",   "--dir", dir,
+        "--save",       "",       "--appendonly", "yes",    "--daemonize", "no"};
+    args.insert(args.end(), extraArgs_.begin(), extraArgs_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("redis-server", argv.data());
     _exit(127);
   }
   pid_ = pid;

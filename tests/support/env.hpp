@@ -60,6 +60,8 @@ class TempDatabase {
 class RedisProcess {
  public:
   RedisProcess();  ///< starts it
+  /// Starts it with more command-line arguments (e.g. "--replicaof", "127.0.0.1", "6379").
+  explicit RedisProcess(std::vector<std::string> extraArgs);
   ~RedisProcess();
   RedisProcess(const RedisProcess&) = delete;
   RedisProcess& operator=(const RedisProcess&) = delete;
@@ -69,6 +71,8 @@ class RedisProcess {
   void pause();
   /// SIGCONT after pause().
   void resume();
+  /// SIGKILL: the server dies at once, as a crashed host's would.
+  void kill9();
   int port() const { return port_; }
   std::string url() const;
 
@@ -76,6 +80,7 @@ class RedisProcess {
   TempDir dir_;
   int port_;
   int pid_ = -1;
+  std::vector<std::string> extraArgs_;
 };
 
 /// A private PostgreSQL 15 cluster on a free loopback port (initdb'd once per object), which a

@@ -346,6 +346,21 @@ TEST(Config, WebPathsAndTheLiveFeedUrlAreChecked) {
   EXPECT_FALSE(parseText("[web]\ncookie_secure = \"yes\"\n").ok());
 }
 
+TEST(Config, SentinelsNeedAMasterNameAndHostPorts) {
+  auto r = parseText("[redis]\nsentinels = [\"10.0.0.5:26379\", \"sentinel-b\"]\n");
+  const std::string text = allProblems(r);
+  EXPECT_EQ(r.problems.size(), 2u) << text;
+  EXPECT_THAT(text, HasSubstr("redis.sentinels: \"sentinel-b\" is not host:port"));
+  EXPECT_THAT(text, HasSubstr("redis.master_name: must name the master"));
+  auto ok = parseText(
+      "[redis]\nsentinels = [\"10.0.0.5:26379\", \"[::1]:26379\"]\nmaster_name = \"mp\"\n"
+      "wait_replicas = 1\n");
+  EXPECT_TRUE(ok.ok()) << allProblems(ok);
+  EXPECT_EQ(ok.config.redis.sentinels.size(), 2u);
+  EXPECT_EQ(ok.config.redis.waitReplicas, 1);
+  EXPECT_FALSE(parseText("[redis]\nwait_replicas = 6\n").ok());
+}
+
 TEST(Config, ListenAddressForms) {
   std::string host;
   int port = 0;

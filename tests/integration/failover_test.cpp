@@ -1,0 +1,210 @@
+// Redis under Sentinel: daemons find the master through the sentinels, the master is killed in
+// the middle of a burst of tracking, a replica is promoted, and every event answered 202 is
+// stored exactly once.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "db/connection.hpp"
+#include "redis/client.hpp"
+#include "redis/sentinel.hpp"
+#include "support/daemon.hpp"
+#include "support/env.hpp"
+#include "support/http.hpp"
+#include "support/seed.hpp"
+#include "support/tracking.hpp"
+
+namespace mp::test {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kMaster = "mp";
+
+// One redis-server in Sentinel mode watching `masterPort`.
+class SentinelProcess {
+ public:
+  explicit SentinelProcess(int masterPort) : port_(freePort()) {
+    const auto conf =
+        dir_.write("sentinel.conf", "port " + std::to_string(port_) +
+                                        "\nbind 127.0.0.1\n"
+                                        "sentinel monitor " +
+                                        kMaster + " 127.0.0.1 " + std::to_string(masterPort) +
+                                        " 2\n"
+                                        "sentinel down-after-milliseconds mp 1000\n"
+                                        "sentinel failover-timeout mp 5000\n"
+                                        "sentinel parallel-syncs mp 1\n");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      int devnull = open("/dev/null", O_RDWR);
+      dup2(devnull, STDIN_FILENO);
+      dup2(devnull, STDOUT_FILENO);
+      execlp("redis-server", "redis-server", conf.c_str(), "--sentinel",
+             static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~SentinelProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  TempDir dir_;
+  int port_;
+  pid_t pid_ = -1;
+};
+
+// The master's port as the sentinels name it, or 0.
+int masterPort(const std::string& sentinels) {
+  redis::Url url = redis::Url::parse("redis://127.0.0.1:1");
+  url.sentinels = {sentinels};
+  url.masterName = kMaster;
+  try {
+    return redis::resolveMaster(url, 300ms).port;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+bool replicaInSync(const RedisProcess& replica) {
+  redis::Client client(redis::Url::parse(replica.url()), 500ms);
+  try {
+    auto info = client.command({"INFO", "replication"}).str();
+    return info.find("master_link_status:up") != std::string::npos;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+TEST(RedisFailover, EveryEventAnswered202IsStoredOnceWhenTheMasterIsKilledMidBurst) {
+  RedisProcess master;
+  RedisProcess replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
+  for (int i = 0; i < 200 && !replicaInSync(replica); ++i) std::this_thread::sleep_for(25ms);
+  ASSERT_TRUE(replicaInSync(replica));
+  std::vector<std::unique_ptr<SentinelProcess>> sentinels;
+  std::string sentinelList;
+  for (int i = 0; i < 3; ++i) {
+    sentinels.push_back(std::make_unique<SentinelProcess>(master.port()));
+    sentinelList += std::string(i ? ", " : "") + "\"" + sentinels.back()->address() + "\"";
+  }
+  // Every sentinel must know the replica before the master goes, or none could be promoted.
+  for (int i = 0; i < 400; ++i) {
+    bool ready = true;
+    for (const auto& s : sentinels) ready = ready && masterPort(s->address()) == master.port();
+    redis::Client probe(redis::Url::parse("redis://" + sentinels[0]->address()), 500ms);
+    try {
+      ready = ready && probe.command({"SENTINEL", "replicas", kMaster}).elements().size() == 1;
+    } catch (const std::exception&) {
+      ready = false;
+    }
+    if (ready) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_EQ(masterPort(sentinels[0]->address()), master.port());
+
+  TempDatabase db;
+  migrateDatabase(db.url());
+  std::string site;
+  {
+    db::Connection conn(db.url(), 5s);
+    site = seed::website(conn, seed::owner(conn), "Example", "example.com");
+  }
+  // Two daemons, as behind a load balancer; the URL's address is never used with sentinels.
+  std::vector<std::unique_ptr<DaemonProcess>> daemons;
+  for (int i = 0; i < 2; ++i) {
+    DaemonOptions options(db.url());
+    options.redisUrl = "redis://127.0.0.1:1";
+    options.redisTimeoutMs = 1000;
+    options.redisToml =
+        "sentinels = [" + sentinelList + "]\nmaster_name = \"mp\"\nwait_replicas = 1\n";
+    options.extraToml =
+        "[ingest]\nrate_limit_per_minute = 0\nflush_interval_ms = 50\nclaim_idle = \"2s\"\n";
+    daemons.push_back(std::make_unique<DaemonProcess>(options));
+    ASSERT_TRUE(daemons.back()->start()) << daemons.back()->output();
+  }
+
+  constexpr int kEvents = 1200;
+  std::vector<long> status(kEvents, 0);
+  std::atomic<int> sent{0};
+  auto burst = [&](int worker) {
+    for (int i = worker; i < kEvents; i += 4) {
+      const auto& d = *daemons[static_cast<std::size_t>(i % 2)];
+      auto r = httpRequest(
+          "POST", d.baseUrl() + "/track",
+          json{{"websiteId", site}, {"url", "https://example.com/e/" + std::to_string(i)}}.dump(),
+          {"Content-Type: application/json", std::string("User-Agent: ") + kChromeWindows}, 5000);
+      status[static_cast<std::size_t>(i)] = r.status;
+      ++sent;
+      std::this_thread::sleep_for(4ms);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) workers.emplace_back(burst, w);
+  while (sent < kEvents / 4) std::this_thread::sleep_for(5ms);
+  master.kill9();
+  for (auto& t : workers) t.join();
+
+  // The replica is promoted.
+  for (int i = 0; i < 400 && masterPort(sentinels[0]->address()) != replica.port(); ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(masterPort(sentinels[0]->address()), replica.port()) << "no failover happened";
+
+  int accepted = 0;
+  for (long s : status) accepted += s == 202;
+  EXPECT_GT(accepted, kEvents / 2) << "most events must be accepted across the failover";
+  std::fprintf(stderr, "%d of %d events answered 202 across the failover\n", accepted, kEvents);
+  for (long s : status) EXPECT_TRUE(s == 202 || s == 503) << "status " << s;
+
+  // Every accepted event lands once; the queue drains through the new master.
+  db::Connection conn(db.url(), 5s);
+  std::map<std::string, long> stored;
+  bool complete = false;
+  for (int i = 0; i < 300 && !complete; ++i) {
+    stored.clear();
+    auto rows = conn.exec("SELECT page, count(*) FROM events GROUP BY page");
+    for (int r = 0; r < rows.rows(); ++r) stored[std::string(rows.get(r, 0))] = rows.getInt(r, 1);
+    complete = true;
+    for (int e = 0; e < kEvents && complete; ++e) {
+      if (status[static_cast<std::size_t>(e)] == 202 && !stored.count("/e/" + std::to_string(e))) {
+        complete = false;
+      }
+    }
+    if (!complete) std::this_thread::sleep_for(100ms);
+  }
+  for (int e = 0; e < kEvents; ++e) {
+    const std::string page = "/e/" + std::to_string(e);
+    if (status[static_cast<std::size_t>(e)] == 202) {
+      EXPECT_EQ(stored[page], 1) << page << " was answered 202";
+    } else {
+      EXPECT_LE(stored[page], 1) << page;
+    }
+  }
+  // Tracking goes on through the new master.
+  auto after =
+      httpRequest("POST", daemons[0]->baseUrl() + "/track",
+                  json{{"websiteId", site}, {"url", "https://example.com/after"}}.dump(),
+                  {"Content-Type: application/json", std::string("User-Agent: ") + kChromeWindows});
+  EXPECT_EQ(after.status, 202) << after.body;
+  if (HasFailure()) {
+    for (const auto& d : daemons) std::fprintf(stderr, "--- daemon ---\n%s\n", d->output().c_str());
+  }
+}
+
+}  // namespace
+}  // namespace mp::test
