@@ -39,6 +39,11 @@ Services::Services(const config::Config& cfg)
       jwtSecret(auth::loadSecret(cfg.auth.jwtSecretFile)),
       db(cfg.database.url, static_cast<std::size_t>(cfg.database.poolSize),
          cfg.database.connectTimeout),
+      readDb(cfg.database.readUrl.empty()
+                 ? nullptr
+                 : std::make_unique<db::Pool>(cfg.database.readUrl,
+                                              static_cast<std::size_t>(cfg.database.poolSize),
+                                              cfg.database.connectTimeout)),
       redis(redis::configuredUrl(cfg.redis), static_cast<std::size_t>(cfg.http.threads) + 2,
             cfg.redis.timeout),
       blocking(2, 512),

@@ -52,6 +52,10 @@ struct Services {
   config::Config config;
   std::string jwtSecret;
   db::Pool db;
+  /// The pool of database.read_url (a replica), or null when stats read from `db`.
+  std::unique_ptr<db::Pool> readDb;
+  /// Where stats answers are read from: the replica's pool, or `db`.
+  db::Pool& reader() { return readDb ? *readDb : db; }
   redis::Pool redis;
   /// Threads for CPU-heavy work (bcrypt) so HTTP workers keep serving other requests.
   util::ThreadPool blocking;

@@ -230,6 +230,11 @@ void crossChecks(const Config& c, const std::map<std::string, std::string>& wher
         "must start with postgresql:// (for example "
         "\"postgresql://metricpulse@localhost/metricpulse\")");
   }
+  const auto& readUrl = c.database.readUrl;
+  if (!readUrl.empty() && readUrl.rfind("postgresql://", 0) != 0 &&
+      readUrl.rfind("postgres://", 0) != 0) {
+    add("database.read_url", "must start with postgresql://, or be empty");
+  }
   if (auto error = util::validateRedisUrl(c.redis.url)) add("redis.url", *error);
   for (const auto& sentinel : c.redis.sentinels) {
     if (!splitHostPort(sentinel, host, port)) {

@@ -31,6 +31,7 @@ struct WebSocketConfig {
 
 struct DatabaseConfig {
   std::string url;
+  std::string readUrl;  ///< stats reads (a replica); empty: url
   int poolSize = 0;
   std::chrono::seconds connectTimeout{0};
 };

@@ -92,7 +92,14 @@ constexpr KeyDef kKeys[] = {
     // [database]
     {"database", "url", kString, "postgresql:///metricpulse", kAny,
      member<&C::database, &DatabaseConfig::url>(),
-     "PostgreSQL connection URL (postgresql://user:password@host:port/db).", "MP_DATABASE_URL"},
+     "PostgreSQL connection URL (postgresql://user:password@host:port/db). Several hosts with "
+     "target_session_attrs=read-write follow a primary through a failover.",
+     "MP_DATABASE_URL"},
+    {"database", "read_url", kString, "", kAny, member<&C::database, &DatabaseConfig::readUrl>(),
+     "PostgreSQL connection URL the stats answers are read from (a streaming replica; "
+     "target_session_attrs=prefer-standby suits several hosts); empty: url. Answers of a "
+     "replica lag it by its replay delay.",
+     "MP_DATABASE_READ_URL"},
     {"database", "pool_size", kInt, 8, range(1, 512),
      member<&C::database, &DatabaseConfig::poolSize>(),
      "PostgreSQL connections held by one process."},

@@ -34,7 +34,7 @@ void serve(daemon::Services& services, const std::string& userId, const v2::Requ
   // named by id, in a zone whose today is known, is served even while PostgreSQL is out of reach.
   std::optional<db::Pool::Lease> conn;
   const auto connection = [&services, &conn]() -> db::Connection& {
-    if (!conn) conn.emplace(services.db.acquire());
+    if (!conn) conn.emplace(services.reader().acquire());
     return **conn;
   };
   std::optional<std::string> id = util::canonicalUuid(request.siteId);

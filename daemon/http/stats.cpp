@@ -90,7 +90,7 @@ void serve(daemon::Services& services, const Viewer& viewer, const StatsQuery& q
   // whose today is known is served even while PostgreSQL is out of reach.
   std::optional<db::Pool::Lease> conn;
   const auto connection = [&services, &conn]() -> db::Connection& {
-    if (!conn) conn.emplace(services.db.acquire());
+    if (!conn) conn.emplace(services.reader().acquire());
     return **conn;
   };
   auto today = services.localDays.known(scope.timeZone);

@@ -1,14 +1,15 @@
 // Redis under Sentinel: daemons find the master through the sentinels, the master is killed in
 // the middle of a burst of tracking, a replica is promoted, and every event answered 202 is
 // stored exactly once.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -201,6 +202,142 @@ TEST(RedisFailover, EveryEventAnswered202IsStoredOnceWhenTheMasterIsKilledMidBur
                   json{{"websiteId", site}, {"url", "https://example.com/after"}}.dump(),
                   {"Content-Type: application/json", std::string("User-Agent: ") + kChromeWindows});
   EXPECT_EQ(after.status, 202) << after.body;
+  if (HasFailure()) {
+    for (const auto& d : daemons) std::fprintf(stderr, "--- daemon ---\n%s\n", d->output().c_str());
+  }
+}
+
+// Events tracked against `daemons` (alternating) by four threads, `during` called once a
+// quarter of them is sent; the status of each (its page is /e/<i>).
+std::vector<long> trackBurst(const std::vector<std::unique_ptr<DaemonProcess>>& daemons,
+                             const std::string& site, int events,
+                             const std::function<void()>& during) {
+  std::vector<long> status(static_cast<std::size_t>(events), 0);
+  std::atomic<int> sent{0};
+  auto burst = [&](int worker) {
+    for (int i = worker; i < events; i += 4) {
+      const auto& d = *daemons[static_cast<std::size_t>(i) % daemons.size()];
+      auto r = httpRequest(
+          "POST", d.baseUrl() + "/track",
+          json{{"websiteId", site}, {"url", "https://example.com/e/" + std::to_string(i)}}.dump(),
+          {"Content-Type: application/json", std::string("User-Agent: ") + kChromeWindows}, 5000);
+      status[static_cast<std::size_t>(i)] = r.status;
+      ++sent;
+      std::this_thread::sleep_for(4ms);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) workers.emplace_back(burst, w);
+  while (sent < events / 4) std::this_thread::sleep_for(5ms);
+  during();
+  for (auto& t : workers) t.join();
+  return status;
+}
+
+// Waits until every event answered 202 is stored, then checks each is stored exactly once.
+void expectStoredOnce(const std::string& dbUrl, const std::vector<long>& status,
+                      std::chrono::seconds timeout) {
+  std::map<std::string, long> stored;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    stored.clear();
+    try {
+      db::Connection conn(dbUrl, 5s);
+      auto rows = conn.exec("SELECT page, count(*) FROM events GROUP BY page");
+      for (int r = 0; r < rows.rows(); ++r) stored[std::string(rows.get(r, 0))] = rows.getInt(r, 1);
+    } catch (const std::exception&) {
+    }
+    bool complete = true;
+    for (std::size_t e = 0; e < status.size() && complete; ++e) {
+      if (status[e] == 202 && !stored.count("/e/" + std::to_string(e))) complete = false;
+    }
+    if (complete || std::chrono::steady_clock::now() > until) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  for (std::size_t e = 0; e < status.size(); ++e) {
+    const std::string page = "/e/" + std::to_string(e);
+    if (status[e] == 202) {
+      EXPECT_EQ(stored[page], 1) << page << " was answered 202";
+    } else {
+      EXPECT_LE(stored[page], 1) << page;
+    }
+  }
+}
+
+TEST(PostgresFailover, EventsWaitInRedisWhileTheReplicaIsPromotedAndStatsReadFromAReplica) {
+  PostgresProcess primary;
+  const std::string primaryUrl = primary.createDatabase("mp");
+  migrateDatabase(primaryUrl);
+  std::string site;
+  {
+    db::Connection conn(primaryUrl, 5s);
+    site = seed::website(conn, seed::owner(conn), "Example", "example.com");
+  }
+  PostgresProcess standby(PostgresProcess::StandbyOf{primary});
+  const std::string hosts = "postgresql://postgres@127.0.0.1:" + std::to_string(primary.port()) +
+                            ",127.0.0.1:" + std::to_string(standby.port()) + "/mp";
+  RedisProcess redis;
+  std::vector<std::unique_ptr<DaemonProcess>> daemons;
+  DaemonOptions options(hosts + "?target_session_attrs=read-write&connect_timeout=2");
+  options.redisUrl = redis.url();
+  options.extraToml =
+      "[ingest]\nrate_limit_per_minute = 0\nflush_interval_ms = 50\n\n[cache]\nttl_seconds = 0\n";
+  // [database] is written by the fixture: the read URL goes in through the environment.
+  options.env["MP_DATABASE_READ_URL"] =
+      "postgresql://postgres@127.0.0.1:" + std::to_string(standby.port()) + "/mp";
+  daemons.push_back(std::make_unique<DaemonProcess>(options));
+  ASSERT_TRUE(daemons.back()->start()) << daemons.back()->output();
+
+  // Stats come from the replica: its sessions show the daemon, and the numbers are the events'.
+  const std::string token = [&] {
+    auto r = httpRequest("POST", daemons[0]->baseUrl() + "/auth/login",
+                         R"({"email":"owner@example.com","password":"password123"})",
+                         {"Content-Type: application/json"});
+    return json::parse(r.body)["accessToken"].get<std::string>();
+  }();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(httpRequest(
+                  "POST", daemons[0]->baseUrl() + "/track",
+                  json{{"websiteId", site}, {"url", "https://example.com/before"}}.dump(),
+                  {"Content-Type: application/json", std::string("User-Agent: ") + kChromeWindows})
+                  .status,
+              202);
+  }
+  long views = 0;
+  for (int i = 0; i < 100 && views != 3; ++i) {
+    auto r = httpRequest("GET", daemons[0]->baseUrl() + "/stats/" + site + "/top-pages", "",
+                         {"Authorization: Bearer " + token});
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto pages = json::parse(r.body)["pages"];
+    views = pages.empty() ? 0 : pages[0]["views"].get<long>();
+    if (views != 3) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(views, 3);
+  {
+    db::Connection replica(
+        "postgresql://postgres@127.0.0.1:" + std::to_string(standby.port()) + "/mp", 5s);
+    EXPECT_TRUE(replica.exec("SELECT pg_is_in_recovery()").getBool(0, 0));
+    EXPECT_GT(replica
+                  .exec("SELECT count(*) FROM pg_stat_activity WHERE datname = 'mp' AND pid <> "
+                        "pg_backend_pid()")
+                  .getInt(0, 0),
+              0)
+        << "the daemon holds no connection to the replica";
+  }
+
+  auto status = trackBurst(daemons, site, 800, [&] {
+    primary.stop();
+    standby.promote();
+  });
+  int accepted = 0;
+  for (long s : status) {
+    accepted += s == 202;
+    EXPECT_TRUE(s == 202 || s == 503) << "status " << s;
+  }
+  std::fprintf(stderr, "%d of %zu events answered 202 across the promotion\n", accepted,
+               status.size());
+  EXPECT_EQ(accepted, static_cast<int>(status.size())) << "Redis held the queue: nothing refused";
+  expectStoredOnce(hosts + "?target_session_attrs=read-write", status, 60s);
   if (HasFailure()) {
     for (const auto& d : daemons) std::fprintf(stderr, "--- daemon ---\n%s\n", d->output().c_str());
   }

@@ -268,6 +268,25 @@ PostgresProcess::PostgresProcess() : port_(freePort()) {
   start();
 }
 
+PostgresProcess::PostgresProcess(StandbyOf standby) : port_(freePort()) {
+  const auto data = dir_.path() / "data";
+  if (geteuid() == 0) {
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms::all);
+    runProcess({"/bin/chown", "postgres:postgres", dir_.path().string()});
+  }
+  auto r = runProcess(asPostgres({std::string(kPgBin) + "pg_basebackup", "-h", "127.0.0.1", "-p",
+                                  std::to_string(standby.primary.port()), "-U", "postgres", "-D",
+                                  data.string(), "-R", "-X", "stream", "-c", "fast", "--no-sync"}));
+  if (r.exitCode != 0) throw std::runtime_error("pg_basebackup failed: " + r.err);
+  start();
+}
+
+void PostgresProcess::promote() {
+  auto r = runProcess(asPostgres(
+      {std::string(kPgBin) + "pg_ctl", "-D", (dir_.path() / "data").string(), "-w", "promote"}));
+  if (r.exitCode != 0) throw std::runtime_error("pg_ctl promote failed: " + r.err + r.out);
+}
+
 PostgresProcess::~PostgresProcess() {
   try {
     stop();

@@ -88,12 +88,19 @@ class RedisProcess {
 class PostgresProcess {
  public:
   PostgresProcess();  ///< initdb + start
+  /// A streaming replica of `primary` (pg_basebackup -R), started.
+  struct StandbyOf {
+    const PostgresProcess& primary;
+  };
+  explicit PostgresProcess(StandbyOf standby);
   ~PostgresProcess();
   PostgresProcess(const PostgresProcess&) = delete;
   PostgresProcess& operator=(const PostgresProcess&) = delete;
   void start();
   /// Fast shutdown (pg_ctl -m fast), as an outage.
   void stop();
+  /// Promotes a standby to a primary (pg_ctl promote, waiting until it is done).
+  void promote();
   int port() const { return port_; }
   /// URL of database `name` (created by createDatabase()) on this cluster.
   std::string url(const std::string& name = "postgres") const;

@@ -359,6 +359,12 @@ TEST(Config, SentinelsNeedAMasterNameAndHostPorts) {
   EXPECT_EQ(ok.config.redis.sentinels.size(), 2u);
   EXPECT_EQ(ok.config.redis.waitReplicas, 1);
   EXPECT_FALSE(parseText("[redis]\nwait_replicas = 6\n").ok());
+  auto read = parseText("[database]\nread_url = \"mysql://replica/db\"\n");
+  ASSERT_EQ(read.problems.size(), 1u);
+  EXPECT_EQ(read.problems[0].key, "database.read_url");
+  EXPECT_TRUE(parseText("[database]\nread_url = "
+                        "\"postgresql://u@pg2,pg1/m?target_session_attrs=prefer-standby\"\n")
+                  .ok());
 }
 
 TEST(Config, ListenAddressForms) {
