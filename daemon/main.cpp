@@ -49,12 +49,16 @@ int main(int argc, char** argv) {
   std::string configPath = MP_DEFAULT_CONFIG;
   bool checkConfig = false;
   bool printDefaults = false;
+  bool printMan = false;
   CLI::App app{"metricpulsed: the MetricPulse web analytics daemon", "metricpulsed"};
   app.set_version_flag("--version", std::string("metricpulsed ") + MP_VERSION);
   app.add_option("-c,--config", configPath, "Configuration file")->default_str(MP_DEFAULT_CONFIG);
   app.add_flag("--check-config", checkConfig,
                "Validate the configuration, list every problem, exit");
   app.add_flag("--print-defaults", printDefaults, "Print the default configuration as TOML, exit");
+  app.add_flag("--print-man", printMan,
+               "Print the manual page of the configuration file, metricpulse.toml(5), as roff, "
+               "exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -66,6 +70,10 @@ int main(int argc, char** argv) {
 
   if (printDefaults) {
     std::cout << mp::config::defaultsToml();
+    return mp::exit_code::kOk;
+  }
+  if (printMan) {
+    std::cout << mp::config::manPage();
     return mp::exit_code::kOk;
   }
   auto loaded = mp::config::load(configPath, mp::config::processEnvironment());
