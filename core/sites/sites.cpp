@@ -48,8 +48,8 @@ constexpr const char* kRollupDeletes[] = {
     "DELETE FROM hourly_summary WHERE website_id = $1",
     "DELETE FROM breakdown_daily WHERE website_id = $1",
     "DELETE FROM page_breakdown_daily WHERE website_id = $1",
-    "DELETE FROM goal_daily WHERE goal_id IN (SELECT id FROM goals WHERE website_id = $1)",
-    "DELETE FROM funnel_daily WHERE funnel_id IN (SELECT id FROM funnels WHERE website_id = $1)",
+    "DELETE FROM goal_daily WHERE website_id = $1",
+    "DELETE FROM funnel_daily WHERE website_id = $1",
     // Not deleted: marked dirty, so the scheduled fold finds every day again, older ones too;
     // without stored visits (seen), read from raw events until then.
     "UPDATE aggregation_runs SET dirty = true, seen = NULL, page_breakdowns = false"
