@@ -42,6 +42,10 @@ void warnNotAnnounced();
 /// Adds --format table|json|csv to a listing command.
 void addFormatOption(CLI::App& cmd, Format& format);
 
+/// Everything mpctl parses into `app`: --version, -c/--config and every command, each setting
+/// ctx.action when chosen (what main() runs, and what the tests walk).
+void defineCommands(CLI::App& app, Context& ctx);
+
 // Each cli/commands/<noun>.cpp defines one of these and registers its subcommands.
 void registerConfigCommands(CLI::App& app, Context& ctx);
 void registerDbCommands(CLI::App& app, Context& ctx);

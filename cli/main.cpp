@@ -13,20 +13,7 @@ int main(int argc, char** argv) {
   ctx.configPath = MP_DEFAULT_CONFIG;
 
   CLI::App app{"mpctl: administer a MetricPulse installation (PostgreSQL and Redis)", "mpctl"};
-  app.set_version_flag("--version", std::string("mpctl ") + MP_VERSION);
-  app.add_option("-c,--config", ctx.configPath, "Configuration file")
-      ->default_str(MP_DEFAULT_CONFIG);
-  app.require_subcommand(1);
-
-  mp::cli::registerConfigCommands(app, ctx);
-  mp::cli::registerDbCommands(app, ctx);
-  mp::cli::registerUserCommands(app, ctx);
-  mp::cli::registerWebsiteCommands(app, ctx);
-  mp::cli::registerGoalCommands(app, ctx);
-  mp::cli::registerTokenCommands(app, ctx);
-  mp::cli::registerAggregateCommands(app, ctx);
-  mp::cli::registerStatsCommands(app, ctx);
-  mp::cli::registerRetentionCommands(app, ctx);
+  mp::cli::defineCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 // Pistache endpoint set-up; every request goes through one handler that catches everything.
 #include "server.hpp"
 
+#include <fmt/format.h>
 #include <pistache/net.h>
 #include <pistache/peer.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@
 #include "http/web.hpp"
 #include "live/live_server.hpp"
 #include "log/log.hpp"
+#include "probe.hpp"
 #include "util/error.hpp"
 
 namespace mp::daemon {
@@ -386,6 +388,34 @@ void Server::shutdown() {
 
 int Server::port() const {
   return endpoint_ ? static_cast<int>(static_cast<std::uint16_t>(endpoint_->getPort())) : 0;
+}
+
+int Server::wsPort() const {
+  return live_->port();
+}
+
+std::string Server::unresponsive(std::chrono::milliseconds timeout) const {
+  // The live feed's loop sweeps its clients every second.
+  constexpr auto kLiveLoopLate = std::chrono::seconds(5);
+  try {
+    std::string host;
+    int configuredPort = 0;
+    if (!endpoint_ || !config::splitHostPort(services_->config.http.listen, host, configuredPort)) {
+      return "the HTTP API is not running";
+    }
+    if (!answersHttp(host, port(), "/healthz", timeout)) {
+      return fmt::format("the HTTP API did not answer GET /healthz on {} within {} ms",
+                         services_->config.http.listen, timeout.count());
+    }
+    const auto late = live_->sinceLastSweep();
+    if (late > kLiveLoopLate) {
+      return fmt::format("the live feed's event loop has not turned for {} s",
+                         std::chrono::duration_cast<std::chrono::seconds>(late).count());
+    }
+    return {};
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 int Server::metricsPort() const {

@@ -3,7 +3,9 @@
 
 #include <pistache/endpoint.h>
 
+#include <chrono>
 #include <memory>
+#include <string>
 
 #include "http/router.hpp"
 #include "services.hpp"
@@ -32,6 +34,12 @@ class Server {
   int port() const;
   /// The port of the metrics listener, 0 when there is none.
   int metricsPort() const;
+  /// The port of the live feed, 0 before start().
+  int wsPort() const;
+  /// What of the serving does not answer, for the watchdog: empty when the HTTP API answers
+  /// GET /healthz within `timeout` and the live feed's loop has turned within the last 5
+  /// seconds, otherwise which of them does not. Blocks for `timeout` at most; never throws.
+  std::string unresponsive(std::chrono::milliseconds timeout) const;
 
   /// Adds the routes of the public API (http.listen) to `router`; `services` is only captured,
   /// so a null one gives the route table alone.

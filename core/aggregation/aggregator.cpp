@@ -38,10 +38,8 @@ std::vector<std::string> deletes() {
       fmt::format("DELETE FROM visits WHERE {}", kOfDay),
       fmt::format("DELETE FROM event_summary WHERE {}", kOfDay),
       fmt::format("DELETE FROM breakdown_daily WHERE {}", kOfDay),
-      "DELETE FROM funnel_daily WHERE date = $1::date"
-      " AND funnel_id IN (SELECT id FROM funnels WHERE website_id = ANY($2::uuid[]))",
-      "DELETE FROM goal_daily WHERE date = $1::date"
-      " AND goal_id IN (SELECT id FROM goals WHERE website_id = ANY($2::uuid[]))",
+      fmt::format("DELETE FROM funnel_daily WHERE {}", kOfDay),
+      fmt::format("DELETE FROM goal_daily WHERE {}", kOfDay),
       fmt::format("DELETE FROM page_breakdown_daily WHERE {}", kOfDay),
       "DELETE FROM hourly_summary WHERE website_id = ANY($2::uuid[])"
       " AND hour >= ($1::date)::timestamp AT TIME ZONE $3::text"
@@ -76,17 +74,21 @@ std::string summaryInsert() {
 // complete. Each visit is walked once per funnel (mp_funnel_reached(), 0009).
 std::string funnelInsert(std::string_view funnels) {
   return fmt::format(
-      "INSERT INTO funnel_daily (funnel_id, date, step, visitors, visits)"
-      " WITH f AS (SELECT fu.id, fu.website_id, array_agg(g.kind ORDER BY fs.position) AS kinds,"
+      "INSERT INTO funnel_daily (website_id, funnel_id, date, step, visitors, visits)"
+      " WITH f AS (SELECT fu.website_id, fu.id, array_agg(g.kind ORDER BY fs.position) AS kinds,"
       " array_agg(coalesce(g.page_regex, g.target) ORDER BY fs.position) AS targets"
-      " FROM funnels fu JOIN funnel_steps fs ON fs.funnel_id = fu.id"
-      " JOIN goals g ON g.id = fs.goal_id WHERE {} GROUP BY fu.id, fu.website_id),"
-      " r AS (SELECT f.id, v.visitor_id,"
+      " FROM funnels fu"
+      " JOIN funnel_steps fs ON fs.website_id = fu.website_id AND fs.funnel_id = fu.id"
+      " JOIN goals g ON g.website_id = fs.website_id AND g.id = fs.goal_id"
+      " WHERE {} GROUP BY fu.website_id, fu.id),"
+      " r AS (SELECT f.website_id, f.id, v.visitor_id,"
       " mp_funnel_reached(v.step_types, v.step_pages, f.kinds, f.targets) AS reached"
       " FROM f JOIN visits v ON v.website_id = f.website_id AND v.date = $1::date)"
-      " SELECT f.id, $1::date, s.step, count(DISTINCT r.visitor_id), count(r.reached)"
+      " SELECT f.website_id, f.id, $1::date, s.step, count(DISTINCT r.visitor_id),"
+      " count(r.reached)"
       " FROM f CROSS JOIN LATERAL generate_series(1, array_length(f.kinds, 1)) AS s(step)"
-      " LEFT JOIN r ON r.id = f.id AND r.reached >= s.step GROUP BY f.id, s.step",
+      " LEFT JOIN r ON r.website_id = f.website_id AND r.id = f.id AND r.reached >= s.step"
+      " GROUP BY f.website_id, f.id, s.step",
       funnels);
 }
 
@@ -96,8 +98,9 @@ std::string funnelInsert(std::string_view funnels) {
 // (page_regex, read alike by PostgreSQL and RE2, 0009).
 std::string goalInsert(std::string_view goals) {
   return fmt::format(
-      "INSERT INTO goal_daily (goal_id, date, visitors, events)"
-      " SELECT g.id, $1::date, count(DISTINCT v.visitor_id) FILTER (WHERE m.n > 0),"
+      "INSERT INTO goal_daily (website_id, goal_id, date, visitors, events)"
+      " SELECT g.website_id, g.id, $1::date,"
+      " count(DISTINCT v.visitor_id) FILTER (WHERE m.n > 0),"
       " coalesce(sum(m.n), 0) FROM goals g"
       " LEFT JOIN visits v ON v.website_id = g.website_id AND v.date = $1::date"
       " AND CASE WHEN g.kind = 'event' THEN g.target = ANY(v.step_types)"
@@ -105,7 +108,7 @@ std::string goalInsert(std::string_view goals) {
       " LEFT JOIN LATERAL (SELECT count(*) AS n FROM unnest(v.step_types, v.step_pages) AS s(t, p)"
       " WHERE CASE WHEN g.kind = 'event' THEN s.t = g.target"
       " ELSE s.t = 'pageview' AND s.p ~ g.page_regex END) m ON true"
-      " WHERE {} GROUP BY g.id",
+      " WHERE {} GROUP BY g.website_id, g.id",
       goals);
 }
 
@@ -408,24 +411,25 @@ namespace {
 // how many were written.
 int backfillConversions(db::Connection& conn) {
   static const std::string kMissing = fmt::format(
-      "SELECT x.kind, x.id::text, x.date::text FROM ("
-      "SELECT 'f' AS kind, f.id, r.date FROM funnels f"
+      "SELECT x.kind, x.id::text, x.date::text, x.website_id::text FROM ("
+      "SELECT 'f' AS kind, f.id, r.date, f.website_id FROM funnels f"
       " JOIN aggregation_runs r ON r.website_id = f.website_id"
       " JOIN websites w ON w.id = r.website_id"
-      " WHERE {0} AND NOT EXISTS (SELECT 1 FROM funnel_daily d WHERE d.funnel_id = f.id"
+      " WHERE {0} AND NOT EXISTS (SELECT 1 FROM funnel_daily d"
+      " WHERE d.website_id = f.website_id AND d.funnel_id = f.id"
       " AND d.date = r.date AND d.step = 1)"
-      " UNION ALL SELECT 'g', g.id, r.date FROM goals g"
+      " UNION ALL SELECT 'g', g.id, r.date, g.website_id FROM goals g"
       " JOIN aggregation_runs r ON r.website_id = g.website_id"
       " JOIN websites w ON w.id = r.website_id"
-      " WHERE {0} AND NOT EXISTS (SELECT 1 FROM goal_daily d WHERE d.goal_id = g.id"
-      " AND d.date = r.date)"
-      " UNION ALL SELECT 'p', r.website_id, r.date FROM aggregation_runs r"
+      " WHERE {0} AND NOT EXISTS (SELECT 1 FROM goal_daily d"
+      " WHERE d.website_id = g.website_id AND d.goal_id = g.id AND d.date = r.date)"
+      " UNION ALL SELECT 'p', r.website_id, r.date, r.website_id FROM aggregation_runs r"
       " JOIN websites w ON w.id = r.website_id WHERE {0} AND NOT r.page_breakdowns"
       ") x ORDER BY x.date DESC, x.kind, x.id LIMIT $2",
       kFinal);
   static const std::string kPages = pageBreakdownInsert("ARRAY[$2::uuid]");
-  static const std::string kFunnel = funnelInsert("fu.id = $2::uuid");
-  static const std::string kGoal = goalInsert("g.id = $2::uuid");
+  static const std::string kFunnel = funnelInsert("fu.website_id = $3::uuid AND fu.id = $2::uuid");
+  static const std::string kGoal = goalInsert("g.website_id = $3::uuid AND g.id = $2::uuid");
   for (int attempt = 1;; ++attempt) {
     try {
       db::Transaction tx(conn, db::Isolation::kRepeatableRead);
@@ -434,6 +438,7 @@ int backfillConversions(db::Connection& conn) {
         const std::string_view kind = missing.get(r, 0);
         const std::string id(missing.get(r, 1));
         const std::string day(missing.get(r, 2));
+        const std::string website(missing.get(r, 3));
         if (kind == "p") {
           conn.execArgs(kPages, day, id);
           conn.execArgs(
@@ -441,7 +446,7 @@ int backfillConversions(db::Connection& conn) {
               " WHERE website_id = $1::uuid AND date = $2::date",
               id, day);
         } else {
-          conn.execArgs(kind == "f" ? kFunnel : kGoal, day, id);
+          conn.execArgs(kind == "f" ? kFunnel : kGoal, day, id, website);
         }
       }
       tx.commit();

@@ -155,6 +155,11 @@ Config loadOrThrow(const std::filesystem::path& file);
 /// The default configuration as commented TOML (what --print-defaults prints).
 std::string defaultsToml();
 
+/// The manual page metricpulse.toml(5) in roff, made from the key table: every key with its
+/// type, default, range or allowed values, environment variable and help (what
+/// `metricpulsed --print-man` prints; man/metricpulse.toml.5 is its output).
+std::string manPage();
+
 /// Splits "host:port" or "[v6]:port"; returns false when malformed.
 bool splitHostPort(const std::string& listen, std::string& host, int& port);
 

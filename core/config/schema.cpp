@@ -324,8 +324,7 @@ std::string KeyDef::apply(Config& config, const Value& value) const {
       memberOf<std::string>(*this, config) = value.text;
       return {};
     case kEnum: {
-      std::string list;
-      for (auto a : allowed) list += (list.empty() ? "" : ", ") + quote(a);
+      const std::string list = allowedText();
       if (value.kind != Value::Kind::kString) return typeError("one of " + list, value);
       for (auto a : allowed) {
         if (a == value.text) {
@@ -336,7 +335,7 @@ std::string KeyDef::apply(Config& config, const Value& value) const {
       return quote(value.text) + " is not allowed (allowed: " + list + ")";
     }
     case kInt: {
-      const std::string bounds = std::to_string(min) + " to " + std::to_string(max);
+      const std::string bounds = allowedText();
       if (value.kind != Value::Kind::kInt) return typeError("an integer from " + bounds, value);
       if (value.integer < min || value.integer > max) {
         return std::to_string(value.integer) + " is out of range (allowed: " + bounds + ")";
@@ -360,7 +359,7 @@ std::string KeyDef::apply(Config& config, const Value& value) const {
     }
     // Durations are written "30s", "15m", "24h", "7d" (or a bare number of seconds).
     case kDuration: {
-      const std::string bounds = durationText(min) + " to " + durationText(max);
+      const std::string bounds = allowedText();
       std::int64_t seconds = 0;
       if (value.kind == Value::Kind::kInt) {
         seconds = value.integer;
@@ -415,6 +414,25 @@ std::string KeyDef::show(const Config& config) const {
     }
     case kDuration:
       return quote(durationText(numberOf(*this, config)));
+  }
+  return {};
+}
+
+std::string KeyDef::allowedText() const {
+  switch (type) {
+    case kInt:
+      return std::to_string(min) + " to " + std::to_string(max);
+    case kDuration:
+      return durationText(min) + " to " + durationText(max);
+    case kEnum: {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + quote(a);
+      return list;
+    }
+    case kString:
+    case kBool:
+    case kStringList:
+      break;
   }
   return {};
 }

@@ -94,6 +94,10 @@ struct KeyDef {
   void setDefault(Config& config) const;
   /// The current value as a TOML literal.
   std::string show(const Config& config) const;
+  /// What the key allows within its type, as messages and the manual page say it: "1 to 256"
+  /// (integers), "1s to 1m" (durations), "\"full\", \"truncated\", \"none\"" (enums); empty
+  /// for the other types.
+  std::string allowedText() const;
 };
 
 /// Every key, in the order of the default configuration file.

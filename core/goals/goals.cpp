@@ -55,8 +55,9 @@ std::vector<Funnel> funnelsWhere(db::Connection& conn, const std::string& condit
   auto r = conn.exec(
       fmt::format("SELECT f.id::text, f.website_id::text, f.name,"
                   " to_char(f.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-                  " {} FROM funnels f JOIN funnel_steps s ON s.funnel_id = f.id"
-                  " JOIN goals g ON g.id = s.goal_id WHERE {}"
+                  " {} FROM funnels f"
+                  " JOIN funnel_steps s ON s.website_id = f.website_id AND s.funnel_id = f.id"
+                  " JOIN goals g ON g.website_id = s.website_id AND g.id = s.goal_id WHERE {}"
                   " ORDER BY f.created_at, f.id, s.position",
                   kGoalColumns, condition),
       params);
@@ -159,16 +160,16 @@ bool deleteGoal(db::Connection& conn, std::string_view websiteId, std::string_vi
   db::Transaction tx(conn);
   auto users = conn.execArgs(
       "SELECT string_agg(DISTINCT f.name, ', ' ORDER BY f.name) FROM funnel_steps s"
-      " JOIN funnels f ON f.id = s.funnel_id JOIN goals g ON g.id = s.goal_id"
-      " WHERE s.goal_id = $1::uuid AND g.website_id = $2::uuid",
-      *id, std::string(websiteId));
+      " JOIN funnels f ON f.website_id = s.website_id AND f.id = s.funnel_id"
+      " WHERE s.website_id = $1::uuid AND s.goal_id = $2::uuid",
+      std::string(websiteId), *id);
   if (!users.isNull(0, 0)) {
     throw Conflict("goal_in_use", "the goal is a step of the funnels " +
                                       std::string(users.get(0, 0)) + ": delete them first");
   }
   const bool deleted =
-      conn.execArgs("DELETE FROM goals WHERE id = $1::uuid AND website_id = $2::uuid", *id,
-                    std::string(websiteId))
+      conn.execArgs("DELETE FROM goals WHERE website_id = $1::uuid AND id = $2::uuid",
+                    std::string(websiteId), *id)
           .affected() == 1;
   tx.commit();
   return deleted;
@@ -194,8 +195,8 @@ Funnel addFunnel(db::Connection& conn, std::string_view websiteId, std::string_v
   db::Transaction tx(conn);
   conn.execArgs("SELECT 1 FROM websites WHERE id = $1::uuid FOR UPDATE", std::string(websiteId));
   for (const auto& id : ids) {
-    if (conn.execArgs("SELECT 1 FROM goals WHERE id = $1::uuid AND website_id = $2::uuid", id,
-                      std::string(websiteId))
+    if (conn.execArgs("SELECT 1 FROM goals WHERE website_id = $1::uuid AND id = $2::uuid",
+                      std::string(websiteId), id)
             .rows() == 0) {
       throw InvalidInput("steps", "the website has no goal " + id);
     }
@@ -217,10 +218,13 @@ Funnel addFunnel(db::Connection& conn, std::string_view websiteId, std::string_v
     throw;
   }
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    conn.execArgs("INSERT INTO funnel_steps (funnel_id, position, goal_id) VALUES ($1, $2, $3)", id,
-                  static_cast<int>(i + 1), ids[i]);
+    conn.execArgs(
+        "INSERT INTO funnel_steps (website_id, funnel_id, position, goal_id)"
+        " VALUES ($1, $2, $3, $4)",
+        std::string(websiteId), id, static_cast<int>(i + 1), ids[i]);
   }
-  auto funnel = funnelsWhere(conn, "f.id = $1::uuid", {id});
+  auto funnel = funnelsWhere(conn, "f.website_id = $1::uuid AND f.id = $2::uuid",
+                             {std::string(websiteId), id});
   tx.commit();
   return funnel.at(0);
 }
@@ -233,8 +237,8 @@ std::optional<Funnel> findFunnel(db::Connection& conn, std::string_view websiteI
                                  std::string_view funnelId) {
   const auto id = util::canonicalUuid(funnelId);
   if (!id) return std::nullopt;
-  auto found = funnelsWhere(conn, "f.id = $1::uuid AND f.website_id = $2::uuid",
-                            {*id, std::string(websiteId)});
+  auto found = funnelsWhere(conn, "f.website_id = $1::uuid AND f.id = $2::uuid",
+                            {std::string(websiteId), *id});
   if (found.empty()) return std::nullopt;
   return found.front();
 }
@@ -242,8 +246,8 @@ std::optional<Funnel> findFunnel(db::Connection& conn, std::string_view websiteI
 bool deleteFunnel(db::Connection& conn, std::string_view websiteId, std::string_view funnelId) {
   const auto id = util::canonicalUuid(funnelId);
   if (!id) return false;
-  return conn.execArgs("DELETE FROM funnels WHERE id = $1::uuid AND website_id = $2::uuid", *id,
-                       std::string(websiteId))
+  return conn.execArgs("DELETE FROM funnels WHERE website_id = $1::uuid AND id = $2::uuid",
+                       std::string(websiteId), *id)
              .affected() == 1;
 }
 

@@ -41,6 +41,17 @@ void deleteData(db::Connection& conn, const std::string& id) {
   conn.execArgs("DELETE FROM event_summary WHERE website_id = $1", id);
 }
 
+// Deletes the website `id`, whose row the caller has locked FOR UPDATE (which waits for writers
+// holding it FOR KEY SHARE, see EventStore, and for a fold holding it FOR SHARE), with all its
+// data. Its funnels go first: the website's foreign keys delete its goals before its funnels,
+// and a goal that a funnel step holds may not go (ON DELETE RESTRICT), so deleting the website
+// row alone fails once it has a funnel.
+void deleteLocked(db::Connection& conn, const std::string& id) {
+  conn.execArgs("DELETE FROM funnels WHERE website_id = $1", id);
+  conn.execArgs("DELETE FROM websites WHERE id = $1", id);
+  deleteData(conn, id);
+}
+
 // Every table the aggregation job fills for a website from its days (0008).
 constexpr const char* kRollupDeletes[] = {
     "DELETE FROM visits WHERE website_id = $1",
@@ -48,8 +59,8 @@ constexpr const char* kRollupDeletes[] = {
     "DELETE FROM hourly_summary WHERE website_id = $1",
     "DELETE FROM breakdown_daily WHERE website_id = $1",
     "DELETE FROM page_breakdown_daily WHERE website_id = $1",
-    "DELETE FROM goal_daily WHERE goal_id IN (SELECT id FROM goals WHERE website_id = $1)",
-    "DELETE FROM funnel_daily WHERE funnel_id IN (SELECT id FROM funnels WHERE website_id = $1)",
+    "DELETE FROM goal_daily WHERE website_id = $1",
+    "DELETE FROM funnel_daily WHERE website_id = $1",
     // Not deleted: marked dirty, so the scheduled fold finds every day again, older ones too;
     // without stored visits (seen), read from raw events until then.
     "UPDATE aggregation_runs SET dirty = true, seen = NULL, page_breakdowns = false"
@@ -248,10 +259,10 @@ std::optional<UpdatedWebsite> update(db::Connection& conn, std::string_view id,
 bool removeOwned(db::Connection& conn, std::string_view userId, std::string_view id) {
   if (!util::isUuid(id)) return false;
   db::Transaction tx(conn);
-  auto r = conn.execArgs("DELETE FROM websites WHERE id = $1 AND user_id = $2 RETURNING id::text",
+  auto r = conn.execArgs("SELECT id::text FROM websites WHERE id = $1 AND user_id = $2 FOR UPDATE",
                          std::string(id), std::string(userId));
   if (r.rows() == 0) return false;
-  deleteData(conn, std::string(r.get(0, 0)));
+  deleteLocked(conn, std::string(r.get(0, 0)));
   tx.commit();
   return true;
 }
@@ -259,9 +270,9 @@ bool removeOwned(db::Connection& conn, std::string_view userId, std::string_view
 bool remove(db::Connection& conn, std::string_view id) {
   if (!util::isUuid(id)) return false;
   db::Transaction tx(conn);
-  auto r = conn.execArgs("DELETE FROM websites WHERE id = $1 RETURNING id::text", std::string(id));
+  auto r = conn.execArgs("SELECT id::text FROM websites WHERE id = $1 FOR UPDATE", std::string(id));
   if (r.rows() == 0) return false;
-  deleteData(conn, std::string(r.get(0, 0)));
+  deleteLocked(conn, std::string(r.get(0, 0)));
   tx.commit();
   return true;
 }

@@ -602,9 +602,9 @@ std::vector<Totals> funnel(db::Connection& conn, const Query& query,
   std::vector<sys_days> rolledUp;
   if (funnelId && q.filters.empty() && !split.folded.empty()) {
     auto have = conn.execArgs(
-        "SELECT date::text FROM funnel_daily WHERE funnel_id = $1::uuid"
-        " AND date = ANY($2::date[]) AND step = 1",
-        *funnelId, dateList(split.folded));
+        "SELECT date::text FROM funnel_daily WHERE website_id = $1::uuid"
+        " AND funnel_id = $2::uuid AND date = ANY($3::date[]) AND step = 1",
+        q.websiteId, *funnelId, dateList(split.folded));
     std::set<sys_days> with;
     for (int r = 0; r < have.rows(); ++r) {
       if (auto d = util::parseDate(have.get(r, 0))) with.insert(*d);
@@ -617,8 +617,8 @@ std::vector<Totals> funnel(db::Connection& conn, const Query& query,
   if (!rolledUp.empty()) {
     rollup = fmt::format(
         " UNION ALL SELECT date, step, visitors, visits FROM funnel_daily"
-        " WHERE funnel_id = {}::uuid AND date = ANY({}::date[])",
-        sql.param(*funnelId), sql.param(dateList(rolledUp)));
+        " WHERE website_id = {}::uuid AND funnel_id = {}::uuid AND date = ANY({}::date[])",
+        sql.param(q.websiteId), sql.param(*funnelId), sql.param(dateList(rolledUp)));
   }
   const std::string rows = visitRows(q, split, sql);
   std::vector<std::string> kinds;
@@ -667,8 +667,8 @@ std::vector<Totals> goalTotals(db::Connection& conn, const Query& query,
     for (const auto& g : goals) ids.push_back(g.goalId);
     auto rows = conn.execArgs(
         "SELECT goal_id::text, date::text, visitors, events FROM goal_daily"
-        " WHERE goal_id = ANY($1::uuid[]) AND date = ANY($2::date[])",
-        db::arrayLiteral(ids), dateList(split.folded));
+        " WHERE website_id = $1::uuid AND goal_id = ANY($2::uuid[]) AND date = ANY($3::date[])",
+        query.websiteId, db::arrayLiteral(ids), dateList(split.folded));
     std::map<std::string, Totals> sums;
     for (int r = 0; r < rows.rows(); ++r) {
       const std::string id(rows.get(r, 0));

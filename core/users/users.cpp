@@ -168,10 +168,16 @@ Removed remove(db::Connection& conn, std::string_view email) {
   auto user = findByEmail(conn, email);
   if (!user) throw NotFound("no account with email " + trim(email));
   Removed out{user->id, {}};
-  // The websites first: deleting their rows waits for writers that hold them (FOR KEY SHARE, see
+  // The websites first: locking their rows waits for writers that hold them (FOR KEY SHARE, see
   // EventStore), so no event of theirs can be committed after the events are deleted below.
-  auto sites =
-      conn.execArgs("DELETE FROM websites WHERE user_id = $1 RETURNING id::text", user->id);
+  // Their funnels go before them, as in sites::remove(): the websites' foreign keys delete their
+  // goals first, which the funnels' steps hold (ON DELETE RESTRICT).
+  auto sites = conn.execArgs(
+      "SELECT id::text FROM websites WHERE user_id = $1 ORDER BY id FOR UPDATE", user->id);
+  conn.execArgs(
+      "DELETE FROM funnels WHERE website_id IN (SELECT id FROM websites WHERE user_id = $1)",
+      user->id);
+  conn.execArgs("DELETE FROM websites WHERE user_id = $1", user->id);
   for (int i = 0; i < sites.rows(); ++i) out.websiteIds.emplace_back(sites.get(i, 0));
   // Events and summaries carry no foreign key (bulk COPY into partitions), so go site by site.
   for (const auto& id : out.websiteIds) {

@@ -454,6 +454,7 @@ void LiveServer::Impl::destroy(Client* c) {
 
 void LiveServer::Impl::onTick(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Impl*>(arg);
+  self->lastTick = Clock::now().time_since_epoch().count();
   try {
     self->sweep();
   } catch (const std::exception& e) {

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -171,6 +172,9 @@ struct LiveServer::Impl {
   std::thread thread;
   std::mutex lifecycle;  // start() and stop() from other threads
   int boundPort = 0;
+  // When the loop last ran onTick (steady clock, in its own ticks), for the watchdog; 0 before
+  // start().
+  std::atomic<Clock::rep> lastTick{0};
   bool stopping = false;
   bool finished = false;
 

@@ -54,6 +54,7 @@ void LiveServer::Impl::start() {
   const timeval second = toTimeval(std::chrono::seconds(1));
   const timeval realtime = toTimeval(kRealtimeInterval);
   event_add(tick, &second);
+  lastTick = Clock::now().time_since_epoch().count();
   event_add(realtimeTimer, &realtime);
 
   const auto url = redis::configuredUrl(services.config.redis);
@@ -197,5 +198,11 @@ void LiveServer::stop() noexcept {
 
 int LiveServer::port() const noexcept {
   return impl_->boundPort;
+}
+
+std::chrono::steady_clock::duration LiveServer::sinceLastSweep() const noexcept {
+  const auto last = impl_->lastTick.load();
+  if (last == 0) return {};
+  return Clock::now() - Clock::time_point(Clock::duration(last));
 }
 }  // namespace mp::ws

@@ -2,6 +2,7 @@
 // relaying each website's events from Redis pub/sub to the dashboards subscribed to it.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 namespace mp::daemon {
@@ -31,6 +32,9 @@ class LiveServer {
   void stop() noexcept;
   /// The port actually bound (useful when listen asked for port 0); 0 before start().
   int port() const noexcept;
+  /// Time since the loop last ran its once-a-second keep-alive sweep: a few seconds at most
+  /// while the loop turns (zero before start()).
+  std::chrono::steady_clock::duration sinceLastSweep() const noexcept;
 
  private:
   struct Impl;

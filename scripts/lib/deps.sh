@@ -5,15 +5,18 @@
 MP_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates openssl curl
-  # libraries (rapidjson-dev: libpistache.pc requires RapidJSON)
+  # libraries (rapidjson-dev: libpistache.pc requires RapidJSON; libsystemd-dev: sd_notify)
   libpistache-dev rapidjson-dev libevent-dev libpq-dev libhiredis-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev libcrypt-dev libjwt-dev
   libcurl4-openssl-dev zlib1g-dev uap-core libmaxminddb-dev libre2-dev libyaml-cpp-dev
+  libsystemd-dev
   # data: referer-parser's list of search engines, social networks and webmail hosts
   ruby-referer-parser
   # tests and formatting (clang, libclang-rt-dev: libFuzzer and the sanitizers of tests/fuzz;
-  # prometheus: promtool checks /metrics; systemd: systemd-analyze verifies the units)
-  libgtest-dev libgmock-dev clang-format clang libclang-rt-dev prometheus systemd
+  # prometheus: promtool checks /metrics; systemd: systemd-analyze verifies the units; man-db,
+  # groff-base: the manual pages are rendered and checked)
+  libgtest-dev libgmock-dev clang-format clang libclang-rt-dev prometheus systemd man-db
+  groff-base
   # services
   postgresql-15 postgresql-client-15 postgresql-15-hll redis-server redis-tools
 )

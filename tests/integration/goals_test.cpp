@@ -19,12 +19,14 @@
 #include "auth/jwt.hpp"
 #include "db/connection.hpp"
 #include "db/migrations.hpp"
+#include "sites/sites.hpp"
 #include "stats/conversions.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
 #include "support/reference.hpp"
 #include "support/seed.hpp"
 #include "support/tracking.hpp"
+#include "users/users.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
 
@@ -361,6 +363,38 @@ TEST_F(GoalsTest, BadGoalsAndFunnelsAreRefusedNamingTheField) {
   EXPECT_TRUE(goals::deleteFunnel(conn_, site_, f.id));
   EXPECT_TRUE(goals::deleteGoal(conn_, site_, home.id));
   EXPECT_FALSE(goals::deleteGoal(conn_, site_, "not-a-uuid"));
+}
+
+// A website's goals and funnels go with it, and with its account; the goals a funnel holds do not
+// stop that (its website's foreign keys delete the goals before the funnels).
+TEST_F(GoalsTest, AWebsiteWithAFunnelIsDeletedWithItsAccountToo) {
+  const auto rows = [&] {
+    return conn_
+        .exec(
+            "SELECT (SELECT count(*) FROM goals) || ' ' || (SELECT count(*) FROM funnels)"
+            " || ' ' || (SELECT count(*) FROM funnel_steps) || ' ' || (SELECT count(*) FROM"
+            " websites)")
+        .get(0, 0);
+  };
+  const auto withFunnel = [&](const std::string& site) {
+    const auto home = goals::addGoal(conn_, site, {.pagePath = "/"});
+    const auto signup = goals::addGoal(conn_, site, {.eventName = "Signup"});
+    goals::addFunnel(conn_, site, "Sign up", {home.id, signup.id});
+  };
+  withFunnel(site_);
+  const std::string other = seed::website(conn_, owner_, "B", "b.example");
+  withFunnel(other);
+  const std::string third = seed::website(conn_, owner_, "C", "c.example");
+  withFunnel(third);
+  EXPECT_EQ(rows(), "6 3 6 3");
+
+  EXPECT_FALSE(sites::removeOwned(conn_, seed::owner(conn_, "else@example.com"), site_));
+  EXPECT_TRUE(sites::removeOwned(conn_, owner_, site_));
+  EXPECT_EQ(rows(), "4 2 4 2");
+  EXPECT_TRUE(sites::remove(conn_, other));
+  EXPECT_EQ(rows(), "2 1 2 1");
+  EXPECT_EQ(users::remove(conn_, seed::kOwnerEmail).websiteIds, std::vector<std::string>{third});
+  EXPECT_EQ(rows(), "0 0 0 0");
 }
 
 // Over HTTP.

@@ -1,9 +1,11 @@
 // Migrations against a real PostgreSQL: fresh schema, re-runs, tampering, unknown versions, races.
 #include "db/migrations.hpp"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -248,6 +250,182 @@ TEST_F(MigrationsTest, ConcurrentRunsApplyEachMigrationOnce) {
   EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"),
             static_cast<std::int64_t>(sources.size()));
   EXPECT_TRUE(tableExists("slow_once"));
+}
+
+// The embedded migrations before the one named `file` (e.g. "0015_"): a database "of the previous
+// release" to upgrade.
+std::vector<MigrationSource> migrationsBefore(const std::string& file) {
+  const auto& all = embeddedMigrations();
+  std::vector<MigrationSource> out;
+  for (const auto& m : all) {
+    if (std::string(m.name).rfind(file, 0) == 0) return out;
+    out.push_back(m);
+  }
+  ADD_FAILURE() << "no migration " << file;
+  return out;
+}
+
+// 0015 keys goals, funnels and their rows by website: the rows of a database migrated to 0014
+// keep their values and get the website of their goal or funnel, and the new keys hold.
+TEST_F(MigrationsTest, GoalsAndFunnelsOfAnEarlierSchemaGetTheirWebsite) {
+  const auto before = migrationsBefore("0015_");
+  ASSERT_EQ(Migrator(conn_, before).migrate(), static_cast<int>(before.size()));
+  const auto user = std::string(
+      conn_
+          .exec("INSERT INTO users (email, password_hash) VALUES ('a@example.com', 'x') "
+                "RETURNING id")
+          .get(0, 0));
+  const auto site = [&](const char* domain) {
+    return std::string(conn_
+                           .execArgs("INSERT INTO websites (user_id, name, domain) "
+                                     "VALUES ($1, $2, $2) RETURNING id",
+                                     user, domain)
+                           .get(0, 0));
+  };
+  const std::string a = site("a.example"), b = site("b.example");
+  const auto goal = [&](const std::string& website, const char* id, const char* kind,
+                        const char* target) {
+    conn_.execArgs(
+        "INSERT INTO goals (id, website_id, kind, target, page_regex, name) VALUES ($1::uuid,"
+        " $2::uuid, $3::text, $4::text, CASE WHEN $3::text = 'page' THEN '^' || $4::text || '$'"
+        " END, $4::text)",
+        id, website, kind, target);
+  };
+  constexpr const char* kGoalA1 = "00000000-0000-7000-8000-0000000000a1";
+  constexpr const char* kGoalA2 = "00000000-0000-7000-8000-0000000000a2";
+  constexpr const char* kGoalB1 = "00000000-0000-7000-8000-0000000000b1";
+  constexpr const char* kGoalB2 = "00000000-0000-7000-8000-0000000000b2";
+  constexpr const char* kFunnelA = "00000000-0000-7000-8000-00000000f00a";
+  constexpr const char* kFunnelB = "00000000-0000-7000-8000-00000000f00b";
+  goal(a, kGoalA1, "event", "signup");
+  goal(a, kGoalA2, "page", "/pricing");
+  goal(b, kGoalB1, "event", "signup");
+  goal(b, kGoalB2, "event", "download");
+  conn_.execArgs(
+      "INSERT INTO funnels (id, website_id, name) VALUES ($1::uuid, $2::uuid, 'Buy'),"
+      " ($3::uuid, $4::uuid, 'Get')",
+      kFunnelA, a, kFunnelB, b);
+  conn_.execArgs(
+      "INSERT INTO funnel_steps (funnel_id, position, goal_id) VALUES ($1::uuid, 1, $2::uuid),"
+      " ($1::uuid, 2, $3::uuid), ($4::uuid, 1, $5::uuid), ($4::uuid, 2, $6::uuid)",
+      kFunnelA, kGoalA2, kGoalA1, kFunnelB, kGoalB1, kGoalB2);
+  conn_.execArgs(
+      "INSERT INTO goal_daily (goal_id, date, visitors, events) VALUES"
+      " ($1::uuid, '2026-03-10', 5, 7), ($1::uuid, '2026-03-11', 6, 8),"
+      " ($2::uuid, '2026-03-10', 1, 1), ($3::uuid, '2026-03-10', 2, 3)",
+      kGoalA1, kGoalA2, kGoalB1);
+  conn_.execArgs(
+      "INSERT INTO funnel_daily (funnel_id, date, step, visitors, visits) VALUES"
+      " ($1::uuid, '2026-03-10', 1, 9, 10), ($1::uuid, '2026-03-10', 2, 4, 4),"
+      " ($2::uuid, '2026-03-10', 1, 3, 3), ($2::uuid, '2026-03-10', 2, 0, 0)",
+      kFunnelA, kFunnelB);
+
+  EXPECT_EQ(Migrator(conn_).migrate(),
+            static_cast<int>(embeddedMigrations().size() - before.size()));
+
+  // Every row is there with its values, and the website of its goal or funnel.
+  const auto rows = [&](const std::string& sql) {
+    const auto r = conn_.exec(sql);
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.get(i, 0));
+    return out;
+  };
+  const auto siteOf = [&](const std::string& id) { return id == a ? "A" : id == b ? "B" : "?"; };
+  // The rows with the websites' ids written A and B, sorted.
+  const auto named = [&](std::vector<std::string> lines) {
+    for (auto& l : lines) {
+      for (const auto* id : {&a, &b}) {
+        for (auto at = l.find(*id); at != std::string::npos; at = l.find(*id)) {
+          l.replace(at, id->size(), siteOf(*id));
+        }
+      }
+    }
+    std::sort(lines.begin(), lines.end());
+    return lines;
+  };
+  EXPECT_EQ(named(rows("SELECT concat_ws(' ', website_id, right(funnel_id::text, 4), position,"
+                       " right(goal_id::text, 2)) FROM funnel_steps ORDER BY 1")),
+            (std::vector<std::string>{"A f00a 1 a2", "A f00a 2 a1", "B f00b 1 b1", "B f00b 2 b2"}));
+  EXPECT_EQ(named(rows("SELECT concat_ws(' ', website_id, right(goal_id::text, 2), date, visitors,"
+                       " events) FROM goal_daily ORDER BY 1")),
+            (std::vector<std::string>{"A a1 2026-03-10 5 7", "A a1 2026-03-11 6 8",
+                                      "A a2 2026-03-10 1 1", "B b1 2026-03-10 2 3"}));
+  EXPECT_EQ(named(rows("SELECT concat_ws(' ', website_id, right(funnel_id::text, 4), date, step,"
+                       " visitors, visits) FROM funnel_daily ORDER BY 1")),
+            (std::vector<std::string>{"A f00a 2026-03-10 1 9 10", "A f00a 2026-03-10 2 4 4",
+                                      "B f00b 2026-03-10 1 3 3", "B f00b 2026-03-10 2 0 0"}));
+  EXPECT_EQ(
+      rows("SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
+           " WHERE contype = 'p' AND conrelid::regclass::text IN ('goals', 'funnels',"
+           " 'funnel_steps', 'goal_daily', 'funnel_daily') ORDER BY 1"),
+      (std::vector<std::string>{"funnel_daily PRIMARY KEY (website_id, funnel_id, date, step)",
+                                "funnel_steps PRIMARY KEY (website_id, funnel_id, \"position\")",
+                                "funnels PRIMARY KEY (website_id, id)",
+                                "goal_daily PRIMARY KEY (website_id, goal_id, date)",
+                                "goals PRIMARY KEY (website_id, id)"}));
+
+  const auto refused = [&](const std::string& sql) {
+    try {
+      conn_.exec(sql);
+    } catch (const DbError& e) {
+      return std::string(e.sqlstate());
+    }
+    return std::string("accepted");
+  };
+  // A step of website B's funnel cannot be website A's goal, nor a row of another website's goal.
+  EXPECT_EQ(
+      refused(fmt::format("INSERT INTO funnel_steps (website_id, funnel_id, position, goal_id)"
+                          " VALUES ('{}', '{}', 3, '{}')",
+                          b, kFunnelB, kGoalA1)),
+      "23503");
+  EXPECT_EQ(refused(fmt::format("INSERT INTO goal_daily (website_id, goal_id, date, visitors, "
+                                "events) VALUES ('{}', '{}', '2026-03-12', 0, 0)",
+                                b, kGoalA1)),
+            "23503");
+  EXPECT_EQ(refused(fmt::format("INSERT INTO funnel_daily (website_id, funnel_id, date, step, "
+                                "visitors, visits) VALUES ('{}', '{}', '2026-03-12', 1, 0, 0)",
+                                a, kFunnelB)),
+            "23503");
+  // As before: a goal a funnel uses stays until the funnel goes; a funnel takes its steps and
+  // daily rows along, a goal its daily rows.
+  EXPECT_EQ(refused(fmt::format("DELETE FROM goals WHERE id = '{}'", kGoalA1)), "23503");
+  EXPECT_EQ(refused(fmt::format("DELETE FROM funnels WHERE id = '{}'", kFunnelA)), "accepted");
+  EXPECT_EQ(refused(fmt::format("DELETE FROM goals WHERE id = '{}'", kGoalA1)), "accepted");
+  EXPECT_EQ(named(rows("SELECT concat_ws(' ', website_id, count(*)) FROM ("
+                       " SELECT website_id FROM funnel_steps UNION ALL"
+                       " SELECT website_id FROM goal_daily UNION ALL"
+                       " SELECT website_id FROM funnel_daily) x GROUP BY website_id ORDER BY 1")),
+            (std::vector<std::string>{"A 1", "B 5"}));
+}
+
+// 0015 stops, naming the problem, on a funnel step whose goal is another website's (which the
+// API never made), rather than failing on a foreign key.
+TEST_F(MigrationsTest, FunnelStepOfAnotherWebsitesGoalStopsTheUpgrade) {
+  const auto before = migrationsBefore("0015_");
+  Migrator(conn_, before).migrate();
+  conn_.exec("INSERT INTO users (email, password_hash) VALUES ('a@example.com', 'x')");
+  conn_.exec(
+      "INSERT INTO websites (user_id, name, domain) SELECT id, d, d FROM users,"
+      " unnest(ARRAY['a.example', 'b.example']) AS d");
+  conn_.exec(
+      "INSERT INTO goals (id, website_id, kind, target, name) SELECT gen_random_uuid(), id,"
+      " 'event', 'signup', 'signup' FROM websites");
+  conn_.exec(
+      "INSERT INTO funnels (id, website_id, name) SELECT gen_random_uuid(), id, 'F' FROM websites"
+      " WHERE domain = 'a.example'");
+  conn_.exec(
+      "INSERT INTO funnel_steps (funnel_id, position, goal_id) SELECT f.id, p, g.id FROM funnels f"
+      " CROSS JOIN generate_series(1, 2) AS p JOIN websites w ON w.domain ="
+      " CASE p WHEN 1 THEN 'a.example' ELSE 'b.example' END JOIN goals g ON g.website_id = w.id");
+  try {
+    Migrator(conn_).migrate();
+    FAIL() << "0015 accepted a funnel step of another website's goal";
+  } catch (const DbError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("1 funnel steps use a goal of another website"));
+    EXPECT_THAT(e.what(), HasSubstr("0015_"));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"),
+            static_cast<std::int64_t>(before.size()));
 }
 
 TEST_F(MigrationsTest, ConcurrentMpctlProcessesApplyEachMigrationOnce) {
