@@ -21,6 +21,10 @@ MP_PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-15-hll redis-server redis-tools
 )
 
+# What only scripts/test and scripts/package need: the Debian package build and its checks
+# (packaging/debian), and the nginx the fleet test puts in front of two daemons.
+MP_TEST_PACKAGES=(debhelper dpkg-dev lintian nginx)
+
 # missing_packages NAME...: prints the names that are not installed.
 missing_packages() {
   local name status
@@ -48,6 +52,16 @@ ensure_packages() {
   fi
 
   say "installing ${#missing[@]} packages: ${missing[*]}"
+  apt_install "${missing[@]}"
+  mapfile -t missing < <(missing_packages "${MP_PACKAGES[@]}")
+  ((${#missing[@]} == 0)) || die "still not installed after apt-get install: ${missing[*]}"
+  say "packages installed"
+}
+
+# apt_install PACKAGE...: apt-get update, then installs the packages without recommends (as
+# root), waiting up to 5 minutes for another apt to finish. Its output goes to a log that is
+# shown on failure and removed on success.
+apt_install() {
   local log
   log=$(mktemp /tmp/metricpulse-apt.XXXXXX.log)
   export DEBIAN_FRONTEND=noninteractive
@@ -55,17 +69,11 @@ ensure_packages() {
     show_log_tail "$log" 30
     die "apt-get update failed (log: $log)" "check that this machine reaches its Debian mirrors"
   fi
-  if ! apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 \
-    "${missing[@]}" >>"$log" 2>&1; then
+  if ! apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >>"$log" 2>&1; then
     show_log_tail "$log" 30
-    die "apt-get install failed (log: $log)"
-  fi
-  mapfile -t missing < <(missing_packages "${MP_PACKAGES[@]}")
-  if ((${#missing[@]} > 0)); then
-    die "still not installed after apt-get install: ${missing[*]} (log: $log)"
+    die "apt-get install $* failed (log: $log)"
   fi
   rm -f "$log"
-  say "packages installed"
 }
 
 # drop_to_sudo_user ARGS...: under `sudo`, once packages are in place, runs this script again as
@@ -85,4 +93,34 @@ drop_to_sudo_user() {
   say "continuing as $user, who owns this checkout"
   unset SUDO_USER SUDO_UID SUDO_GID SUDO_COMMAND
   exec runuser -u "$user" -- "$MP_SELF" "$@"
+}
+
+# ensure_test_packages: installs what is missing of MP_TEST_PACKAGES (as root, or says what to
+# do). Installing starts no service (a policy-rc.d for the duration), and an nginx installed here
+# is left disabled, so a test run does not leave a web server on port 80.
+ensure_test_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages "${MP_TEST_PACKAGES[@]}")
+  ((${#missing[@]} == 0)) && return 0
+  if ((EUID != 0)); then
+    die "the package and fleet tests need ${#missing[@]} more Debian packages: ${missing[*]}" \
+      "run this script once as root (sudo $(rel "$MP_SELF")), which installs them, or:" \
+      "sudo apt-get install --no-install-recommends ${missing[*]}"
+  fi
+  say "installing ${#missing[@]} packages for the package and fleet tests: ${missing[*]}"
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# scripts/test: start no service while installing test tools\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    own_policy=1
+  fi
+  local status=0
+  (apt_install "${missing[@]}") || status=$?
+  ((own_policy)) && rm -f "$policy"
+  ((status == 0)) || exit "$status"
+  if [[ " ${missing[*]} " == *" nginx "* && -d /run/systemd/system ]]; then
+    systemctl disable nginx >/dev/null 2>&1 || true
+  fi
+  mapfile -t missing < <(missing_packages "${MP_TEST_PACKAGES[@]}")
+  ((${#missing[@]} == 0)) || die "still not installed after apt-get install: ${missing[*]}"
 }

@@ -8,7 +8,7 @@ MP_E2E_DIR="$MP_ROOT/tests/e2e"
 # nodejs and npm when there is no node). Nothing with MP_SKIP_BROWSER_TESTS=1.
 ensure_e2e_packages() {
   [[ ${MP_SKIP_BROWSER_TESTS:-} == 1 ]] && return 0
-  local missing=() log
+  local missing=()
   mapfile -t missing < <(missing_packages chromium)
   if ! command -v node >/dev/null; then
     missing+=(nodejs)
@@ -26,19 +26,8 @@ ensure_e2e_packages() {
         "(MP_SKIP_BROWSER_TESTS=1 skips the browser tests)"
     fi
     say "installing ${#missing[@]} packages for the browser tests: ${missing[*]}"
-    log=$(mktemp /tmp/metricpulse-apt.XXXXXX.log)
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get update -o DPkg::Lock::Timeout=300 >"$log" 2>&1; then
-      show_log_tail "$log" 30
-      die "apt-get update failed (log: $log)" "check that this machine reaches its Debian mirrors"
-    fi
-    if ! apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 \
-      "${missing[@]}" >>"$log" 2>&1; then
-      show_log_tail "$log" 30
-      die "apt-get install failed (log: $log)"
-    fi
-    command -v node >/dev/null || die "node is still missing after installing nodejs (log: $log)"
-    rm -f "$log"
+    apt_install "${missing[@]}"
+    command -v node >/dev/null || die "node is still missing after installing nodejs"
   fi
 }
 
