@@ -41,6 +41,12 @@ std::string HttpResponse::header(const std::string& name) const {
 
 HttpResponse httpRequest(const std::string& method, const std::string& url, const std::string& body,
                          const std::vector<std::string>& headers, long timeoutMs) {
+  return httpRequestFrom("", method, url, body, headers, timeoutMs);
+}
+
+HttpResponse httpRequestFrom(const std::string& localAddress, const std::string& method,
+                             const std::string& url, const std::string& body,
+                             const std::vector<std::string>& headers, long timeoutMs) {
   std::call_once(gCurlInit, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   HttpResponse out;
   CURL* curl = curl_easy_init();
@@ -61,6 +67,8 @@ HttpResponse httpRequest(const std::string& method, const std::string& url, cons
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeoutMs);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+  const std::string interface = "host!" + localAddress;
+  if (!localAddress.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, interface.c_str());
   CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_OK) {
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);

@@ -21,4 +21,10 @@ HttpResponse httpRequest(const std::string& method, const std::string& url,
                          const std::string& body = "", const std::vector<std::string>& headers = {},
                          long timeoutMs = 10000);
 
+/// The same, from a local address of this machine (e.g. "127.0.0.2": all of 127/8 is loopback),
+/// as a client elsewhere would appear to a proxy.
+HttpResponse httpRequestFrom(const std::string& localAddress, const std::string& method,
+                             const std::string& url, const std::string& body = "",
+                             const std::vector<std::string>& headers = {}, long timeoutMs = 10000);
+
 }  // namespace mp::test
