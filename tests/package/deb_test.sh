@@ -50,8 +50,8 @@ cleanup() {
   local rc=$?
   local pid
   for pid in $daemon_pid $redis_pid; do
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
   if ((installed)); then
     DEBIAN_FRONTEND=noninteractive apt-get purge -y metricpulse >/dev/null 2>&1 || true
@@ -94,6 +94,7 @@ step "the installed files"
 for f in /usr/sbin/metricpulsed /usr/bin/mpctl /etc/metricpulse/metricpulse.toml \
   /lib/systemd/system/metricpulsed.service /lib/systemd/system/metricpulse-aggregate.timer \
   /lib/systemd/system/metricpulse-retention.service /lib/systemd/system/metricpulse-retention.timer \
+  /lib/systemd/system/metricpulse-report.service /lib/systemd/system/metricpulse-report.timer \
   /usr/lib/sysusers.d/metricpulse.conf /usr/lib/tmpfiles.d/metricpulse.conf \
   /usr/share/man/man8/metricpulsed.8.gz /usr/share/man/man1/mpctl.1.gz \
   /usr/share/man/man5/metricpulse.toml.5.gz /usr/share/metricpulse/web/tracker.js \
