@@ -20,6 +20,7 @@ void defineCommands(CLI::App& app, Context& ctx) {
   registerAggregateCommands(app, ctx);
   registerStatsCommands(app, ctx);
   registerRetentionCommands(app, ctx);
+  registerReportCommands(app, ctx);
 }
 
 }  // namespace mp::cli

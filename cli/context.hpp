@@ -56,5 +56,6 @@ void registerTokenCommands(CLI::App& app, Context& ctx);
 void registerAggregateCommands(CLI::App& app, Context& ctx);
 void registerStatsCommands(CLI::App& app, Context& ctx);
 void registerRetentionCommands(CLI::App& app, Context& ctx);
+void registerReportCommands(CLI::App& app, Context& ctx);
 
 }  // namespace mp::cli

@@ -20,8 +20,9 @@ pkg_check_modules(MAXMINDDB REQUIRED IMPORTED_TARGET libmaxminddb)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 # sd_notify(3) for metricpulsed's readiness and watchdog; the daemon's targets alone link it.
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# SMTP for the email reports (mp_core), and the tests' HTTP client.
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
 
 if(MP_BUILD_TESTS)
   find_package(GTest REQUIRED)
-  pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
 endif()

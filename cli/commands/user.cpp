@@ -1,4 +1,4 @@
-// mpctl user: add, list, passwd, del — the same core/users code as the HTTP API.
+// mpctl user: add, list, passwd, set, del — the same core/users code as the HTTP API.
 #include <iostream>
 
 #include "context.hpp"
@@ -45,9 +45,12 @@ void registerUserCommands(CLI::App& app, Context& ctx) {
     ctx.action = [&ctx, listFormat] {
       auto conn = ctx.connect();
       std::vector<std::vector<nlohmann::json>> rows;
-      for (const auto& u : users::list(conn)) rows.push_back({u.id, u.email, u.createdAt});
+      for (const auto& u : users::list(conn)) {
+        rows.push_back({u.id, u.email, u.createdAt, u.reportFrequency});
+      }
       printRows(std::cout, *listFormat,
-                {{"id", "ID"}, {"email", "EMAIL"}, {"createdAt", "CREATED"}}, rows);
+                {{"id", "ID"}, {"email", "EMAIL"}, {"createdAt", "CREATED"}, {"report", "REPORTS"}},
+                rows);
       return exit_code::kOk;
     };
   });
@@ -70,6 +73,29 @@ void registerUserCommands(CLI::App& app, Context& ctx) {
       // Its earlier tokens are refused from now on: tell the running daemons.
       auto redis = ctx.redis();
       if (!sites::announceAccountChanged(redis, id)) warnNotAnnounced();
+      return exit_code::kOk;
+    };
+  });
+
+  struct SetOptions {
+    std::string email;
+    std::string report;
+  };
+  auto set = std::make_shared<SetOptions>();
+  auto* setCmd = user->add_subcommand("set", "Change an account's settings");
+  setCmd->add_option("email", set->email, "Email address of the account")->required();
+  setCmd
+      ->add_option("--report", set->report,
+                   "Email reports of its websites: off, daily, weekly or monthly")
+      ->required()
+      ->check(CLI::IsMember({"off", "daily", "weekly", "monthly"}));
+  setCmd->callback([&ctx, set] {
+    ctx.action = [&ctx, set] {
+      auto conn = ctx.connect();
+      const auto found = users::findByEmail(conn, set->email);
+      if (!found) throw NotFound("no account with email " + set->email);
+      const auto changed = users::setReportFrequency(conn, found->id, set->report);
+      std::cout << "email reports of " << changed.email << ": " << changed.reportFrequency << "\n";
       return exit_code::kOk;
     };
   });

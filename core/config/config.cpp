@@ -253,6 +253,23 @@ void crossChecks(const Config& c, const std::map<std::string, std::string>& wher
                           "\" must start with ws:// or wss:// (for example "
                           "\"wss://stats.example.com/ws\"), or be empty");
   }
+  if (!c.email.url.empty()) {
+    if (c.email.url.rfind("smtp://", 0) != 0 && c.email.url.rfind("smtps://", 0) != 0) {
+      add("email.url", "\"" + c.email.url +
+                           "\" must start with smtp:// or smtps:// (for example "
+                           "\"smtp://mail.example.com:587\"), or be empty");
+    }
+    if (c.email.from.empty()) {
+      add("email.url",
+          "needs email.from, the sender of the reports (for example \"reports@example.com\")");
+    }
+  }
+  if (!c.email.from.empty() && c.email.from.find('@') == std::string::npos) {
+    add("email.from", "\"" + c.email.from + "\" holds no email address");
+  }
+  if (!c.email.username.empty() && c.email.passwordFile.empty()) {
+    add("email.username", "needs email.password_file, the file holding its password");
+  }
   if (!c.geoip.database.empty()) {
     std::ifstream probe(c.geoip.database, std::ios::binary);
     if (!probe) add("geoip.database", "cannot read \"" + c.geoip.database + "\"");

@@ -41,7 +41,7 @@ struct RedisConfig {
   std::chrono::milliseconds timeout{0};  ///< connect and command timeout
   std::vector<std::string> sentinels;    ///< host:port of Sentinels; empty: url is the server
   std::string masterName;                ///< the master's name in Sentinel
-  int waitReplicas = 0;  ///< replicas that must hold a tracked event before its 202
+  int waitReplicas = 0;                  ///< replicas that must hold a tracked event before its 202
 };
 
 struct AuthConfig {
@@ -99,6 +99,17 @@ struct WebConfig {
   std::string cookieSecure;  ///< auto | always | never
 };
 
+struct EmailConfig {
+  std::string url;           ///< smtp://host[:port] or smtps://host[:port]; empty = no email
+  std::string from;          ///< From: address, "Name <addr>" or "addr"
+  std::string username;      ///< SMTP AUTH user; empty = no AUTH
+  std::string passwordFile;  ///< file holding the SMTP password
+  std::string starttls;      ///< always | when-offered | never (smtp:// only)
+  std::string caFile;        ///< CA bundle to verify the server with; empty = the system's
+  std::chrono::seconds timeout{0};
+  std::string dashboardUrl;  ///< the dashboard's public URL for links in reports; empty = none
+};
+
 struct MetricsConfig {
   std::string listen;  ///< host:port of the Prometheus listener; empty = none
 };
@@ -119,6 +130,7 @@ struct Config {
   LogConfig log;
   MetricsConfig metrics;
   WebConfig web;
+  EmailConfig email;
 
   /// A configuration holding every default.
   static Config defaults();

@@ -29,6 +29,7 @@ constexpr std::string_view kLogLevels[] = {"trace", "debug",    "info", "warn",
                                            "error", "critical", "off"};
 constexpr std::string_view kLogFormats[] = {"auto", "text", "journal"};
 constexpr std::string_view kCookieSecure[] = {"auto", "always", "never"};
+constexpr std::string_view kStartTls[] = {"always", "when-offered", "never"};
 
 using C = Config;
 
@@ -220,6 +221,35 @@ constexpr KeyDef kKeys[] = {
      member<&C::web, &WebConfig::cookieSecure>(),
      "Whether the dashboard's session cookie is marked Secure: auto marks it when the request "
      "came over HTTPS (X-Forwarded-Proto: https from one of http.trusted_proxies)."},
+    // [email]
+    {"email", "url", kString, "", kAny, member<&C::email, &EmailConfig::url>(),
+     "SMTP server for the email reports: smtp://host[:port] (port 25 or 587, STARTTLS as "
+     "email.starttls says) or smtps://host[:port] (TLS from the start, port 465); empty: no "
+     "email is sent.",
+     "MP_EMAIL_URL"},
+    {"email", "from", kString, "", kAny, member<&C::email, &EmailConfig::from>(),
+     "Sender of the reports, \"reports@example.com\" or \"MetricPulse <reports@example.com>\"; "
+     "needed with email.url.",
+     "MP_EMAIL_FROM"},
+    {"email", "username", kString, "", kAny, member<&C::email, &EmailConfig::username>(),
+     "User name for SMTP AUTH; empty: no authentication."},
+    {"email", "password_file", kString, "", kAny, member<&C::email, &EmailConfig::passwordFile>(),
+     "File holding the SMTP password (its first line), readable by mpctl's user; needed with "
+     "email.username.",
+     "MP_EMAIL_PASSWORD_FILE"},
+    {"email", "starttls", kEnum, "always", oneOf(kStartTls),
+     member<&C::email, &EmailConfig::starttls>(),
+     "TLS on an smtp:// server: always (STARTTLS or fail), when-offered (only if the server "
+     "offers it: open to a downgrade, for trusted networks) or never (plain text, e.g. a relay "
+     "on localhost)."},
+    {"email", "ca_file", kString, "", kAny, member<&C::email, &EmailConfig::caFile>(),
+     "CA certificates (PEM) the SMTP server's certificate is checked against; empty: the "
+     "system's. The certificate is always verified."},
+    {"email", "timeout", kDuration, 30, range(1, 600), member<&C::email, &EmailConfig::timeout>(),
+     "How long one message may take to send, connection included."},
+    {"email", "dashboard_url", kString, "", kAny, member<&C::email, &EmailConfig::dashboardUrl>(),
+     "The dashboard's address as readers reach it (https://stats.example.com), for the links in "
+     "the reports; empty: no links."},
 };
 
 // Whether the member a key lands in can hold a value of its type.
@@ -457,6 +487,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& sections() {
       {"log", "Logging to stderr (the journal under systemd)."},
       {"metrics", "Prometheus metrics, on a listener of their own."},
       {"web", "The dashboard and the tracker script."},
+      {"email", "Email reports (mpctl report send), sent over SMTP."},
   };
   return kSections;
 }

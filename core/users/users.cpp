@@ -17,11 +17,11 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id::text, email, to_char(created_at AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), token_version";
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), token_version, report_frequency";
 
 User rowToUser(const db::Result& r, int row) {
   return User{std::string(r.get(row, 0)), std::string(r.get(row, 1)), std::string(r.get(row, 2)),
-              r.getInt(row, 3)};
+              r.getInt(row, 3), std::string(r.get(row, 4))};
 }
 
 using util::trim;
@@ -124,7 +124,9 @@ std::optional<User> authenticate(db::Connection& conn, std::string_view email,
     auth::verifyPassword(password, auth::dummyHash(bcryptCost));
     return std::nullopt;
   }
-  if (!auth::verifyPassword(password, std::string(r.get(0, 4)))) return std::nullopt;
+  if (!auth::verifyPassword(password, std::string(r.get(0, r.column("password_hash"))))) {
+    return std::nullopt;
+  }
   return rowToUser(r, 0);
 }
 
@@ -161,6 +163,24 @@ std::string setPassword(db::Connection& conn, std::string_view email, std::strin
       trim(email), hash);
   if (r.rows() == 0) throw NotFound("no account with email " + trim(email));
   return std::string(r.get(0, 0));
+}
+
+std::string checkReportFrequency(std::string_view frequency) {
+  for (const auto& allowed : kReportFrequencies) {
+    if (frequency == allowed) return std::string(frequency);
+  }
+  throw InvalidInput("report", "must be one of off, daily, weekly, monthly");
+}
+
+User setReportFrequency(db::Connection& conn, std::string_view id, std::string_view frequency) {
+  const std::string checked = checkReportFrequency(frequency);
+  auto r = conn.execArgs(
+      "UPDATE users SET report_frequency = $2, updated_at = now() "
+      "WHERE id::text = $1 RETURNING " +
+          std::string(kColumns),
+      std::string(id), checked);
+  if (r.rows() == 0) throw NotFound("no account with id " + std::string(id));
+  return rowToUser(r, 0);
 }
 
 Removed remove(db::Connection& conn, std::string_view email) {

@@ -17,7 +17,12 @@ struct User {
   std::string createdAt;  ///< RFC 3339, UTC
   /// Tokens carry it (the "ver" claim) and are refused once it changed (password change).
   std::int64_t tokenVersion = 1;
+  /// Email reports of its websites: off, daily, weekly or monthly (0016_email_reports.sql).
+  std::string reportFrequency = "off";
 };
+
+/// The values of User::reportFrequency.
+inline constexpr std::string_view kReportFrequencies[] = {"off", "daily", "weekly", "monthly"};
 
 /// What remove() deleted.
 struct Removed {
@@ -54,6 +59,11 @@ std::vector<User> list(db::Connection& conn);
 /// the account's id. Throws InvalidInput, NotFound.
 std::string setPassword(db::Connection& conn, std::string_view email, std::string_view password,
                         int bcryptCost);
+/// Returns `frequency` when it is one of kReportFrequencies; throws InvalidInput("report").
+std::string checkReportFrequency(std::string_view frequency);
+/// Sets the account's report frequency and returns the account; throws InvalidInput, NotFound.
+User setReportFrequency(db::Connection& conn, std::string_view id, std::string_view frequency);
+
 /// Deletes the account with its websites and their data; throws NotFound.
 Removed remove(db::Connection& conn, std::string_view email);
 

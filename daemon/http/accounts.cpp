@@ -34,7 +34,8 @@ std::int64_t nowSeconds() {
 }
 
 json userJson(const users::User& u) {
-  return {{"id", u.id}, {"email", u.email}, {"createdAt", u.createdAt}};
+  return {
+      {"id", u.id}, {"email", u.email}, {"createdAt", u.createdAt}, {"report", u.reportFrequency}};
 }
 
 json websiteJson(const sites::Website& w) {
@@ -170,6 +171,32 @@ void addAccountRoutes(Router& router, std::shared_ptr<daemon::Services> services
           if (!user) throw Unauthorized("the account of this token no longer exists");
           sendJson(rw, Http::Code::Ok, userJson(*user));
         });
+      });
+
+  // The account's own settings: so far the email reports ({"report": "weekly"}).
+  router.add(
+      Http::Method::Patch, "/auth/me",
+      [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
+        const auth::Claims claims = requireToken(request, *services);
+        const json body = jsonBody(request);
+        if (!body.is_object() || body.empty()) {
+          throw InvalidInput("body", "must be an object with the settings to change (\"report\")");
+        }
+        for (const auto& [key, value] : body.items()) {
+          if (key != "report") throw InvalidInput(key, "is not a setting of the account");
+        }
+        const std::string report = users::checkReportFrequency(requireString(body, "report"));
+        offload(*services, response, "PATCH /auth/me",
+                [services, claims, report](Http::ResponseWriter& rw) {
+                  requireLiveAccount(*services, claims);
+                  auto conn = services->db.acquire();
+                  try {
+                    sendJson(rw, Http::Code::Ok,
+                             userJson(users::setReportFrequency(*conn, claims.sub, report)));
+                  } catch (const NotFound&) {
+                    throw Unauthorized("the account of this token no longer exists");
+                  }
+                });
       });
 }
 

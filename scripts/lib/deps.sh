@@ -22,8 +22,9 @@ MP_PACKAGES=(
 )
 
 # What only scripts/test and scripts/package need: the Debian package build and its checks
-# (packaging/debian), and the nginx the fleet test puts in front of two daemons.
-MP_TEST_PACKAGES=(debhelper dpkg-dev lintian nginx)
+# (packaging/debian), the nginx the fleet test puts in front of two daemons, and the SMTP
+# server the email report tests send to.
+MP_TEST_PACKAGES=(debhelper dpkg-dev lintian nginx python3-aiosmtpd)
 
 # missing_packages NAME...: prints the names that are not installed.
 missing_packages() {

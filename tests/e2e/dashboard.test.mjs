@@ -391,6 +391,18 @@ test('the dashboard: log in, numbers, filters, live feed, share links, screensho
     await anon.close();
   }));
 
+  await t.test('email reports are switched on in the settings', guard(async () => {
+    assert.equal(await page.locator('#report-frequency').inputValue(), 'off');
+    await page.selectOption('#report-frequency', 'weekly');
+    await waitFor(async () => (await page.evaluate(async () => (await (await fetch('/auth/me')).json()).report)) === 'weekly',
+      10000, 'PATCH /auth/me from the settings');
+    await page.locator('#reports').scrollIntoViewIfNeeded();
+    await screenshot(page, 'settings-email-reports');
+    await page.reload();
+    await page.waitForSelector('.settings[data-state="ready"]', { timeout: 10000 });
+    assert.equal(await page.locator('#report-frequency').inputValue(), 'weekly', 'the choice is kept');
+  }));
+
   await t.test('logging out ends the session', guard(async () => {
     await page.click('#logout');
     await page.waitForSelector('#login-form', { timeout: 10000 });

@@ -62,8 +62,9 @@ TEST_F(Mpctl, UserAddListPasswdDel) {
   EXPECT_TRUE(users[0]["createdAt"].is_string());
 
   auto csv = mpctl({"user", "list", "--format", "csv"});
-  EXPECT_EQ(csv.out, "id,email,createdAt\n" + users[0]["id"].get<std::string>() +
-                         ",ann@example.com," + users[0]["createdAt"].get<std::string>() + "\n");
+  EXPECT_EQ(users[0]["report"], "off");
+  EXPECT_EQ(csv.out, "id,email,createdAt,report\n" + users[0]["id"].get<std::string>() +
+                         ",ann@example.com," + users[0]["createdAt"].get<std::string>() + ",off\n");
   auto table = mpctl({"user", "list"});
   EXPECT_THAT(table.out, HasSubstr("EMAIL"));
   EXPECT_THAT(table.out, HasSubstr("ann@example.com"));

@@ -83,7 +83,8 @@ TEST(SystemdUnits, TheShippedSet) {
   EXPECT_EQ(names,
             (std::set<std::string>{"metricpulsed.service", "metricpulse-aggregate.service",
                                    "metricpulse-aggregate.timer", "metricpulse-retention.service",
-                                   "metricpulse-retention.timer"}));
+                                   "metricpulse-retention.timer", "metricpulse-report.service",
+                                   "metricpulse-report.timer"}));
 }
 
 // The units name the installed paths, which `verify` checks are executable: they are verified as
@@ -160,7 +161,8 @@ TEST(SystemdUnits, EveryMpctlCommandOfTheUnitsIsAcceptedByMpctl) {
   const auto config =
       dir.write("metricpulse.toml",
                 "[database]\nurl = \"postgresql://nobody@127.0.0.1:" + std::to_string(freePort()) +
-                    "/none\"\nconnect_timeout = \"2s\"\n\n[retention]\ndays = 30\n");
+                    "/none\"\nconnect_timeout = \"2s\"\n\n[retention]\ndays = 30\n\n"
+                    "[email]\nurl = \"smtp://127.0.0.1:1\"\nfrom = \"reports@example.com\"\n");
   int commands = 0;
   for (const auto& unit : units()) {
     if (unit.extension() != ".service") continue;
@@ -177,7 +179,8 @@ TEST(SystemdUnits, EveryMpctlCommandOfTheUnitsIsAcceptedByMpctl) {
       EXPECT_THAT(result.err, ::testing::HasSubstr("database")) << line;
     }
   }
-  EXPECT_EQ(commands, 3) << "aggregate run --recent, aggregate refresh, retention prune --yes";
+  EXPECT_EQ(commands, 4)
+      << "aggregate run --recent, aggregate refresh, retention prune --yes, report send";
 }
 
 // The exposure `systemd-analyze security` gives each service (offline, from the file), and the

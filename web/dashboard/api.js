@@ -71,6 +71,7 @@ const enc = encodeURIComponent;
 export const api = {
   config: () => request('GET', '/ui/config'),
   me: () => request('GET', '/auth/me', { quiet401: true }),
+  updateMe: (body) => request('PATCH', '/auth/me', { body }),
   login: (email, password) => request('POST', '/auth/session', { body: { email, password }, quiet401: true }),
   logout: () => request('DELETE', '/auth/session', { quiet401: true }),
   signup: (email, password) => request('POST', '/auth/signup', { body: { email, password }, quiet401: true }),

@@ -234,6 +234,24 @@ export function createSettings(app) {
     'Anyone with a share link can see this dashboard, read-only, without logging in. Revoke a link to end that at once.',
     shareList, shareForm, shareError);
 
+  // ---- email reports (the account's, for all its websites) ----
+  const reportSelect = h('select', { class: 'select', id: 'report-frequency', 'aria-label': 'Email reports' },
+    [['off', 'Off'], ['daily', 'Daily'], ['weekly', 'Weekly (Mondays)'], ['monthly', 'Monthly (on the 1st)']]
+      .map(([value, label]) => h('option', { value }, label)));
+  reportSelect.value = app.user?.report || 'off';
+  const reportError = formError();
+  reportSelect.addEventListener('change', async () => {
+    reportError.hidden = true;
+    try {
+      const updated = await api.updateMe({ report: reportSelect.value });
+      app.user = { ...app.user, ...updated };
+      toast(updated.report === 'off' ? 'Email reports are off' : `Email reports: ${updated.report}`, 'ok');
+    } catch (err) { showError(reportError, err); reportSelect.value = app.user?.report || 'off'; }
+  });
+  const reportSection = section('reports', 'Email reports',
+    `A summary of visitors, visits, page views, bounce rate, visit duration, top pages, sources and goals of each of your websites, mailed to ${app.user?.email || 'you'}.`,
+    h('div', { class: 'form form-row' }, reportSelect), reportError);
+
   // ---- delete ----
   const confirmInput = h('input', { class: 'input', id: 'delete-confirm', autocomplete: 'off', placeholder: site.domain, 'aria-label': `Type ${site.domain} to confirm` });
   const deleteBtn = h('button', { type: 'submit', class: 'btn btn-danger', id: 'delete-website', disabled: true }, icon('trash'), 'Delete website');
@@ -260,9 +278,9 @@ export function createSettings(app) {
       h('h1', {}, 'Settings'),
       h('a', { class: 'btn', href: app.hrefFor({ view: 'dashboard' }) }, icon('chart'), 'Back to the dashboard')),
     h('nav', { class: 'settings-nav', 'aria-label': 'Settings sections' },
-      [['snippet', 'Snippet'], ['general', 'General'], ['goals', 'Goals'], ['funnels', 'Funnels'], ['shares', 'Share links'], ['danger', 'Delete']]
+      [['snippet', 'Snippet'], ['general', 'General'], ['goals', 'Goals'], ['funnels', 'Funnels'], ['shares', 'Share links'], ['reports', 'Email reports'], ['danger', 'Delete']]
         .map(([id, label]) => h('a', { href: `#${id}` }, label))),
-    snippetSection, generalSection, goalsSection, funnelsSection, sharesSection, dangerSection);
+    snippetSection, generalSection, goalsSection, funnelsSection, sharesSection, reportSection, dangerSection);
 
   Promise.all([loadGoals(), loadFunnels(), loadShares()]).finally(() => {
     el.dataset.state = 'ready';
