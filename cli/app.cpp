@@ -21,6 +21,7 @@ void defineCommands(CLI::App& app, Context& ctx) {
   registerStatsCommands(app, ctx);
   registerRetentionCommands(app, ctx);
   registerReportCommands(app, ctx);
+  registerExportCommands(app, ctx);
 }
 
 }  // namespace mp::cli

@@ -57,5 +57,6 @@ void registerAggregateCommands(CLI::App& app, Context& ctx);
 void registerStatsCommands(CLI::App& app, Context& ctx);
 void registerRetentionCommands(CLI::App& app, Context& ctx);
 void registerReportCommands(CLI::App& app, Context& ctx);
+void registerExportCommands(CLI::App& app, Context& ctx);
 
 }  // namespace mp::cli

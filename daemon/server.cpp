@@ -19,6 +19,7 @@
 #include "http/openapi.hpp"
 #include "http/query.hpp"
 #include "http/response.hpp"
+#include "http/export.hpp"
 #include "http/shares.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
@@ -289,6 +290,7 @@ void Server::addApiRoutes(http::Router& router, const std::shared_ptr<Services>&
   http::addStatsRoutes(router, services);
   http::addGoalRoutes(router, services);
   http::addShareRoutes(router, services);
+  http::addExportRoutes(router, services);
   http::addQueryRoutes(router, services);
   http::addOpenApiRoute(router);
   // Without services (a route table for the docs' tests) nothing is read.

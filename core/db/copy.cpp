@@ -120,4 +120,58 @@ Result CopyIn::end() {
   return outcome;
 }
 
+std::int64_t copyOut(Connection& conn, std::string_view sql,
+                     const std::function<void(std::string_view)>& sink) {
+  PGconn* pg = handle(conn);
+  const std::string command(sql);
+  {
+    const Result res(PQexec(pg, command.c_str()));
+    PGresult* raw = res.native();
+    const ExecStatusType status = raw != nullptr ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COPY_IN) {
+      detail::abandonCopy(pg, status, "copyOut takes COPY ... TO STDOUT only");
+      throw DbError("copyOut takes COPY … TO STDOUT only",
+                    std::string(kSqlstateFeatureNotSupported));
+    }
+    if (status != PGRES_COPY_OUT) {
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+        throw DbError("copyOut: the statement is no COPY … TO STDOUT",
+                      std::string(kSqlstateFeatureNotSupported));
+      }
+      throw detail::copyError(pg, raw);
+    }
+  }
+  for (;;) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(pg, &buf, 0);
+    if (n > 0) {
+      try {
+        sink(std::string_view(buf, static_cast<std::size_t>(n)));
+      } catch (...) {
+        PQfreemem(buf);
+        detail::abandonCopy(pg, PGRES_COPY_OUT, nullptr);
+        throw;
+      }
+      PQfreemem(buf);
+      continue;
+    }
+    if (n == -2) throw detail::copyError(pg, nullptr);
+    break;  // -1: done; the result follows
+  }
+  const Result res(PQgetResult(pg));
+  while (PGresult* rest = PQgetResult(pg)) PQclear(rest);
+  PGresult* raw = res.native();
+  if (raw == nullptr || PQresultStatus(raw) != PGRES_COMMAND_OK) throw detail::copyError(pg, raw);
+  return res.affected();
+}
+
+std::string quoteLiteral(Connection& conn, std::string_view text) {
+  PGconn* pg = handle(conn);
+  char* quoted = PQescapeLiteral(pg, text.data(), text.size());
+  if (quoted == nullptr) throw detail::copyError(pg, nullptr);
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
 }  // namespace mp::db

@@ -2,6 +2,9 @@
 // them.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "db/connection.hpp"
@@ -38,5 +41,16 @@ class CopyIn {
   Connection& conn_;
   bool open_ = false;
 };
+
+/// Runs `sql`, one COPY … TO STDOUT, and hands each piece of its output to `sink` as the server
+/// sends it (a row at a time, never the whole output in memory); returns the rows copied. Throws
+/// DbError when the statement fails or is no COPY … TO STDOUT; an exception of `sink` ends the
+/// COPY (the rest is read and dropped) and is passed on. COPY takes no parameters: quote values
+/// with quoteLiteral().
+std::int64_t copyOut(Connection& conn, std::string_view sql,
+                     const std::function<void(std::string_view)>& sink);
+
+/// `text` as an SQL string literal for this connection (PQescapeLiteral). Throws DbError.
+std::string quoteLiteral(Connection& conn, std::string_view text);
 
 }  // namespace mp::db

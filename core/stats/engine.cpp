@@ -288,7 +288,13 @@ std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
       column = timeColumn(d.name, "v.date");
     } else {
       column = visitColumn(d.name);
-      if (missingIsLeftOut(d.name)) where.push_back(column + " IS NOT NULL");
+      if (missingIsLeftOut(d.name)) {
+        if (q.keepMissing) {
+          column = "coalesce(" + column + ", '')";
+        } else {
+          where.push_back(column + " IS NOT NULL");
+        }
+      }
     }
     dims.push_back(column);
   }
@@ -318,6 +324,7 @@ bool hasPageBreakdown(const std::string& dim) {
 std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days>& folded,
                                       bool pages, Sql& sql) {
   if (q.filters.size() > 1) return std::nullopt;
+  if (q.keepMissing) return std::nullopt;  // the rollups leave missing values out
   const Filter* filter = q.filters.empty() ? nullptr : &q.filters[0];
   if (filter && filter->op != FilterOp::kIs) return std::nullopt;
   if (filter && missingIsLeftOut(filter->dimension.name) &&

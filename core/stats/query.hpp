@@ -79,6 +79,9 @@ struct Query {
   int limit = 10000;
   int offset = 0;
   std::optional<Compare> compare;
+  /// A visit without a value of an entry_page, exit_page, utm_* or prop: dimension counts under
+  /// "" instead of being left out (exports, whose rows must add up to the totals).
+  bool keepMissing = false;
 };
 
 /// The sums every metric is computed from (docs/metrics.md).
