@@ -1,4 +1,4 @@
-// Each aggregate file is a series of engine questions over at most a month each (the answer of
+// Each aggregate file is a series of engine questions over at most a week each (the answer of
 // one is held at a time), ordered by day; the raw file is one COPY streamed through.
 #include "export/export.hpp"
 
@@ -17,6 +17,10 @@ namespace {
 using stats::Metric;
 using stats::Totals;
 using std::chrono::days;
+
+// Days one engine question covers: the rows of one answer are held at a time, so an export's
+// memory depends on this, not on its range.
+constexpr int kChunkDays = 7;
 
 // What a file's rows hold beyond their dimension values.
 enum class Numbers {
@@ -185,8 +189,8 @@ ExportSummary writeExport(db::Connection& conn, const sites::Website& website,
     }
     q.limit = INT_MAX;
     q.keepMissing = true;
-    for (auto from = range.from; from <= range.to; from += days{31}) {
-      q.range = {from, std::min(range.to, from + days{30})};
+    for (auto from = range.from; from <= range.to; from += days{kChunkDays}) {
+      q.range = {from, std::min(range.to, from + days{kChunkDays - 1})};
       std::string chunk;
       for (const auto& row : stats::run(conn, q).rows) {
         if (table.numbers == Numbers::kEvents && row.dimensions.at(1) == "pageview") continue;

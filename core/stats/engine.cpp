@@ -324,7 +324,10 @@ bool hasPageBreakdown(const std::string& dim) {
 std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days>& folded,
                                       bool pages, Sql& sql) {
   if (q.filters.size() > 1) return std::nullopt;
-  if (q.keepMissing) return std::nullopt;  // the rollups leave missing values out
+  // The rollups leave visits without a value of these dimensions out.
+  for (const auto& d : q.dimensions) {
+    if (q.keepMissing && missingIsLeftOut(d.name)) return std::nullopt;
+  }
   const Filter* filter = q.filters.empty() ? nullptr : &q.filters[0];
   if (filter && filter->op != FilterOp::kIs) return std::nullopt;
   if (filter && missingIsLeftOut(filter->dimension.name) &&
