@@ -191,9 +191,11 @@ std::string renderText(const WebsiteReport& r, std::string_view dashboardUrl) {
   return out;
 }
 
+// Green for a change for the better, red for the worse, grey for none ("±0%", "–", "new").
 std::string changeColour(const std::string& change, bool lowerIsBetter) {
-  if (change.empty() || change[0] == '\xe2' || change == "new") return "#6b7280";  // – ± −
-  const bool up = change[0] == '+';
+  const bool up = change.rfind('+', 0) == 0;
+  const bool down = change.rfind("\u2212", 0) == 0;
+  if (!up && !down) return "#6b7280";
   return up != lowerIsBetter ? "#047857" : "#b91c1c";
 }
 

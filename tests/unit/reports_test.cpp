@@ -119,6 +119,16 @@ TEST(ReportRender, TextAndHtmlSayTheSameNumbersAndEscapeWhatTheySay) {
   EXPECT_THAT(out.text, HasSubstr("Shop <&> \"Ann\""));
   EXPECT_THAT(out.html, HasSubstr("Shop &lt;&amp;&gt; &quot;Ann&quot;"));
   EXPECT_THAT(out.html, HasSubstr("/pricing?&lt;b&gt;"));
+  // A rise is green and a fall red, except for the bounce rate, where lower is better; no
+  // change is grey.
+  const auto colourOf = [&out](const std::string& change) {
+    const auto at = out.html.find(">" + change + "</td>");
+    const auto colour = out.html.rfind("color:", at);
+    return at == std::string::npos ? std::string() : out.html.substr(colour + 6, 7);
+  };
+  EXPECT_EQ(colourOf("+23%"), "#047857");          // visitors up
+  EXPECT_EQ(colourOf("\u22122%"), "#b91c1c");      // page views down
+  EXPECT_EQ(colourOf("\u221210 pts"), "#047857");  // bounce rate down: better
   EXPECT_THAT(out.html, Not(HasSubstr("<script")));
   EXPECT_THAT(out.html, Not(HasSubstr("<style")));  // inline styles only
   const std::string link =
