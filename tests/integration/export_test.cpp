@@ -273,14 +273,8 @@ TEST_F(Export, TheOwnerDownloadsTheSameArchiveOverHttp) {
     db::Connection conn(db_.url(), 5s);
     seed::owner(conn, "other@example.com");
   }
-  const auto login = [&](const std::string& email) {
-    auto r = httpRequest("POST", daemon.baseUrl() + "/auth/login",
-                         json{{"email", email}, {"password", seed::kOwnerPassword}}.dump(),
-                         {"Content-Type: application/json"});
-    EXPECT_EQ(r.status, 200) << r.body;
-    return "Authorization: Bearer " + json::parse(r.body)["accessToken"].get<std::string>();
-  };
-  const auto owner = login(seed::kOwnerEmail);
+
+  const auto owner = bearerFor(daemon.baseUrl(), seed::kOwnerEmail);
   const auto to = first_ + days{2};
   const std::string url = daemon.baseUrl() + "/websites/" + site_ +
                           "/export?from=" + util::formatDate(first_) +
@@ -302,7 +296,8 @@ TEST_F(Export, TheOwnerDownloadsTheSameArchiveOverHttp) {
 
   // Only the owner; a bad date is a 400 in the API's shape.
   EXPECT_EQ(httpRequest("GET", url).status, 401);
-  EXPECT_EQ(httpRequest("GET", url, "", {login("other@example.com")}).status, 404);
+  EXPECT_EQ(httpRequest("GET", url, "", {bearerFor(daemon.baseUrl(), "other@example.com")}).status,
+            404);
   auto bad = httpRequest("GET", daemon.baseUrl() + "/websites/" + site_ + "/export?from=2026-02-30",
                          "", {owner});
   EXPECT_EQ(bad.status, 400) << bad.body;

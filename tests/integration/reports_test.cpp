@@ -442,12 +442,8 @@ TEST_F(Reports, OwnersOptInThroughPatchAuthMe) {
   options.redisUrl = redis.url();
   DaemonProcess daemon(options);
   ASSERT_TRUE(daemon.start()) << daemon.output();
-  auto login = httpRequest("POST", daemon.baseUrl() + "/auth/login",
-                           R"({"email":"owner@example.com","password":"password123"})",
-                           {"Content-Type: application/json"});
-  ASSERT_EQ(login.status, 200) << login.body;
-  const std::string auth =
-      "Authorization: Bearer " + json::parse(login.body)["accessToken"].get<std::string>();
+  const std::string auth = bearerFor(daemon.baseUrl(), "owner@example.com");
+  ASSERT_FALSE(auth.empty());
   auto me = httpRequest("GET", daemon.baseUrl() + "/auth/me", "", {auth});
   EXPECT_EQ(json::parse(me.body)["report"], "off");
   auto patched = httpRequest("PATCH", daemon.baseUrl() + "/auth/me", R"({"report":"weekly"})",

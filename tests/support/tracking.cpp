@@ -9,6 +9,16 @@
 
 namespace mp::test {
 
+std::string bearerFor(const std::string& baseUrl, const std::string& email,
+                      const std::string& password) {
+  auto r = httpRequest("POST", baseUrl + "/auth/login",
+                       nlohmann::json{{"email", email}, {"password", password}}.dump(),
+                       {"Content-Type: application/json"});
+  EXPECT_EQ(r.status, 200) << "login of " << email << ": " << r.body;
+  if (r.status != 200) return "";
+  return "Authorization: Bearer " + nlohmann::json::parse(r.body)["accessToken"].get<std::string>();
+}
+
 std::string errorCode(const HttpResponse& response) {
   auto body = nlohmann::json::parse(response.body, nullptr, false);
   if (!body.is_object() || !body.contains("error") || !body["error"].contains("code")) {

@@ -23,6 +23,11 @@ inline constexpr const char* kChromeWindows =
 /// The error code of an API error answer, or a description of what came instead.
 std::string errorCode(const HttpResponse& response);
 
+/// "Authorization: Bearer <token>" of POST /auth/login at `baseUrl` (password123, the seeded
+/// owners'); fails the test and answers "" when the login is refused.
+std::string bearerFor(const std::string& baseUrl, const std::string& email,
+                      const std::string& password = "password123");
+
 /// Applies every migration to a database, as `mpctl db migrate` does.
 void migrateDatabase(const std::string& url);
 
