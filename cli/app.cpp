@@ -22,6 +22,7 @@ void defineCommands(CLI::App& app, Context& ctx) {
   registerRetentionCommands(app, ctx);
   registerReportCommands(app, ctx);
   registerExportCommands(app, ctx);
+  registerImportCommands(app, ctx);
 }
 
 }  // namespace mp::cli

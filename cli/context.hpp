@@ -58,5 +58,6 @@ void registerStatsCommands(CLI::App& app, Context& ctx);
 void registerRetentionCommands(CLI::App& app, Context& ctx);
 void registerReportCommands(CLI::App& app, Context& ctx);
 void registerExportCommands(CLI::App& app, Context& ctx);
+void registerImportCommands(CLI::App& app, Context& ctx);
 
 }  // namespace mp::cli

@@ -18,6 +18,8 @@ pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 pkg_check_modules(MAXMINDDB REQUIRED IMPORTED_TARGET libmaxminddb)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+# Reading the ZIP archives mpctl import is given.
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 # sd_notify(3) for metricpulsed's readiness and watchdog; the daemon's targets alone link it.
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 # SMTP for the email reports (mp_core), and the tests' HTTP client.

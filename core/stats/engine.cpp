@@ -25,6 +25,7 @@
 #include "util/error.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
+#include "util/uuid.hpp"
 
 namespace mp::stats {
 namespace {
@@ -124,6 +125,7 @@ struct DaySplit {
   std::vector<LiveDay> live;     // folded, not final: stored visits and their changes since
   std::vector<sys_days> raw;     // every other day of the range
   bool foldedHavePages = true;   // every final day has its page breakdowns (0013)
+  bool imported = false;         // some day of the range was imported as aggregates (0017)
 };
 
 DaySplit splitDays(db::Connection& conn, const Query& q) {
@@ -132,6 +134,14 @@ DaySplit splitDays(db::Connection& conn, const Query& q) {
     states.emplace(s.day, std::move(s));
   }
   DaySplit split;
+  if (q.withImported && util::canonicalUuid(q.websiteId)) {
+    split.imported =
+        conn.execArgs(
+                "SELECT EXISTS (SELECT 1 FROM imported_days WHERE website_id = $1::uuid"
+                " AND aggregate AND date BETWEEN $2::date AND $3::date)",
+                q.websiteId, util::formatDate(q.range.from), util::formatDate(q.range.to))
+            .getBool(0, 0);
+  }
   for (sys_days d = q.range.from; d <= q.range.to; d += days{1}) {
     const auto it = states.find(d);
     if (it != states.end() && it->second.final) {
@@ -215,7 +225,8 @@ std::string timeColumn(const std::string& dim, const std::string& dateColumn) {
   return "date_trunc('month', " + dateColumn + ")::date";
 }
 
-constexpr const char* kSums = "visitors, visits, pageviews, events, bounces, duration_ms";
+constexpr const char* kSums =
+    "visitors, visits, pageviews, events, bounces, duration_ms, unrated_visits";
 
 // The conditions of `q`'s filters: on a visit row v (visit dimensions), and on one of its events
 // s (event dimensions; all of them must hold for the same event).
@@ -307,7 +318,7 @@ std::string visitSums(const Query& q, const std::string& rows, Sql& sql) {
       " count(*) FILTER (WHERE {3}) AS visits, sum({1}) AS pageviews, sum({2}) AS events,"
       " count(*) FILTER (WHERE {3} AND v.pageviews < 2 AND v.interactive = 0) AS bounces,"
       " coalesce(sum((extract(epoch FROM v.ended_at - v.started_at) * 1000)::bigint)"
-      " FILTER (WHERE {3}), 0) AS duration_ms"
+      " FILTER (WHERE {3}), 0) AS duration_ms, 0 AS unrated_visits"
       " FROM ({4}) v{5}{6} GROUP BY {7}",
       select, pv, ev, counted, rows, lateral,
       where.empty() ? std::string() : " WHERE " + join(where, " AND "), group);
@@ -357,14 +368,14 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
   std::string dateColumn = "date";
   std::string condition;
   std::string groupedColumn;
-  std::string sums = "visitors, visits, pageviews, events, bounces, duration_ms";
+  std::string sums = "visitors, visits, pageviews, events, bounces, duration_ms, 0";
   if (grouped && grouped->name == "time:hour") {
     const std::string zone = sql.param(q.timeZone) + "::text";
     table = "hourly_summary";
     dateColumn = "(hour AT TIME ZONE " + zone + ")::date";
     condition = "website_id = " + website + " AND " + dateColumn + " = ANY(" + dates + ")";
     groupedColumn = "hour";
-    sums = "visitors, visits, views, events, bounces, duration_ms";
+    sums = "visitors, visits, views, events, bounces, duration_ms, 0";
   } else if (pagesUnder) {
     const std::string value = sql.param(filter->values[0]);
     table = "page_breakdown_daily";
@@ -387,7 +398,7 @@ std::optional<std::string> rollupSums(const Query& q, const std::vector<sys_days
   } else {
     table = "event_summary";
     condition = "website_id = " + website + " AND date = ANY(" + dates + ")";
-    sums = "unique_visitors, visits, page_views, events, bounces, duration_ms";
+    sums = "unique_visitors, visits, page_views, events, bounces, duration_ms, 0";
   }
   std::string select = dateColumn + " AS day";
   for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
@@ -412,9 +423,9 @@ std::string orderBy(const Query& q) {
       case Metric::kViewsPerVisit:
         return "sum(pageviews)::numeric / nullif(sum(visits), 0)";
       case Metric::kBounceRate:
-        return "sum(bounces)::numeric / nullif(sum(visits), 0)";
+        return "sum(bounces)::numeric / nullif(sum(visits) - sum(unrated_visits), 0)";
       case Metric::kVisitDuration:
-        return "sum(duration_ms)::numeric / nullif(sum(visits), 0)";
+        return "sum(duration_ms)::numeric / nullif(sum(visits) - sum(unrated_visits), 0)";
       case Metric::kConversionRate:
         break;
     }
@@ -468,6 +479,116 @@ std::string dimensionText(const Dim& d, std::size_t i) {
   return fmt::format("d{}::text", i);
 }
 
+// The dimensions imported aggregates are kept by (0017_imports.sql); '' is the day's totals.
+bool importedDimension(const std::string& dim) {
+  static const std::set<std::string, std::less<>> kDimensions = {
+      "page",       "entry_page", "exit_page",    "source",   "referrer",
+      "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+      "country",    "browser",    "os",           "device",   "event_type"};
+  return kDimensions.count(dim) > 0;
+}
+
+// How a query reads imported aggregates: the one dimension whose rows answer it, or why none
+// can.
+struct ImportedPlan {
+  std::string dimension;  // "" for the day's totals
+  const Dim* grouped = nullptr;
+  bool filtered = false;
+  std::string reason;  // not empty: the aggregates cannot answer the query
+};
+
+ImportedPlan planImported(const Query& q) {
+  ImportedPlan plan;
+  for (const auto& d : q.dimensions) {
+    if (d.kind == DimensionKind::kTime) {
+      if (d.name == "time:hour") {
+        plan.reason = "imported days are daily aggregates: they have no hours";
+        return plan;
+      }
+      continue;
+    }
+    if (plan.grouped) {
+      plan.reason = "imported aggregates break the day down by one dimension at a time";
+      return plan;
+    }
+    if (!importedDimension(d.name)) {
+      plan.reason = "imported aggregates have no " + d.name + " breakdown";
+      return plan;
+    }
+    plan.grouped = &d;
+  }
+  if (q.filters.size() > 1) {
+    plan.reason = "imported aggregates cannot be filtered on more than one dimension";
+    return plan;
+  }
+  if (!q.filters.empty()) {
+    const Filter& f = q.filters[0];
+    if (!importedDimension(f.dimension.name)) {
+      plan.reason = "imported aggregates cannot be filtered on " + f.dimension.name;
+      return plan;
+    }
+    if (plan.grouped && plan.grouped->name != f.dimension.name) {
+      plan.reason = "imported aggregates cannot break down by " + plan.grouped->name +
+                    " what is filtered on " + f.dimension.name;
+      return plan;
+    }
+    if (!plan.grouped && (f.op != FilterOp::kIs || f.values.size() != 1)) {
+      plan.reason =
+          "the visitors of imported aggregates can be filtered on one value (is) only: visitors "
+          "of several values cannot be added up";
+      return plan;
+    }
+    plan.filtered = true;
+  }
+  plan.dimension = plan.grouped ? plan.grouped->name
+                                : (q.filters.empty() ? std::string() : q.filters[0].dimension.name);
+  return plan;
+}
+
+// The metrics of `q` that imported aggregates do not give under `plan`.
+std::vector<Metric> importedUnavailable(const Query& q, const ImportedPlan& plan) {
+  std::set<Metric> missing;
+  // Only the day's totals and the custom events file count custom events.
+  if (!plan.dimension.empty() && plan.dimension != "event_type") missing.insert(Metric::kEvents);
+  if (plan.dimension == "page") {
+    missing.insert({Metric::kBounceRate, Metric::kVisitDuration});
+  } else if (plan.dimension == "event_type") {
+    const bool pageviewsOnly = !q.filters.empty() && q.filters[0].op == FilterOp::kIs &&
+                               q.filters[0].values == std::vector<std::string>{"pageview"};
+    if (!pageviewsOnly) {
+      missing = {Metric::kVisits, Metric::kViewsPerVisit, Metric::kBounceRate,
+                 Metric::kVisitDuration};
+    }
+  }
+  std::vector<Metric> out;
+  for (const auto m : q.metrics) {
+    if (missing.count(m)) out.push_back(m);
+  }
+  return out;
+}
+
+// The imported aggregate rows answering `q` (its matches filters resolved) as `plan` reads
+// them: columns day, d0…, then kSums. Bounces and durations an aggregate lacks count as zero,
+// and its visits as unrated.
+std::string importedSums(const Query& q, const ImportedPlan& plan, Sql& sql) {
+  std::string condition = fmt::format(
+      "website_id = {}::uuid AND dimension = {} AND date BETWEEN {}::date AND {}::date",
+      sql.param(q.websiteId), sql.param(plan.dimension), sql.param(util::formatDate(q.range.from)),
+      sql.param(util::formatDate(q.range.to)));
+  if (plan.filtered) condition += " AND " + predicate("value", q.filters[0], sql);
+  std::string select = "date AS day";
+  for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
+    const Dim& d = q.dimensions[i];
+    select += fmt::format(", {} AS d{}",
+                          d.kind == DimensionKind::kTime ? timeColumn(d.name, "date") : "value", i);
+  }
+  return fmt::format(
+      "SELECT {}, visitors, visits, pageviews, events, coalesce(bounces, 0),"
+      " coalesce(duration_ms, 0), CASE WHEN bounces IS NULL OR duration_ms IS NULL THEN visits"
+      " ELSE 0 END FROM imported_daily WHERE {}",
+      select, condition);
+}
+
 // Replaces each matches / matches_not filter by is / is_not over the values of its dimension in
 // the range that RE2 finds the pattern in.
 Query resolveMatches(db::Connection& conn, Query q, const DaySplit& split) {
@@ -494,6 +615,13 @@ Query resolveMatches(db::Connection& conn, Query q, const DaySplit& split) {
       const std::string column = eventColumn(f.dimension, sql);
       values = fmt::format("SELECT DISTINCT coalesce({}, '') FROM ({}) v CROSS JOIN LATERAL {}",
                            column, rows, kUnnest);
+    }
+    if (split.imported && importedDimension(f.dimension.name)) {
+      values += fmt::format(
+          " UNION SELECT value FROM imported_daily WHERE website_id = {}::uuid AND dimension = {}"
+          " AND date BETWEEN {}::date AND {}::date",
+          sql.param(q.websiteId), sql.param(f.dimension.name),
+          sql.param(util::formatDate(q.range.from)), sql.param(util::formatDate(q.range.to)));
     }
     auto found = conn.exec(values, sql.params());
     std::vector<std::string> matching;
@@ -525,6 +653,12 @@ std::vector<Row> answerRowsOver(db::Connection& conn, const Query& query, const 
 
   Sql sql;
   std::vector<std::string> parts;
+  if (split.imported) {
+    // Planned on the query as asked: a matches filter is not an `is` of one value, whatever
+    // it resolved to.
+    const ImportedPlan plan = planImported(query);
+    if (plan.reason.empty()) parts.push_back(importedSums(q, plan, sql));
+  }
   if (!split.folded.empty()) {
     if (auto rollup = rollupSums(q, split.folded, split.foldedHavePages, sql)) {
       parts.push_back(*rollup);
@@ -545,10 +679,11 @@ std::vector<Row> answerRowsOver(db::Connection& conn, const Query& query, const 
   std::string text = fmt::format(
       "SELECT {}coalesce(sum(visitors), 0)::bigint, coalesce(sum(visits), 0)::bigint,"
       " coalesce(sum(pageviews), 0)::bigint, coalesce(sum(events), 0)::bigint,"
-      " coalesce(sum(bounces), 0)::bigint, coalesce(sum(duration_ms), 0)::bigint"
+      " coalesce(sum(bounces), 0)::bigint, coalesce(sum(duration_ms), 0)::bigint,"
+      " coalesce(sum(unrated_visits), 0)::bigint"
       " FROM ({}) b(day{}, {})",
       select,
-      parts.empty() ? "SELECT NULL::date, 0, 0, 0, 0, 0, 0 WHERE false"
+      parts.empty() ? "SELECT NULL::date, 0, 0, 0, 0, 0, 0, 0 WHERE false"
                     : join(parts, " UNION ALL "),
       [&] {
         std::string cols;
@@ -569,6 +704,7 @@ std::vector<Row> answerRowsOver(db::Connection& conn, const Query& query, const 
     for (int i = 0; i < n; ++i) row.dimensions.emplace_back(result.get(r, i));
     row.totals = {result.getInt(r, n),     result.getInt(r, n + 1), result.getInt(r, n + 2),
                   result.getInt(r, n + 3), result.getInt(r, n + 4), result.getInt(r, n + 5)};
+    row.totals.unratedVisits = result.getInt(r, n + 6);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -692,7 +828,7 @@ std::vector<Totals> goalTotals(db::Connection& conn, const Query& query,
     const auto& days = covered[goals[i].goalId];
     DaySplit rest = split;
     std::erase_if(rest.folded, [&days](sys_days d) { return days.count(d) > 0; });
-    if (rest.folded.empty() && rest.live.empty() && rest.raw.empty()) continue;
+    if (rest.folded.empty() && rest.live.empty() && rest.raw.empty() && !rest.imported) continue;
     Query q = query;
     for (const auto& f : goals[i].filters) q.filters.push_back(f);
     q.metrics = {Metric::kVisitors, Metric::kEvents};
@@ -756,6 +892,36 @@ void checkConversionRate(const Query& q) {
 
 }  // namespace
 
+namespace {
+
+std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& query,
+                                         const std::optional<DateRange>& other) {
+  if (!util::canonicalUuid(query.websiteId)) return std::nullopt;
+  const DateRange second = other.value_or(query.range);
+  auto r = conn.execArgs(
+      "SELECT count(*), min(date)::text, max(date)::text FROM imported_days"
+      " WHERE website_id = $1::uuid AND aggregate AND (date BETWEEN $2::date AND $3::date"
+      " OR date BETWEEN $4::date AND $5::date)",
+      query.websiteId, util::formatDate(query.range.from), util::formatDate(query.range.to),
+      util::formatDate(second.from), util::formatDate(second.to));
+  if (r.getInt(0, 0) == 0) return std::nullopt;
+  ImportedDays out;
+  out.days = static_cast<int>(r.getInt(0, 0));
+  out.first = util::parseDate(r.get(0, 1)).value_or(query.range.from);
+  out.last = util::parseDate(r.get(0, 2)).value_or(query.range.to);
+  if (!query.withImported) {
+    out.reason = "the query asked without imported data";
+    return out;
+  }
+  const ImportedPlan plan = planImported(query);
+  out.included = plan.reason.empty();
+  out.reason = plan.reason;
+  if (out.included) out.unavailable = importedUnavailable(query, plan);
+  return out;
+}
+
+}  // namespace
+
 Answer run(db::Connection& conn, const Query& query) {
   checkConversionRate(query);
   const bool conversion = std::find(query.metrics.begin(), query.metrics.end(),
@@ -775,6 +941,7 @@ Answer run(db::Connection& conn, const Query& query) {
     answer.comparison = answerRows(conn, other);
     if (conversion) addBaseVisitors(conn, other, *answer.comparison);
   }
+  answer.imported = importedDays(conn, query, answer.comparisonRange);
   tx.commit();
   return answer;
 }

@@ -106,10 +106,14 @@ double value(Metric metric, const Totals& t) {
     case Metric::kViewsPerVisit:
       return t.visits == 0 ? 0.0
                            : static_cast<double>(roundedDiv(t.pageviews * 100, t.visits)) / 100.0;
-    case Metric::kBounceRate:
-      return t.visits == 0 ? 0.0 : static_cast<double>(roundedDiv(t.bounces * 100, t.visits));
-    case Metric::kVisitDuration:
-      return t.visits == 0 ? 0.0 : static_cast<double>(roundedDiv(t.durationMs, t.visits * 1000));
+    case Metric::kBounceRate: {
+      const std::int64_t rated = t.visits - t.unratedVisits;
+      return rated <= 0 ? 0.0 : static_cast<double>(roundedDiv(t.bounces * 100, rated));
+    }
+    case Metric::kVisitDuration: {
+      const std::int64_t rated = t.visits - t.unratedVisits;
+      return rated <= 0 ? 0.0 : static_cast<double>(roundedDiv(t.durationMs, rated * 1000));
+    }
     case Metric::kConversionRate:
       return t.baseVisitors == 0
                  ? 0.0

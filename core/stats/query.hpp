@@ -82,6 +82,9 @@ struct Query {
   /// A visit without a value of an entry_page, exit_page, utm_* or prop: dimension counts under
   /// "" instead of being left out (exports, whose rows must add up to the totals).
   bool keepMissing = false;
+  /// Days imported as daily aggregates (mpctl import) are counted where the question is one
+  /// their aggregates answer (Answer::imported says whether they were).
+  bool withImported = true;
 };
 
 /// The sums every metric is computed from (docs/metrics.md).
@@ -94,6 +97,9 @@ struct Totals {
   std::int64_t durationMs = 0;
   /// The visitors of the same row without the query's event filters (conversion_rate only).
   std::int64_t baseVisitors = 0;
+  /// Visits (of imported days) whose bounces and duration are unknown: bounce_rate and
+  /// visit_duration are over the other visits.
+  std::int64_t unratedVisits = 0;
 };
 
 /// A metric's value from its sums: counts as they are, bounce_rate in whole percent,
@@ -106,11 +112,27 @@ struct Row {
   Totals totals;
 };
 
+/// Days of a query's range imported as daily aggregates (mpctl import, Plausible's CSVs), and
+/// what of them its answer holds.
+struct ImportedDays {
+  int days = 0;  ///< such days in the range (and the comparison range)
+  std::chrono::sys_days first{}, last{};
+  /// Whether the answer counts them; false when the question is one daily aggregates cannot
+  /// answer (`reason` says why) or the query asked without them.
+  bool included = false;
+  std::string reason;
+  /// Metrics of the query those days do not give (their rows count as zero for them): e.g.
+  /// bounce_rate and visit_duration per page.
+  std::vector<Metric> unavailable;
+};
+
 struct Answer {
   std::vector<Row> rows;
   /// With compare: the comparison period's rows (same dimensions, found by value).
   std::optional<std::vector<Row>> comparison;
   std::optional<DateRange> comparisonRange;
+  /// Set when the range holds imported aggregate days.
+  std::optional<ImportedDays> imported;
 };
 
 /// The range `compare` sets beside `range`: the same number of days just before it, or the same

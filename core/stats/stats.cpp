@@ -141,6 +141,7 @@ json overview(db::Connection& conn, const Scope& scope, std::int64_t nowMillis) 
       t.events += it->second.events;
       t.bounces += it->second.bounces;
       t.durationMs += it->second.durationMs;
+      t.unratedVisits += it->second.unratedVisits;
     }
     return t;
   };

@@ -18,5 +18,7 @@ inline constexpr int kUnavailable = 5;
 inline constexpr int kNotFound = 6;
 /// The object already exists or the change conflicts with existing data.
 inline constexpr int kConflict = 7;
+/// The input file holds bad rows (mpctl import): each is listed, nothing was imported.
+inline constexpr int kDataError = 8;
 
 }  // namespace mp::exit_code

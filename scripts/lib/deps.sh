@@ -8,7 +8,7 @@ MP_PACKAGES=(
   # libraries (rapidjson-dev: libpistache.pc requires RapidJSON; libsystemd-dev: sd_notify)
   libpistache-dev rapidjson-dev libevent-dev libpq-dev libhiredis-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libssl-dev libcrypt-dev libjwt-dev
-  libcurl4-openssl-dev zlib1g-dev uap-core libmaxminddb-dev libre2-dev libyaml-cpp-dev
+  libcurl4-openssl-dev zlib1g-dev libzip-dev uap-core libmaxminddb-dev libre2-dev libyaml-cpp-dev
   libsystemd-dev
   # data: referer-parser's list of search engines, social networks and webmail hosts
   ruby-referer-parser

@@ -408,7 +408,8 @@ TEST(ManPages, MpctlCoversEveryCommandOptionAndExitCode) {
       std::to_string(exit_code::kOk),       std::to_string(exit_code::kFailure),
       std::to_string(exit_code::kUsage),    std::to_string(exit_code::kConfig),
       std::to_string(exit_code::kSchema),   std::to_string(exit_code::kUnavailable),
-      std::to_string(exit_code::kNotFound), std::to_string(exit_code::kConflict)};
+      std::to_string(exit_code::kNotFound), std::to_string(exit_code::kConflict),
+      std::to_string(exit_code::kDataError)};
   EXPECT_EQ(codes, expected);
 
   const std::string seeAlso = RenderedPage::join(page.section("SEE ALSO"));
