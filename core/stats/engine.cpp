@@ -892,10 +892,9 @@ void checkConversionRate(const Query& q) {
 
 }  // namespace
 
-namespace {
-
-std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& query,
-                                         const std::optional<DateRange>& other) {
+std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& query) {
+  std::optional<DateRange> other;
+  if (query.compare) other = comparisonRange(query.range, *query.compare);
   if (!util::canonicalUuid(query.websiteId)) return std::nullopt;
   const DateRange second = other.value_or(query.range);
   auto r = conn.execArgs(
@@ -920,8 +919,6 @@ std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& quer
   return out;
 }
 
-}  // namespace
-
 Answer run(db::Connection& conn, const Query& query) {
   checkConversionRate(query);
   const bool conversion = std::find(query.metrics.begin(), query.metrics.end(),
@@ -941,7 +938,7 @@ Answer run(db::Connection& conn, const Query& query) {
     answer.comparison = answerRows(conn, other);
     if (conversion) addBaseVisitors(conn, other, *answer.comparison);
   }
-  answer.imported = importedDays(conn, query, answer.comparisonRange);
+  answer.imported = importedDays(conn, query);
   tx.commit();
   return answer;
 }

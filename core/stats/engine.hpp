@@ -14,6 +14,11 @@ namespace mp::stats {
 /// DbError.
 Answer run(db::Connection& conn, const Query& query);
 
+/// The days of `query`'s range (and of its comparison) imported as daily aggregates, whether
+/// run() counts them for it and which of its metrics they lack; nullopt when there are none.
+/// Throws DbError.
+std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& query);
+
 /// One step of a funnel: an event name, or a regular expression (goals::pageRegex()) matched
 /// against the page of a page view.
 struct FunnelStep {

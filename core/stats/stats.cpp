@@ -39,6 +39,38 @@ json metrics(const Totals& t, bool viewsAreEvents = false) {
           {"viewsPerVisit", value(Metric::kViewsPerVisit, t)}};
 }
 
+// The REST name of a metric ("bounceRate").
+std::string restName(Metric m) {
+  switch (m) {
+    case Metric::kBounceRate:
+      return "bounceRate";
+    case Metric::kVisitDuration:
+      return "visitDuration";
+    case Metric::kViewsPerVisit:
+      return "viewsPerVisit";
+    case Metric::kConversionRate:
+      return "conversionRate";
+    default:
+      return std::string(name(m));
+  }
+}
+
+// Adds "imported" to `out` when the question's range holds days imported as aggregates: how
+// many, whether the answer counts them (or why not), and the metrics they lack.
+void addImported(json& out, db::Connection& conn, const Query& q) {
+  const auto imported = importedDays(conn, q);
+  if (!imported) return;
+  json j = {{"days", imported->days},
+            {"from", util::formatDate(imported->first)},
+            {"to", util::formatDate(imported->last)},
+            {"included", imported->included}};
+  if (!imported->included) j["reason"] = imported->reason;
+  json unavailable = json::array();
+  for (const auto m : imported->unavailable) unavailable.push_back(restName(m));
+  j["unavailable"] = std::move(unavailable);
+  out["imported"] = std::move(j);
+}
+
 Query baseQuery(const Scope& scope) {
   Query q;
   q.websiteId = canonicalId(scope.websiteId);
@@ -157,6 +189,9 @@ json overview(db::Connection& conn, const Scope& scope, std::int64_t nowMillis) 
     const DateRange other = comparisonRange(scope.range, *scope.compare);
     out["comparison"] = block(other, totalsOf(conn, baseQuery(scope), other));
   }
+  Query asked = baseQuery(scope);
+  asked.compare = scope.compare;
+  addImported(out, conn, asked);
   out["generatedAt"] = util::formatRfc3339Millis(nowMillis);
   return out;
 }
@@ -180,10 +215,12 @@ json topPages(db::Connection& conn, const Scope& scope, int limit) {
     }
     pages.push_back(std::move(entry));
   }
-  return {{"websiteId", q.websiteId},
-          {"from", util::formatDate(scope.range.from)},
-          {"to", util::formatDate(scope.range.to)},
-          {"pages", std::move(pages)}};
+  json out = {{"websiteId", q.websiteId},
+              {"from", util::formatDate(scope.range.from)},
+              {"to", util::formatDate(scope.range.to)},
+              {"pages", std::move(pages)}};
+  addImported(out, conn, q);
+  return out;
 }
 
 json breakdown(db::Connection& conn, const Scope& scope, const Dim& dimension, int limit) {
@@ -206,9 +243,11 @@ json breakdown(db::Connection& conn, const Scope& scope, const Dim& dimension, i
     }
     rows.push_back(std::move(entry));
   }
-  return {{"websiteId", q.websiteId},
-          {"dimension", eventTypes ? std::string("eventType") : dimension.name},
-          {"rows", std::move(rows)}};
+  json out = {{"websiteId", q.websiteId},
+              {"dimension", eventTypes ? std::string("eventType") : dimension.name},
+              {"rows", std::move(rows)}};
+  addImported(out, conn, q);
+  return out;
 }
 
 namespace {
@@ -254,6 +293,10 @@ json timeseries(db::Connection& conn, const Scope& scope, Interval interval) {
                          {"to", util::formatDate(other.to)},
                          {"points", points(conn, q, other, interval)}};
   }
+  Query asked = q;
+  asked.dimensions = {*dimensionNamed(interval == Interval::kHour ? "time:hour" : "time:day")};
+  asked.compare = scope.compare;
+  addImported(out, conn, asked);
   return out;
 }
 

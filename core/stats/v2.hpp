@@ -94,6 +94,8 @@ struct Labels {
   std::map<std::string, std::string> hours;
   /// Every bucket of the first time dimension over the range, for include.time_labels.
   std::vector<std::string> timeLabels;
+  /// The imported aggregate days of the range (Answer::imported), for include.imports.
+  std::optional<ImportedDays> imported;
 };
 
 /// The answer {"results":[{"metrics":[…],"dimensions":[…]}],"meta":{…},"query":echo()} from the

@@ -13,7 +13,9 @@
 #include "sites/sites.hpp"
 #include "stats/engine.hpp"
 #include "stats/query.hpp"
+#include "support/daemon.hpp"
 #include "support/env.hpp"
+#include "support/http.hpp"
 #include "support/seed.hpp"
 #include "support/tracking.hpp"
 #include "util/time.hpp"
@@ -472,6 +474,55 @@ TEST_F(Import, GoatCountersExportSkipsBotsAndKeepsEvents) {
       {"import", "new.example", "--from", "goatcounter-csv", (dir_.path() / "old.csv").string()});
   EXPECT_EQ(old.exitCode, 8);
   EXPECT_THAT(old.err, HasSubstr("format 1"));
+}
+
+TEST_F(Import, TheStatsApisCountImportedDaysAndSaySo) {
+  ASSERT_EQ(mpctl({"import", "new.example", "--from", "plausible-csv", exportTracked()}).exitCode,
+            0);
+  RedisProcess redis;
+  DaemonOptions options(db_.url());
+  options.redisUrl = redis.url();
+  DaemonProcess daemon(options);
+  ASSERT_TRUE(daemon.start()) << daemon.output();
+  const auto owner = bearerFor(daemon.baseUrl(), seed::kOwnerEmail);
+  const std::string range =
+      "from=" + util::formatDate(first_) + "&to=" + util::formatDate(first_ + days{2});
+  const auto get = [&](const std::string& path) {
+    const auto r = httpRequest("GET", daemon.baseUrl() + "/stats/" + empty_ + path, "", {owner});
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return json::parse(r.body);
+  };
+  const auto overview = get("/overview?" + range);
+  EXPECT_EQ(overview["range"]["visitors"], 4);
+  EXPECT_EQ(overview["range"]["pageviews"], 6);
+  EXPECT_EQ(overview["imported"]["days"], 3);
+  EXPECT_EQ(overview["imported"]["included"], true);
+  EXPECT_EQ(overview["imported"]["from"], util::formatDate(first_));
+  const auto pages = get("/top-pages?" + range);
+  EXPECT_EQ(pages["pages"][0]["page"], "/");
+  EXPECT_EQ(pages["pages"][0]["views"], 4);
+  EXPECT_EQ(pages["imported"]["unavailable"], json({"events", "bounceRate", "visitDuration"}));
+  const auto hours = get("/timeseries?interval=hour&" + range);
+  EXPECT_EQ(hours["imported"]["included"], false);
+  EXPECT_THAT(hours["imported"]["reason"].get<std::string>(), HasSubstr("hours"));
+
+  // API v2 (mpctl stats query asks the same function): only with include.imports, as Plausible.
+  const auto v2 = [&](bool imports) {
+    const json body = {
+        {"site_id", "new.example"},
+        {"metrics", {"visitors", "pageviews"}},
+        {"date_range", {util::formatDate(first_), util::formatDate(first_ + days{2})}},
+        {"include", {{"imports", imports}}}};
+    const auto r = runProcess({mpctlPath(), "-c", "/dev/null", "stats", "query", "-"}, body.dump(),
+                              {{"MP_DATABASE_URL", db_.url()}, {"MP_REDIS_URL", redisUrl()}});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return json::parse(r.out);
+  };
+  const auto with = v2(true);
+  EXPECT_EQ(with["results"][0]["metrics"], json({4, 6}));
+  EXPECT_EQ(with["meta"]["imports_included"], true);
+  const auto without = v2(false);
+  EXPECT_EQ(without["results"][0]["metrics"], json({0, 0}));
 }
 
 }  // namespace

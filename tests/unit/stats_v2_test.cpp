@@ -260,8 +260,8 @@ TEST(StatsV2, TheAnswersShape) {
   EXPECT_EQ(answer["results"], json::parse(R"([{"metrics": [3, 1.25, 25],
                              "dimensions": ["2026-03-10", "2026-03-10 07:00:00"]}])"));
   EXPECT_EQ(answer["meta"],
-            json::parse(R"({"imports_included": false, "time_labels": ["2026-03-10", "2026-03-16"],
-                            "total_rows": 3})"));
+            json::parse(R"({"imports_included": false, "imports_skip_reason": "no_imported_data",
+                            "time_labels": ["2026-03-10", "2026-03-16"], "total_rows": 3})"));
   EXPECT_EQ(answer["query"]["date_range"], json::parse(R"(["2026-03-10", "2026-03-17"])"));
   EXPECT_TRUE(answer["results"][0]["metrics"][0].is_number_integer());
   EXPECT_TRUE(answer["results"][0]["metrics"][2].is_number_integer());

@@ -97,6 +97,23 @@ export function createDashboard(app) {
 
   // ---- empty state ---------------------------------------------------------------------
   const emptyBanner = h('section', { class: 'empty-banner', hidden: true, 'aria-labelledby': 'empty-title' });
+  // Days imported from another tool as daily aggregates (mpctl import): said, with what they lack.
+  const importedNote = h('p', { class: 'imported-note', hidden: true, id: 'imported-note' });
+  const METRIC_WORDS = { visitors: 'visitors', visits: 'visits', pageviews: 'page views', events: 'events',
+    bounceRate: 'bounce rate', visitDuration: 'visit duration', viewsPerVisit: 'views per visit' };
+  function renderImportedNote(imported) {
+    importedNote.hidden = !imported;
+    if (!imported) return;
+    const days = `${imported.days} imported day${imported.days === 1 ? '' : 's'} (${fmtRange(imported.from, imported.to)})`;
+    let text;
+    if (!imported.included) text = `${days} are not counted here: ${imported.reason}.`;
+    else {
+      text = `Includes ${days}: daily totals brought in from another analytics tool.`;
+      const lacking = imported.unavailable.map((m) => METRIC_WORDS[m] || m);
+      if (lacking.length) text += ` They have no ${lacking.join(', ')} for this view.`;
+    }
+    importedNote.textContent = text;
+  }
   function renderEmptyBanner() {
     const snippet = snippetFor(app.config, site);
     replace(emptyBanner,
@@ -589,6 +606,7 @@ export function createDashboard(app) {
     }
     track(ctx, api.stats(site.id, 'overview', { ...base, compare }, ctx.signal), (ov) => {
       renderCards(ov);
+      renderImportedNote(ov.imported);
       emptyBanner.hidden = !(ov.total.events === 0 && !state.filters.length);
       if (!emptyBanner.hidden) renderEmptyBanner();
     }, (err) => {
@@ -635,6 +653,7 @@ export function createDashboard(app) {
     emptyBanner,
     cardsEl,
     cardsError,
+    importedNote,
     chartPanel,
     h('div', { class: 'grid' }, panels[0].el, panels[1].el, panels[2].el, panels[3].el, goalsPanel, funnelPanel, livePanel),
   );
