@@ -495,6 +495,8 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
         }());
     tx.commit();
     batch = {};
+    // A checkpoint: a run stopped from here on resumes after this batch.
+    if (options.progress) options.progress("checking", doneBytes, totalBytes);
   };
 
   try {

@@ -1,6 +1,7 @@
 // Goals as engine filters, funnels through stats::funnel(), shaped for the reports.
 #include "stats/conversions.hpp"
 
+#include "stats/engine.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
 
@@ -33,6 +34,27 @@ json goalRow(const goals::Goal& goal, const Totals& t, std::int64_t visitors) {
   row["events"] = t.events;
   row["conversionRate"] = percent(t.visitors, visitors);
   return row;
+}
+
+// "imported" of a goals or funnel report (as the other reports say it, stats.hpp): the imported
+// aggregate days of the range, and which goals (or the funnel) cannot count them.
+std::optional<json> importedOf(db::Connection& conn, const Query& q,
+                               const std::vector<std::pair<std::string, Query>>& questions) {
+  const auto days = importedDays(conn, q);
+  if (!days) return std::nullopt;
+  json out = {{"days", days->days},
+              {"from", util::formatDate(days->first)},
+              {"to", util::formatDate(days->last)},
+              {"included", days->included},
+              {"unavailable", json::array()}};
+  if (!days->included) out["reason"] = days->reason;
+  json without = json::array();
+  for (const auto& [name, question] : questions) {
+    const auto d = importedDays(conn, question);
+    if (d && !d->included) without.push_back(name);
+  }
+  if (!without.empty()) out["goalsWithout"] = std::move(without);
+  return out;
 }
 
 }  // namespace
@@ -91,11 +113,23 @@ json goalsReport(db::Connection& conn, const Scope& scope, const std::vector<goa
     out["comparison"] = std::move(comparison);
   }
   out["goals"] = std::move(rows);
+  // A goal whose question imported aggregates cannot answer (a page pattern with *) does not
+  // count imported days; the others do.
+  std::vector<std::pair<std::string, Query>> questions;
+  for (const auto& goal : goals) {
+    Query g = base;
+    for (auto& f : goalFilters(goal)) g.filters.push_back(std::move(f));
+    questions.emplace_back(goal.name, std::move(g));
+  }
+  if (auto imported = importedOf(conn, base, questions)) out["imported"] = std::move(*imported);
   return out;
 }
 
 json funnelReport(db::Connection& conn, const Scope& scope, const goals::Funnel& funnel) {
-  const Query q = questionOf(scope);
+  // Funnels follow each visit's events in order: imported aggregate days have none, so the
+  // visitors the first step is a share of leave them out too.
+  Query q = questionOf(scope);
+  q.withImported = false;
   std::vector<FunnelStep> steps;
   for (const auto& goal : funnel.steps) steps.push_back(funnelStep(goal));
   const auto reached = stats::funnel(conn, q, steps, funnel.id);
@@ -120,6 +154,16 @@ json funnelReport(db::Connection& conn, const Scope& scope, const goals::Funnel&
               {"to", util::formatDate(scope.range.to)},
               {"visitors", visitors},
               {"steps", std::move(rows)}};
+  if (const auto days = importedDays(conn, questionOf(scope))) {
+    out["imported"] = {
+        {"days", days->days},
+        {"from", util::formatDate(days->first)},
+        {"to", util::formatDate(days->last)},
+        {"included", false},
+        {"reason",
+         "funnels follow each visit's events in order; imported daily aggregates have none"},
+        {"unavailable", json::array()}};
+  }
   if (scope.compare) {
     Query other = q;
     other.range = comparisonRange(scope.range, *scope.compare);

@@ -493,9 +493,15 @@ bool importedDimension(const std::string& dim) {
 struct ImportedPlan {
   std::string dimension;  // "" for the day's totals
   const Dim* grouped = nullptr;
-  bool filtered = false;
-  std::string reason;  // not empty: the aggregates cannot answer the query
+  std::optional<std::size_t> filter;  // the index of the filter the rows are read under
+  std::string reason;                 // not empty: the aggregates cannot answer the query
 };
+
+// An `event_type is pageview` filter: what a page goal adds to its page filter.
+bool pageviewsFilter(const Filter& f) {
+  return f.dimension.name == "event_type" && f.op == FilterOp::kIs &&
+         f.values == std::vector<std::string>{"pageview"};
+}
 
 ImportedPlan planImported(const Query& q) {
   ImportedPlan plan;
@@ -517,12 +523,23 @@ ImportedPlan planImported(const Query& q) {
     }
     plan.grouped = &d;
   }
-  if (q.filters.size() > 1) {
+  // The page rows of imported aggregates count page views: a page filter's pageviews filter
+  // beside it (a page goal) holds for them already.
+  std::vector<std::size_t> filters;
+  for (std::size_t i = 0; i < q.filters.size(); ++i) filters.push_back(i);
+  if (q.filters.size() == 2) {
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (pageviewsFilter(q.filters[i]) && q.filters[1 - i].dimension.name == "page") {
+        filters = {1 - i};
+      }
+    }
+  }
+  if (filters.size() > 1) {
     plan.reason = "imported aggregates cannot be filtered on more than one dimension";
     return plan;
   }
-  if (!q.filters.empty()) {
-    const Filter& f = q.filters[0];
+  if (!filters.empty()) {
+    const Filter& f = q.filters[filters[0]];
     if (!importedDimension(f.dimension.name)) {
       plan.reason = "imported aggregates cannot be filtered on " + f.dimension.name;
       return plan;
@@ -538,10 +555,11 @@ ImportedPlan planImported(const Query& q) {
           "of several values cannot be added up";
       return plan;
     }
-    plan.filtered = true;
+    plan.filter = filters[0];
   }
-  plan.dimension = plan.grouped ? plan.grouped->name
-                                : (q.filters.empty() ? std::string() : q.filters[0].dimension.name);
+  plan.dimension = plan.grouped  ? plan.grouped->name
+                   : plan.filter ? q.filters[*plan.filter].dimension.name
+                                 : std::string();
   return plan;
 }
 
@@ -553,8 +571,7 @@ std::vector<Metric> importedUnavailable(const Query& q, const ImportedPlan& plan
   if (plan.dimension == "page") {
     missing.insert({Metric::kBounceRate, Metric::kVisitDuration});
   } else if (plan.dimension == "event_type") {
-    const bool pageviewsOnly = !q.filters.empty() && q.filters[0].op == FilterOp::kIs &&
-                               q.filters[0].values == std::vector<std::string>{"pageview"};
+    const bool pageviewsOnly = plan.filter && pageviewsFilter(q.filters[*plan.filter]);
     if (!pageviewsOnly) {
       missing = {Metric::kVisits, Metric::kViewsPerVisit, Metric::kBounceRate,
                  Metric::kVisitDuration};
@@ -575,7 +592,7 @@ std::string importedSums(const Query& q, const ImportedPlan& plan, Sql& sql) {
       "website_id = {}::uuid AND dimension = {} AND date BETWEEN {}::date AND {}::date",
       sql.param(q.websiteId), sql.param(plan.dimension), sql.param(util::formatDate(q.range.from)),
       sql.param(util::formatDate(q.range.to)));
-  if (plan.filtered) condition += " AND " + predicate("value", q.filters[0], sql);
+  if (plan.filter) condition += " AND " + predicate("value", q.filters[*plan.filter], sql);
   std::string select = "date AS day";
   for (std::size_t i = 0; i < q.dimensions.size(); ++i) {
     const Dim& d = q.dimensions[i];

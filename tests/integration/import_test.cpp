@@ -407,8 +407,20 @@ TEST_F(Import, AnInterruptedEventImportResumesWhereItStopped) {
   options.format = importing::Format::kUmamiCsv;
   options.today = today_;
   options.batchRows = 2;
-  // A first run stopped once every row was staged (in batches of two), before they were moved
-  // into events: staged, not visible.
+  // A first run stopped after its first checkpoint (two rows staged and committed): a second
+  // run stopped before the staged rows became events; a third finishes.
+  {
+    importing::InputFiles input(dir.string());
+    importing::ImportOptions first = options;
+    first.progress = [](std::string_view phase, std::uint64_t, std::uint64_t) {
+      if (phase == "checking") throw std::runtime_error("interrupted");
+    };
+    EXPECT_THROW(importing::runImport(conn, site, input, first), std::runtime_error);
+  }
+  EXPECT_EQ(count("SELECT staged_lines FROM imports"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM import_staged_events"), 2);
+  // The second resumes after it, stages the rest and stops before they become events: staged,
+  // not visible.
   {
     importing::InputFiles input(dir.string());
     importing::ImportOptions first = options;
@@ -417,11 +429,12 @@ TEST_F(Import, AnInterruptedEventImportResumesWhereItStopped) {
     };
     EXPECT_THROW(importing::runImport(conn, site, input, first), std::runtime_error);
   }
+  EXPECT_EQ(count("SELECT staged_lines FROM imports"), 5);
   EXPECT_EQ(count("SELECT count(*) FROM imports WHERE status = 'staging'"), 1);
   EXPECT_EQ(count("SELECT count(*) FROM import_staged_events"), 5);
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE website_id = '" + empty_ + "'"), 0);
   EXPECT_EQ(ask(empty_).rows.at(0).totals.pageviews, 0);
-  // The second run finds it and finishes it.
+  // The third finds it and finishes it.
   importing::InputFiles input(dir.string());
   const auto summary = importing::runImport(conn, site, input, options);
   EXPECT_TRUE(summary.resumed);
@@ -505,6 +518,33 @@ TEST_F(Import, TheStatsApisCountImportedDaysAndSaySo) {
   const auto hours = get("/timeseries?interval=hour&" + range);
   EXPECT_EQ(hours["imported"]["included"], false);
   EXPECT_THAT(hours["imported"]["reason"].get<std::string>(), HasSubstr("hours"));
+
+  // Goals count imported days where the aggregates hold them (an event, an exact page), not a
+  // page pattern; funnels never, and their visitors leave the imported days out too.
+  const auto goalId = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"goal", "add", "new.example"});
+    const auto r = mpctl(args);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    const auto at = r.out.find("added goal ");
+    return at == std::string::npos ? std::string() : r.out.substr(at + 11, 36);
+  };
+  const auto signup = goalId({"--event", "Signup"});
+  const auto pricing = goalId({"--page", "/pricing"});
+  goalId({"--page", "/blog*"});
+  const auto goals = get("/goals?" + range);
+  std::map<std::string, json> byName;
+  for (const auto& g : goals["goals"]) byName[g["name"].get<std::string>()] = g;
+  EXPECT_EQ(byName["Signup"]["visitors"], 1) << goals.dump();
+  EXPECT_EQ(byName["Signup"]["events"], 1);
+  EXPECT_EQ(byName["/pricing"]["visitors"], 1) << goals.dump();
+  EXPECT_EQ(goals["imported"]["goalsWithout"], json({"/blog*"})) << goals.dump();
+  const auto funnel =
+      mpctl({"funnel", "add", "new.example", "--name", "Buy", "--step", pricing, "--step", signup});
+  ASSERT_EQ(funnel.exitCode, 0) << funnel.err;
+  const auto funnelId = funnel.out.substr(funnel.out.find("added funnel ") + 13, 36);
+  const auto report = get("/funnels/" + funnelId + "?" + range);
+  EXPECT_EQ(report["visitors"], 0) << report.dump();
+  EXPECT_EQ(report["imported"]["included"], false);
 
   // API v2 (mpctl stats query asks the same function): only with include.imports, as Plausible.
   const auto v2 = [&](bool imports) {
