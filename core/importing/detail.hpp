@@ -59,6 +59,6 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
 
 /// Folds the days (YYYY-MM-DD, the website's zone) again after their events changed.
 void refoldDays(db::Connection& conn, const sites::Website& website,
-                const std::vector<std::string>& days);
+                const std::vector<std::string>& days, const ProgressFn& progress = {});
 
 }  // namespace mp::importing

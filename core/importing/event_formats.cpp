@@ -471,7 +471,8 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
     }
   }
   std::uint64_t doneBytes = 0;
-  std::int64_t record = 0;  // data records of the event files, in order
+  const CsvReader* current = nullptr;  // the file being read, for progress at checkpoints
+  std::int64_t record = 0;             // data records of the event files, in order
   Batch batch;
   const auto flush = [&] {
     if (problems.total > 0) return;
@@ -496,12 +497,15 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
     tx.commit();
     batch = {};
     // A checkpoint: a run stopped from here on resumes after this batch.
-    if (options.progress) options.progress("checking", doneBytes, totalBytes);
+    if (options.progress) {
+      options.progress("checking", doneBytes + (current ? current->bytesRead() : 0), totalBytes);
+    }
   };
 
   try {
     for (const auto& file : eventFiles) {
       CsvReader reader(input.open(file));
+      current = &reader;
       reader.next(fields);
       const HeaderIndex header(fields);
       const std::size_t width = fields.size();
@@ -562,6 +566,7 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
         problems.add(file, reader.line(), e.what());
       }
       doneBytes += reader.bytesRead();
+      current = nullptr;
     }
     if (problems.total > 0) {
       abandon();
@@ -655,12 +660,12 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
     tx.commit();
   }
   if (options.progress) options.progress("importing", 1, 1);
-  refoldDays(conn, website, kept);
+  refoldDays(conn, website, kept, options.progress);
   return summary;
 }
 
 void refoldDays(db::Connection& conn, const sites::Website& website,
-                const std::vector<std::string>& days) {
+                const std::vector<std::string>& days, const ProgressFn& progress) {
   if (days.empty()) return;
   // A day of the website's zone spans at most two UTC days; the fold takes whole UTC days and
   // records, per website zone, which days it made final.
@@ -669,13 +674,21 @@ void refoldDays(db::Connection& conn, const sites::Website& website,
     if (auto p = util::parseDate(d)) list.push_back(*p);
   }
   std::sort(list.begin(), list.end());
+  // Runs of days close together, each folded with a day either side.
+  std::vector<std::pair<sys_days, sys_days>> runs;
+  std::uint64_t total = 0;
   for (std::size_t i = 0; i < list.size();) {
     std::size_t j = i;
     while (j + 1 < list.size() && list[j + 1] <= list[j] + std::chrono::days{2}) ++j;
-    aggregation::foldRange(conn, list[i] - std::chrono::days{1}, list[j] + std::chrono::days{1},
-                           website.id);
+    runs.emplace_back(list[i] - std::chrono::days{1}, list[j] + std::chrono::days{1});
+    total += static_cast<std::uint64_t>((runs.back().second - runs.back().first).count() + 1);
     i = j + 1;
   }
+  std::uint64_t done = 0;
+  const auto folded = [&](sys_days, std::int64_t) {
+    if (progress) progress("folding", ++done, total);
+  };
+  for (const auto& [from, to] : runs) aggregation::foldRange(conn, from, to, website.id, folded);
 }
 
 }  // namespace mp::importing
