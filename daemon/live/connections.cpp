@@ -103,8 +103,10 @@ void LiveServer::Impl::onWrite(bufferevent*, void* arg) {
   auto* c = static_cast<Client*>(arg);
   Impl* self = c->server;
   try {
-    // Called once the output has drained: a closing connection may now hang up.
+    // Called once the output has drained: a closing connection may now hang up; an open one
+    // goes back to being written by flush().
     if (c->state == State::Closing) self->drain(*c);
+    if (c->state == State::Open) bufferevent_disable(c->bev, EV_WRITE);
   } catch (...) {
     self->destroy(c);
   }
@@ -251,8 +253,14 @@ void LiveServer::Impl::admit(Client& c, const auth::Claims& claims, const std::s
   }
   c.userId = claims.sub;
   const std::string answer = acceptResponse(key);
+  // From now on the output is written by flush(), at the end of each loop turn; the write
+  // event only finishes what a full socket did not take.
+  bufferevent_disable(c.bev, EV_WRITE);
   bufferevent_write(c.bev, answer.data(), answer.size());
   setState(c, State::Open);
+  c.dirty = true;
+  unflushed.emplace_back(&c, c.serial);
+  event_active(flushEvent, 0, 0);
   c.since = Clock::now();
   ++services.wsMetrics.clients;
   c.request = RequestParser();  // frees the head's buffer for the connection's lifetime
@@ -404,7 +412,47 @@ bool LiveServer::Impl::enqueue(Client& c, const Frame& frame) {
     return false;
   }
   ++services.wsMetrics.framesSent;
+  if (!c.dirty) {
+    c.dirty = true;
+    if (unflushed.empty()) event_active(flushEvent, 0, 0);
+    unflushed.emplace_back(&c, c.serial);
+  }
   return true;
+}
+
+void LiveServer::Impl::onFlush(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Impl*>(arg);
+  try {
+    self->flush();
+  } catch (const std::exception& e) {
+    log::get("ws")->error("flush: {}", e.what());
+  } catch (...) {
+  }
+}
+
+void LiveServer::Impl::flush() {
+  std::vector<std::pair<Client*, std::uint64_t>> batch;
+  batch.swap(unflushed);
+  std::vector<Client*> broken;
+  for (const auto& [client, serial] : batch) {
+    Client* c = alive(client, serial);
+    if (!c) continue;
+    c->dirty = false;
+    if (c->state != State::Open) continue;  // a closing client's bufferevent writes for it
+    evbuffer* out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) == 0) continue;
+    // A socket bufferevent keeps the front of its output frozen but while it writes itself.
+    evbuffer_unfreeze(out, 1);
+    const int n = evbuffer_write(out, bufferevent_getfd(c->bev));
+    const int error = errno;
+    evbuffer_freeze(out, 1);
+    if (n < 0 && error != EAGAIN && error != EWOULDBLOCK && error != EINTR) {
+      broken.push_back(c);  // reset by the peer: its read side will say so too
+      continue;
+    }
+    if (evbuffer_get_length(out) > 0) bufferevent_enable(c->bev, EV_WRITE);
+  }
+  for (Client* c : broken) destroy(c);
 }
 
 void LiveServer::Impl::send(Client& c, const Frame& frame) {
@@ -423,6 +471,8 @@ void LiveServer::Impl::closeWith(Client& c, std::uint16_t code, std::string_view
 
 void LiveServer::Impl::sendClose(Client& c, std::string frame) {
   if (c.state != State::Open) return;
+  // The bufferevent writes the rest itself, and says when it has drained (onWrite).
+  bufferevent_enable(c.bev, EV_WRITE);
   bufferevent_write(c.bev, frame.data(), frame.size());
   setState(c, State::Closing);
   c.since = Clock::now();

@@ -47,6 +47,7 @@ void LiveServer::Impl::start() {
   realtimeTimer = event_new(base, -1, EV_PERSIST, &Impl::onRealtime, this);
   graceTimer = evtimer_new(base, &Impl::onGrace, this);
   inboxEvent = event_new(base, -1, 0, &Impl::onInbox, this);
+  flushEvent = event_new(base, -1, 0, &Impl::onFlush, this);
   {
     std::lock_guard lock(inboxMutex);
     inboxClosed = false;
@@ -96,7 +97,7 @@ void LiveServer::Impl::release() noexcept {
   rooms.clear();
   subscriber.reset();
   commands.reset();
-  for (event** e : {&stopEvent, &tick, &realtimeTimer, &graceTimer, &inboxEvent}) {
+  for (event** e : {&stopEvent, &tick, &realtimeTimer, &graceTimer, &inboxEvent, &flushEvent}) {
     if (*e) event_free(*e);
     *e = nullptr;
   }
