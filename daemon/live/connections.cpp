@@ -259,7 +259,7 @@ void LiveServer::Impl::admit(Client& c, const auth::Claims& claims, const std::s
   bufferevent_write(c.bev, answer.data(), answer.size());
   setState(c, State::Open);
   c.dirty = true;
-  unflushed.emplace_back(&c, c.serial);
+  unflushed.push_back(&c);
   event_active(flushEvent, 0, 0);
   c.since = Clock::now();
   ++services.wsMetrics.clients;
@@ -415,7 +415,7 @@ bool LiveServer::Impl::enqueue(Client& c, const Frame& frame) {
   if (!c.dirty) {
     c.dirty = true;
     if (unflushed.empty()) event_active(flushEvent, 0, 0);
-    unflushed.emplace_back(&c, c.serial);
+    unflushed.push_back(&c);
   }
   return true;
 }
@@ -431,12 +431,11 @@ void LiveServer::Impl::onFlush(evutil_socket_t, short, void* arg) {
 }
 
 void LiveServer::Impl::flush() {
-  std::vector<std::pair<Client*, std::uint64_t>> batch;
+  std::vector<Client*> batch;
   batch.swap(unflushed);
   std::vector<Client*> broken;
-  for (const auto& [client, serial] : batch) {
-    Client* c = alive(client, serial);
-    if (!c) continue;
+  for (Client* c : batch) {
+    if (!c) continue;  // destroyed since
     c->dirty = false;
     if (c->state != State::Open) continue;  // a closing client's bufferevent writes for it
     evbuffer* out = bufferevent_get_output(c->bev);
@@ -496,6 +495,10 @@ void LiveServer::Impl::destroy(Client* c) {
     if (counted != perAddress.end() && --counted->second <= 0) perAddress.erase(counted);
   }
   leaveAll(*c);
+  if (c->dirty) {
+    // Rare (a client dropped with output of this turn): flush() must not see it.
+    std::replace(unflushed.begin(), unflushed.end(), c, static_cast<Client*>(nullptr));
+  }
   bufferevent_free(c->bev);
   c->bev = nullptr;
   clients.erase(it);

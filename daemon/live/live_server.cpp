@@ -53,7 +53,8 @@ void LiveServer::Impl::start() {
     inboxClosed = false;
   }
   const timeval second = toTimeval(std::chrono::seconds(1));
-  const timeval realtime = toTimeval(kRealtimeInterval);
+  const timeval realtime = toTimeval(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kRealtimeInterval) / kRealtimeSlices);
   event_add(tick, &second);
   lastTick = Clock::now().time_since_epoch().count();
   event_add(realtimeTimer, &realtime);

@@ -159,7 +159,10 @@ void LiveServer::Impl::queryRealtime() {
   if (!ctx || stopping) return;
   // The same count as GET /stats/{id}/realtime: sessions seen within the window.
   const std::string since = std::to_string(nowSeconds() - redis::kRealtimeWindow.count());
+  const int slice = realtimeSlice;
+  realtimeSlice = (realtimeSlice + 1) % kRealtimeSlices;
   for (const auto& [id, room] : rooms) {
+    if (static_cast<int>(std::hash<std::string>{}(id) % kRealtimeSlices) != slice) continue;
     const std::string key = redis::realtimeKey(id);
     auto* query = new RealtimeQuery{this, id};
     if (redisAsyncCommand(ctx, &Impl::onRealtimeReply, query, "ZCOUNT %b %b +inf", key.data(),
