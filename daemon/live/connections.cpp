@@ -144,13 +144,13 @@ void LiveServer::Impl::read(Client& c) {
 }
 
 void LiveServer::Impl::handshake(Client& c, std::string_view data) {
-  const auto status = c.request.feed(data);
+  const auto status = c.request->feed(data);
   if (status == RequestParser::Status::NeedMore) return;
   if (status == RequestParser::Status::Bad) {
-    refuse(c, badRequestResponse(c.request));
+    refuse(c, badRequestResponse(*c.request));
     return;
   }
-  const RequestHead& head = c.request.head();
+  const RequestHead& head = c.request->head();
   const auto path = head.path();
   if (!path || *path != "/ws") {
     refuse(c, errorResponse(404, "not_found", "the live feed is at /ws"));
@@ -206,7 +206,7 @@ void LiveServer::Impl::handshake(Client& c, std::string_view data) {
     return;
   }
   // Bytes after the head are the first frames.
-  const std::size_t consumed = c.request.consumed();
+  const std::size_t consumed = c.request->consumed();
   std::string rest(consumed < data.size() ? data.substr(consumed) : std::string_view());
   const auth::Claims claims = *verified.claims;
   const auto standing = users::standing(services.accounts.peek(claims.sub), claims.ver);
@@ -263,7 +263,8 @@ void LiveServer::Impl::admit(Client& c, const auth::Claims& claims, const std::s
   event_active(flushEvent, 0, 0);
   c.since = Clock::now();
   ++services.wsMetrics.clients;
-  c.request = RequestParser();  // frees the head's buffer for the connection's lifetime
+  c.request.reset();  // the head and its buffer are not needed for the connection's lifetime
+  ++upgradedSinceTrim;
   if (!rest.empty()) frames(c, rest);
 }
 
@@ -350,7 +351,7 @@ void LiveServer::Impl::message(Client& c, const std::string& text) {
   }
   // Not cached (created a moment ago, perhaps on another daemon): looked up on the cache's
   // thread, answered here afterwards.
-  if (!c.resolving.insert(id).second) return;  // already being looked up for this client
+  if (!c.resolving.insert(id)) return;  // already being looked up for this client
   Client* client = &c;
   const std::uint64_t serial = c.serial;
   const bool queued = services.sites.resolveAsync(
@@ -544,6 +545,13 @@ void LiveServer::Impl::sweep() {
         if (now - c->since > kCloseTimeout) destroy(c);
         break;
     }
+  }
+  // Each upgrade frees its request's head and buffers, which leaves holes between the
+  // connections' lasting state: after a wave of dashboards, once no handshake is under way,
+  // the free pages go back to the system (glibc returns whole free pages inside the heap too).
+  if (upgradedSinceTrim >= kTrimAfterUpgrades && handshaking == 0) {
+    upgradedSinceTrim = 0;
+    malloc_trim(0);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <hiredis/async.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +66,8 @@ constexpr std::chrono::seconds kCloseTimeout{5};
 constexpr std::chrono::milliseconds kShutdownGrace{2000};
 // Read in slices of this size so one busy client cannot hold the loop for long.
 constexpr std::size_t kReadChunk = 16 * 1024;
+// After this many upgrades the next quiet keep-alive tick trims the heap (sweep()).
+constexpr std::size_t kTrimAfterUpgrades = 256;
 // A client may follow this many websites at once; more is a runaway dashboard.
 constexpr std::size_t kMaxRoomsPerClient = 256;
 
@@ -107,6 +110,37 @@ inline void releaseFrame(const void* /*data*/, size_t /*len*/, void* holder) {
   delete static_cast<Frame*>(holder);
 }
 
+// A few strings (a client's rooms, its websites being looked up): a vector, searched linearly,
+// whose storage is given back when it empties. An unordered_set would keep its bucket array,
+// about 100 bytes, on each of 10,000 idle connections.
+class StringList {
+ public:
+  /// Adds `s`; false when it was there already.
+  bool insert(const std::string& s) {
+    if (contains(s)) return false;
+    items_.push_back(s);
+    return true;
+  }
+  /// Removes `s`; false when it was not there.
+  bool erase(const std::string& s) {
+    const auto it = std::find(items_.begin(), items_.end(), s);
+    if (it == items_.end()) return false;
+    items_.erase(it);
+    if (items_.empty()) std::vector<std::string>().swap(items_);
+    return true;
+  }
+  bool contains(const std::string& s) const {
+    return std::find(items_.begin(), items_.end(), s) != items_.end();
+  }
+  std::size_t count(const std::string& s) const { return contains(s) ? 1 : 0; }
+  std::size_t size() const { return items_.size(); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<std::string> items_;
+};
+
 }  // namespace live_detail
 
 using namespace live_detail;
@@ -121,11 +155,12 @@ struct LiveServer::Impl {
     State state = State::Handshake;
     std::string address;          // the per-address limit's key; empty for trusted proxies
     bool authenticating = false;  // its account is being looked up; reading waits
-    std::unordered_set<std::string> resolving;  // subscribes waiting for a website lookup
-    RequestParser request;
+    StringList resolving;         // subscribes waiting for a website lookup
+    // The upgrade request being read; freed once the connection is open.
+    std::unique_ptr<RequestParser> request = std::make_unique<RequestParser>();
     FrameParser frames{ParserOptions{Role::Server, kDefaultMaxMessageBytes}};
     std::string userId;
-    std::unordered_set<std::string> rooms;
+    StringList rooms;
     Clock::time_point since;      // when the current state began
     Clock::time_point lastHeard;  // last bytes from the client
     Clock::time_point lastPing;
@@ -168,6 +203,8 @@ struct LiveServer::Impl {
   // Connections still in State::Handshake, and connections per client address: the caps that
   // keep clients who never log in from crowding out dashboards.
   std::size_t handshaking = 0;
+  // Connections upgraded since the heap was last trimmed (sweep()).
+  std::size_t upgradedSinceTrim = 0;
   std::unordered_map<std::string, int> perAddress;
   Frame pingFrame;
   std::uint64_t nextSerial = 0;

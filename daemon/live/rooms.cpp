@@ -15,7 +15,7 @@ void LiveServer::Impl::fanout(const std::string& websiteId, const Frame& frame) 
 }
 
 void LiveServer::Impl::join(Client& c, const std::string& id) {
-  if (!c.rooms.insert(id).second) {
+  if (!c.rooms.insert(id)) {
     auto it = rooms.find(id);
     const bool waiting =
         it != rooms.end() && std::find(it->second.waiting.begin(), it->second.waiting.end(), &c) !=
