@@ -98,9 +98,11 @@ std::vector<std::string> urls(const std::vector<std::unique_ptr<DaemonProcess>>&
 }
 
 TEST(RedisFailover, EveryEventAnswered202IsStoredOnceWhenTheMasterIsKilledMidBurst) {
-  RedisProcess master;
+  // Redis 7 waits repl-diskless-sync-delay (5 s) for more replicas before a first sync, which
+  // left the wait below (5 s) a coin toss on a busy machine: no delay, and 20 s to sync.
+  RedisProcess master({"--repl-diskless-sync-delay", "0"});
   RedisProcess replica({"--replicaof", "127.0.0.1", std::to_string(master.port())});
-  for (int i = 0; i < 200 && !replicaInSync(replica); ++i) std::this_thread::sleep_for(25ms);
+  for (int i = 0; i < 800 && !replicaInSync(replica); ++i) std::this_thread::sleep_for(25ms);
   ASSERT_TRUE(replicaInSync(replica));
   std::vector<std::unique_ptr<SentinelProcess>> sentinels;
   std::string sentinelList;
