@@ -99,6 +99,7 @@ void Scheduler::start() {
                                  : std::string("off (retention.days = 0)"),
       durationText(options_.saltInterval));
   thread_ = std::thread([this] {
+    util::nameThread("mp-scheduler");
     util::preferThroughput();
     run();
   });

@@ -10,8 +10,8 @@
 #include "ingest/direct_writer.hpp"
 #include "ingest/queue_writer.hpp"
 #include "ingest/tracker.hpp"
-#include "redis/sentinel.hpp"
 #include "redis/keys.hpp"
+#include "redis/sentinel.hpp"
 #include "scheduler.hpp"
 
 namespace mp::daemon {
@@ -46,7 +46,7 @@ Services::Services(const config::Config& cfg)
                                               cfg.database.connectTimeout)),
       redis(redis::configuredUrl(cfg.redis), static_cast<std::size_t>(cfg.http.threads) + 2,
             cfg.redis.timeout),
-      blocking(2, 512),
+      blocking(2, 512, "mp-blocking"),
       statsCache(redis, cfg.cache.ttlSeconds,
                  [this](const std::string& endpoint, stats::CacheResult result) {
                    httpMetrics.recordCache(endpoint, cacheResult(result));

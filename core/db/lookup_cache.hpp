@@ -81,6 +81,7 @@ class LookupCache {
     stopping_ = false;
     if (!thread_.joinable()) {
       thread_ = std::thread([this] {
+        util::nameThread("mp-lookup");
         util::preferThroughput();
         run();
       });

@@ -7,6 +7,7 @@
 
 #include "log/log.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 
 namespace mp::ingest {
 namespace {
@@ -31,7 +32,10 @@ DirectWriter::DirectWriter(const config::Config& config, db::Pool& pool,
     : batchSize_(static_cast<std::size_t>(std::max(1, config.ingest.batchSize))),
       options_(options),
       pool_(pool) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::nameThread("mp-direct");
+    run();
+  });
 }
 
 DirectWriter::~DirectWriter() {

@@ -497,6 +497,7 @@ void QueueWriter::start() {
   started_ = true;
   for (int n = 0; n < writers_; ++n) {
     threads_.emplace_back([this, n] {
+      util::nameThread(("mp-writer-" + std::to_string(n)).c_str());
       util::preferThroughput();
       try {
         Worker worker(*this, n);

@@ -292,6 +292,7 @@ void Tracker::start() {
     thread_ = std::thread([this] {
       // Batches grow while the HTTP workers run on instead of being preempted by every wake-up
       // of this thread: measured, more requests a second and a shorter tail (bench/README.md).
+      util::nameThread("mp-tracker");
       util::preferThroughput();
       run();
     });

@@ -12,6 +12,7 @@
 #include "redis/hiredis_reply.hpp"
 #include "redis/sentinel.hpp"
 #include "util/error.hpp"
+#include "util/sched.hpp"
 
 namespace mp::redis {
 namespace {
@@ -74,7 +75,10 @@ void Subscriber::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    util::nameThread("mp-subscriber");
+    run();
+  });
 }
 
 void Subscriber::stop() {

@@ -11,4 +11,8 @@ namespace mp::util {
 /// false (and changes nothing) where the system refuses it.
 bool preferThroughput() noexcept;
 
+/// Names the calling thread (at most 15 characters are kept) as `top -H`, `ps -L` and perf show
+/// it: "mp-tracker", "mp-writer-0", "mp-live"…
+void nameThread(const char* name) noexcept;
+
 }  // namespace mp::util

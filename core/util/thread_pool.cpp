@@ -2,11 +2,18 @@
 #include "util/thread_pool.hpp"
 
 #include "log/log.hpp"
+#include "util/sched.hpp"
 
 namespace mp::util {
 
-ThreadPool::ThreadPool(std::size_t threads, std::size_t maxQueued) : maxQueued_(maxQueued) {
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+ThreadPool::ThreadPool(std::size_t threads, std::size_t maxQueued, const char* name)
+    : maxQueued_(maxQueued) {
+  for (std::size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, name] {
+      nameThread(name);
+      run();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -13,8 +13,9 @@ namespace mp::util {
 
 class ThreadPool {
  public:
-  /// Starts `threads` workers; at most `maxQueued` tasks may wait.
-  ThreadPool(std::size_t threads, std::size_t maxQueued);
+  /// Starts `threads` workers, named `name` (util::nameThread); at most `maxQueued` tasks may
+  /// wait.
+  ThreadPool(std::size_t threads, std::size_t maxQueued, const char* name = "mp-pool");
   /// Runs the queued tasks to the end, then joins.
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;

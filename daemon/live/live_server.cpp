@@ -2,6 +2,7 @@
 // connections.cpp and rooms.cpp hold the rest of the Impl.
 #include "live/live_impl.hpp"
 #include "redis/sentinel.hpp"
+#include "util/sched.hpp"
 
 namespace mp::ws {
 
@@ -65,7 +66,10 @@ void LiveServer::Impl::start() {
   subscriber->connect();
   commands->connect();
 
-  thread = std::thread([this] { event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY); });
+  thread = std::thread([this] {
+    util::nameThread("mp-live");
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+  });
   log::get("ws")->info("live feed listening on ws://{}/ws", cfg.listen);
 }
 

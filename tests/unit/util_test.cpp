@@ -1,5 +1,6 @@
 // UUIDs, UTF-8, base64url, domain and email rules.
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include <set>
@@ -83,6 +84,21 @@ TEST(Sched, PreferThroughputMakesOnlyTheCallingThreadABatchThread) {
   EXPECT_TRUE(applied);
   EXPECT_EQ(inside, SCHED_BATCH);
   EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER) << "the caller's other threads are unchanged";
+}
+
+TEST(Sched, NameThreadNamesTheCallingThreadAndKeepsFifteenCharacters) {
+  char shortName[32] = {};
+  char longName[32] = {};
+  std::thread worker([&] {
+    util::nameThread("mp-writer-0");
+    pthread_getname_np(pthread_self(), shortName, sizeof shortName);
+    // The kernel refuses a name of 16 characters or more; the first 15 are kept instead.
+    util::nameThread("mp-a-very-long-thread-name");
+    pthread_getname_np(pthread_self(), longName, sizeof longName);
+  });
+  worker.join();
+  EXPECT_STREQ(shortName, "mp-writer-0");
+  EXPECT_STREQ(longName, "mp-a-very-long-");
 }
 
 TEST(Utf8, AcceptsValidAndRejectsMalformed) {
