@@ -52,7 +52,9 @@ Scheduler::Scheduler(db::Pool& pool, std::string databaseUrl, events::SaltStore&
       databaseUrl_(std::move(databaseUrl)),
       salts_(salts),
       metrics_(metrics),
-      options_(options) {
+      options_(options),
+      nudge_(std::make_shared<Nudge>()) {
+  nudge_->target = this;
   // The order breaks ties between jobs due at once: partitions exist before anything else runs,
   // and a prune never runs before the fold due with it.
   jobs_.push_back({"partitions", "db", options_.dailyInterval, milliseconds(0), false, [this] {
@@ -77,6 +79,10 @@ Scheduler::Scheduler(db::Pool& pool, std::string databaseUrl, events::SaltStore&
 }
 
 Scheduler::~Scheduler() {
+  {
+    std::lock_guard lock(nudge_->mutex);
+    nudge_->target = nullptr;
+  }
   stop();
 }
 
@@ -133,9 +139,33 @@ void Scheduler::cancelRunning() {
   }
 }
 
+void Scheduler::refreshSoon() {
+  if (!options_.aggregation) return;
+  {
+    std::lock_guard lock(mutex_);
+    refreshWanted_ = true;
+  }
+  wake_.notify_all();
+}
+
+std::function<void(std::int64_t)> Scheduler::refreshHook() {
+  return [nudge = nudge_](std::int64_t) {
+    std::lock_guard lock(nudge->mutex);
+    if (nudge->target != nullptr) nudge->target->refreshSoon();
+  };
+}
+
 void Scheduler::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    if (refreshWanted_) {
+      refreshWanted_ = false;
+      for (auto& job : jobs_) {
+        if (job.name != "visits") continue;
+        const auto soonest = std::max(steady_clock::now(), job.finished + options_.refreshGap);
+        job.next = std::min(job.next, soonest);
+      }
+    }
     // The first of the earliest: ties go by the order of jobs_.
     auto due = std::min_element(jobs_.begin(), jobs_.end(),
                                 [](const Job& a, const Job& b) { return a.next < b.next; });
@@ -144,7 +174,7 @@ void Scheduler::run() {
       break;
     }
     if (due->next > steady_clock::now()) {
-      wake_.wait_until(lock, due->next, [this] { return stopping_.load(); });
+      wake_.wait_until(lock, due->next, [this] { return stopping_.load() || refreshWanted_; });
       continue;
     }
     lock.unlock();
@@ -169,6 +199,7 @@ void Scheduler::runJob(Job& job) {
     }
   }
   const auto finished = steady_clock::now();
+  job.finished = finished;
   metrics_.record(job.name, outcome, std::chrono::duration<double>(finished - started).count());
   const bool retrySoon = outcome == JobMetrics::Outcome::kFailed ||
                          (outcome == JobMetrics::Outcome::kSkipped && job.retryWhenSkipped);

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,6 +27,8 @@ struct ScheduleOptions {
   std::chrono::milliseconds aggregationInterval{std::chrono::hours(1)};
   /// With aggregation: bring the stored visits of days not final up to date this often.
   std::chrono::milliseconds refreshInterval{std::chrono::minutes(1)};
+  /// And when a question asks for it (refreshSoon()), no sooner than this after the last run.
+  std::chrono::milliseconds refreshGap{std::chrono::seconds(2)};
   /// Prune events older than this many days, daily; 0 never prunes (retention.days).
   int retentionDays = 0;
   /// The events partitions of this month and this many ahead, ensured at start and daily.
@@ -63,6 +67,14 @@ class Scheduler {
   /// Wakes the thread, cancels the statement of a job in progress (the job's transaction rolls
   /// back; the next run redoes its work) and joins. Never throws; safe to call twice.
   void stop() noexcept;
+  /// Brings the refresh of the stored visits forward (with aggregation): a question found many
+  /// events written since they were last refreshed (stats::kLiveBacklogEvents), which every
+  /// question until the next refresh would sessionise again. It runs now, or refreshGap after
+  /// the last run; requests meanwhile are one. Thread-safe and quick.
+  void refreshSoon();
+  /// refreshSoon() as a callable for stats::setLiveBacklogHook(): it may outlive this scheduler,
+  /// and then does nothing.
+  std::function<void(std::int64_t)> refreshHook();
 
  private:
   enum class JobResult { kDone, kSkipped };
@@ -74,6 +86,7 @@ class Scheduler {
     bool retryWhenSkipped;
     std::function<JobResult()> body;  // logs its own line, throws on failure
     std::chrono::steady_clock::time_point next{};
+    std::chrono::steady_clock::time_point finished{};  // of the last run
   };
 
   void run();
@@ -95,8 +108,16 @@ class Scheduler {
   ScheduleOptions options_;
   std::vector<Job> jobs_;  // used by the scheduler thread only, once started
 
-  std::mutex mutex_;  // guards the wait on wake_
+  // What refreshHook()'s callables reach: this scheduler until it is destroyed.
+  struct Nudge {
+    std::mutex mutex;
+    Scheduler* target = nullptr;
+  };
+  std::shared_ptr<Nudge> nudge_;
+
+  std::mutex mutex_;  // guards the wait on wake_ and refreshWanted_
   std::condition_variable wake_;
+  bool refreshWanted_ = false;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 

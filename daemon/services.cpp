@@ -13,6 +13,7 @@
 #include "redis/keys.hpp"
 #include "redis/sentinel.hpp"
 #include "scheduler.hpp"
+#include "stats/engine.hpp"
 
 namespace mp::daemon {
 namespace {
@@ -105,9 +106,12 @@ void Services::start() {
   writer->start();
   tracker->start();
   scheduler->start();
+  // A question that finds the stored visits far behind has them refreshed now.
+  stats::setLiveBacklogHook(scheduler->refreshHook());
 }
 
 void Services::stop() {
+  stats::setLiveBacklogHook(nullptr);
   // First, so that a long fold or prune is cancelled rather than waited for.
   if (scheduler) scheduler->stop();
   // The tracker hands its last events to Redis (or the direct writer) before those stop.

@@ -1,6 +1,6 @@
 -- wrk script of bench/ingest: POST /track with realistic page-view events.
 --
---   wrk -t2 -c64 -d10s -s bench/ingest/track.lua http://127.0.0.1:PORT/track -- SITE_IDS_FILE [SEED]
+--   wrk -t2 -c64 -d10s -s bench/ingest/track.lua http://127.0.0.1:PORT/track -- SITE_IDS_FILE [SEED] [visits]
 --
 -- SITE_IDS_FILE holds one website id a line; line k is the website of siteK.bench.test
 -- (mp_bench_ingest_setup writes it). Each request is one of a pool pre-built in init(), so the
@@ -14,7 +14,12 @@
 --   * 90% page views, 10% custom events with a couple of props;
 --   * User-Agent: one of 12 real browser agents (desktop, iPhone, iPad, Android, Samsung
 --     Internet); no bots, which would be answered 202 and not stored;
---   * Connection: keep-alive (Pistache 0.0.5 closes the socket after every request without it).
+--   * Connection: keep-alive (Pistache 0.0.5 closes the socket after every request without it);
+--   * with "visits" as the third argument, visitors come and go as on a real site: every request
+--     carries X-Forwarded-For, a new address after 1 to 8 requests (the daemon must trust
+--     127.0.0.1 as a proxy), so the stored visits are many and short. Without it, every request
+--     comes from 127.0.0.1, and the 12 user agents make 12 visitors per website whose visits
+--     last as long as the run.
 -- Bodies average about 250 bytes. done() prints one "BENCH key=value ..." line for bench/ingest/run.
 
 local POOL = 16384 -- pre-built requests per thread
@@ -159,6 +164,9 @@ end
 -- Per-thread state (each wrk thread has its own Lua state).
 local requests = {}
 local cursor = 0
+local heads, tails = {}, {} -- "visits": each request split where its X-Forwarded-For goes
+local visits = false
+local visitor, left = 0, 0 -- the current visitor (an address) and its requests still to come
 statuses = {}       -- status code -> responses seen by this thread
 body_bytes = 0      -- sum of the pool's body sizes, for the average
 body_count = 0
@@ -166,6 +174,7 @@ body_count = 0
 function init(args)
   local ids_file = args[1] or os.getenv("MP_BENCH_SITE_IDS")
   local seed = tonumber(args[2] or "1") or 1
+  visits = args[3] == "visits"
   local ids = read_ids(ids_file)
   local paths = make_paths(2000)
   local site_cdf = zipf_cdf(#ids, 1.0)
@@ -205,6 +214,11 @@ function init(args)
       ["Accept-Language"] = "en-US,en;q=0.9",
     }
     requests[i] = wrk.format("POST", "/track", headers, body)
+    if visits then
+      local split = requests[i]:find("\r\n", 1, true) -- after the request line
+      heads[i] = requests[i]:sub(1, split + 1)
+      tails[i] = requests[i]:sub(split + 2)
+    end
     body_bytes = body_bytes + #body
     body_count = body_count + 1
   end
@@ -213,7 +227,15 @@ end
 function request()
   cursor = cursor + 1
   if cursor > POOL then cursor = 1 end
-  return requests[cursor]
+  if not visits then return requests[cursor] end
+  if left == 0 then
+    visitor = visitor + 1
+    left = math.random(1, 8)
+  end
+  left = left - 1
+  -- 10.T.x.y: T the wrk thread, 65,536 visitors each before an address comes back.
+  local address = "10." .. (thread_index or 1) .. "." .. (math.floor(visitor / 256) % 256) .. "." .. (visitor % 256)
+  return heads[cursor] .. "X-Forwarded-For: " .. address .. "\r\n" .. tails[cursor]
 end
 
 function response(status, headers, body)

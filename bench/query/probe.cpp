@@ -5,6 +5,7 @@
 // usage:
 //   mp_bench_query_probe http BASE_URL TOKEN WEBSITE FROM TO LABEL [--requests N (50)]
 //                        [--warmup N (3)] [--max-seconds S (20)] [--extended] [--funnel ID]
+//                        [--only NAME,… (these questions only: overview, top-pages…)]
 //   mp_bench_query_probe sql DATABASE_URL WEBSITE FROM TO LABEL [--runs N (3)] [--warmup N (1)]
 //                        [--max-seconds S (60)] [--check BASE_URL TOKEN] [--extended]
 //                        [--funnel ID]
@@ -530,8 +531,9 @@ struct Args {
   int maxSeconds = 20;  ///< per question: stop timing earlier when this is spent (bounded runs)
   std::string checkBase;
   std::string checkToken;
-  bool extended = false;  ///< --extended: the filtered questions, goals and the funnel too
-  std::string funnelId;   ///< --funnel ID: the funnel of `goals`
+  bool extended = false;          ///< --extended: the filtered questions, goals and the funnel too
+  std::string funnelId;           ///< --funnel ID: the funnel of `goals`
+  std::vector<std::string> only;  ///< --only NAME,…: ask only these questions (http)
 };
 
 int daysBetween(const std::string& from, const std::string& to) {
@@ -568,6 +570,10 @@ int runHttp(const Args& args) {
   const auto& p = args.positional;  // BASE TOKEN WEBSITE FROM TO LABEL
   HttpClient client(p[0], p[1]);
   for (const auto& q : questions(daysBetween(p[3], p[4]), "UTC", args.extended, args.funnelId)) {
+    if (!args.only.empty() &&
+        std::find(args.only.begin(), args.only.end(), q.name) == args.only.end()) {
+      continue;
+    }
     const std::string path = requestPath(q, p[2], p[3], p[4]);
     Timings timings;
     std::map<std::string, int> caches;
@@ -1051,6 +1057,14 @@ bool parseArgs(int argc, char** argv, int first, std::size_t positional, Args& a
     } else if (a == "--funnel") {
       if (i + 1 >= argc) return false;
       args.funnelId = argv[++i];
+    } else if (a == "--only") {
+      if (i + 1 >= argc) return false;
+      std::string_view names = argv[++i];
+      while (!names.empty()) {
+        const auto comma = names.find(',');
+        args.only.emplace_back(names.substr(0, comma));
+        names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
+      }
     } else if (a.rfind("--", 0) == 0) {
       return false;
     } else {
@@ -1076,7 +1090,7 @@ int main(int argc, char** argv) {
   if (!ok) {
     std::fprintf(stderr,
                  "usage: %s http BASE_URL TOKEN WEBSITE FROM TO LABEL [--requests N] [--warmup N]"
-                 " [--max-seconds S] [--extended] [--funnel ID]\n"
+                 " [--max-seconds S] [--extended] [--funnel ID] [--only NAME,...]\n"
                  "       %s sql DATABASE_URL WEBSITE FROM TO LABEL [--runs N] [--warmup N]"
                  " [--max-seconds S] [--check BASE_URL TOKEN] [--extended] [--funnel ID]\n"
                  "       %s goals BASE_URL TOKEN WEBSITE\n",

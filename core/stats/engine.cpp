@@ -14,7 +14,9 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -128,6 +130,13 @@ struct DaySplit {
   bool imported = false;         // some day of the range was imported as aggregates (0017)
 };
 
+using BacklogHook = std::function<void(std::int64_t)>;
+// Read and replaced with the atomic operations of shared_ptr only.
+std::shared_ptr<const BacklogHook>& backlogHookSlot() {
+  static std::shared_ptr<const BacklogHook> slot;
+  return slot;
+}
+
 DaySplit splitDays(db::Connection& conn, const Query& q) {
   std::map<sys_days, aggregation::DayState> states;
   for (auto& s : aggregation::dayStates(conn, q.websiteId, q.range.from, q.range.to)) {
@@ -142,6 +151,7 @@ DaySplit splitDays(db::Connection& conn, const Query& q) {
                 q.websiteId, util::formatDate(q.range.from), util::formatDate(q.range.to))
             .getBool(0, 0);
   }
+  std::int64_t backlog = 0;
   for (sys_days d = q.range.from; d <= q.range.to; d += days{1}) {
     const auto it = states.find(d);
     if (it != states.end() && it->second.final) {
@@ -149,9 +159,13 @@ DaySplit splitDays(db::Connection& conn, const Query& q) {
       split.foldedHavePages = split.foldedHavePages && it->second.pageBreakdowns;
     } else if (it != states.end() && !it->second.seen.empty()) {
       split.live.push_back({d, visitChanges(conn, q.websiteId, d, q.timeZone, it->second.seen)});
+      backlog += split.live.back().changes.newEvents;
     } else {
       split.raw.push_back(d);
     }
+  }
+  if (backlog >= kLiveBacklogEvents) {
+    if (const auto hook = std::atomic_load(&backlogHookSlot())) (*hook)(backlog);
   }
   return split;
 }
@@ -934,6 +948,11 @@ std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& quer
   out.reason = plan.reason;
   if (out.included) out.unavailable = importedUnavailable(query, plan);
   return out;
+}
+
+void setLiveBacklogHook(std::function<void(std::int64_t events)> hook) {
+  std::atomic_store(&backlogHookSlot(), hook ? std::make_shared<const BacklogHook>(std::move(hook))
+                                             : std::shared_ptr<const BacklogHook>());
 }
 
 Answer run(db::Connection& conn, const Query& query) {

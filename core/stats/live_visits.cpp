@@ -20,19 +20,20 @@ using util::join;
 
 VisitChanges visitChanges(db::Connection& conn, std::string_view websiteId,
                           std::chrono::sys_days day, std::string_view zone, std::string_view seen) {
-  // nw: the events the snapshot does not hold, of every website (xid >= the snapshot's xmin, a
-  //     range of events_xid_idx: older transactions had all ended by then; alone in its query,
+  // nw: the website's events the snapshot does not hold (xid >= the snapshot's xmin, a range of
+  //     events_website_xid_idx: older transactions had all ended by then; alone in its query,
   //     so that the primary key is not used to read the whole day instead);
   // ch: the session keys of the website and day among them, and the span of their new events;
   // af: the stored visits they touch (the keys as an array: an index condition whatever the
   //     planner believes of the day's rows); win: per key, the window to sessionise again;
-  // sp: the windows merged where they overlap or touch, in order.
+  // sp: the windows merged where they overlap or touch, in order; and the number of new events.
   static const std::string kSql = fmt::format(
-      "WITH nw AS MATERIALIZED (SELECT ev.website_id, ev.ts, {0} AS skey FROM events ev"
-      " WHERE ev.xid >= pg_snapshot_xmin($4::pg_snapshot)::text::bigint"
+      "WITH nw AS MATERIALIZED (SELECT ev.ts, {0} AS skey FROM events ev"
+      " WHERE ev.website_id = $1::uuid"
+      " AND ev.xid >= pg_snapshot_xmin($4::pg_snapshot)::text::bigint"
       " AND NOT pg_visible_in_snapshot(ev.xid::text::xid8, $4::pg_snapshot)),"
-      " ch AS MATERIALIZED (SELECT nw.skey, min(nw.ts) AS a, max(nw.ts) AS b FROM nw"
-      " WHERE nw.website_id = $1::uuid AND nw.ts >= ($2::date)::timestamp AT TIME ZONE $3::text"
+      " ch AS MATERIALIZED (SELECT nw.skey, min(nw.ts) AS a, max(nw.ts) AS b, count(*) AS n FROM nw"
+      " WHERE nw.ts >= ($2::date)::timestamp AT TIME ZONE $3::text"
       " AND nw.ts < ($2::date + 1)::timestamp AT TIME ZONE $3::text GROUP BY 1),"
       " af AS MATERIALIZED (SELECT v.session_id, v.started_at, v.ended_at FROM ch JOIN visits v"
       " ON v.session_id = ch.skey WHERE v.website_id = $1::uuid AND v.date = $2::date"
@@ -48,7 +49,8 @@ VisitChanges visitChanges(db::Connection& conn, std::string_view websiteId,
       " AND 1 PRECEDING), true) AS brk FROM win) x) y GROUP BY grp)"
       " (SELECT 'w', skey, lo::text, hi::text FROM win)"
       " UNION ALL (SELECT 'r', session_id, started_at::text, NULL FROM af)"
-      " UNION ALL (SELECT 's', NULL, lo::text, hi::text FROM sp ORDER BY sp.lo)",
+      " UNION ALL (SELECT 's', NULL, lo::text, hi::text FROM sp ORDER BY sp.lo)"
+      " UNION ALL (SELECT 'n', NULL, sum(n)::text, NULL FROM ch HAVING count(*) > 0)",
       kSessionKeySql, kVisitGapMinutes);
   auto rows = conn.execArgs(kSql, std::string(websiteId), util::formatDate(day), std::string(zone),
                             std::string(seen));
@@ -62,6 +64,8 @@ VisitChanges visitChanges(db::Connection& conn, std::string_view websiteId,
     } else if (kind == "r") {
       out.replacedKeys.emplace_back(rows.get(r, 1));
       out.replacedStarts.emplace_back(rows.get(r, 2));
+    } else if (kind == "n") {
+      out.newEvents = rows.getInt(r, 2);
     } else {
       out.spans.emplace_back(rows.get(r, 2), rows.get(r, 3));
     }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,8 @@ struct VisitChanges {
   std::vector<std::string> windowTo;
   /// The windows merged where they overlap (index ranges of the events to read).
   std::vector<std::pair<std::string, std::string>> spans;
+  /// The website's events of the day written since the snapshot.
+  std::int64_t newEvents = 0;
 
   bool empty() const { return keys.empty(); }
 };

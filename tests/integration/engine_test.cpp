@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -480,6 +481,45 @@ TEST_F(EngineVersusSql, FoldedDaysAndEventsWrittenSince) {
   const std::string stored = visitsDigest(conn_);
   aggregation::foldRange(conn_, kFirst, kFirst + days{kDays});
   EXPECT_EQ(visitsDigest(conn_), stored) << "the refresh stored what a fold stores";
+}
+
+// A question that finds kLiveBacklogEvents or more events written since a day's stored visits
+// (which it then sessionises again) calls the backlog hook, with which the daemon has its
+// scheduler refresh them now; one that finds fewer, or none after a refresh, does not.
+TEST_F(EngineTest, ManyEventsWrittenSinceTheStoredVisitsCallTheBacklogHook) {
+  const auto add = [&](int n, int offset) {
+    conn_.execArgs(
+        "INSERT INTO events (website_id, ts, page, session_id) SELECT $1,"
+        " '2026-03-10 08:00:00+00'::timestamptz + (i + $3) * interval '1 second', '/p' || (i % 9),"
+        " 's' || (i % 7) FROM generate_series(1, $2) AS i",
+        site_, n, offset);
+  };
+  add(50, 0);
+  aggregation::foldRange(conn_, kDay, kDay);
+  // Not final (late events arrived), so the stats read its stored visits and what came since.
+  conn_.exec("UPDATE aggregation_runs SET dirty = true");
+  std::vector<std::int64_t> calls;
+  std::mutex callsMutex;
+  stats::setLiveBacklogHook([&](std::int64_t events) {
+    std::lock_guard lock(callsMutex);
+    calls.push_back(events);
+  });
+  struct Clear {
+    ~Clear() { stats::setLiveBacklogHook(nullptr); }
+  } clear;
+
+  add(100, 1000);
+  EXPECT_EQ(totals(query(kDay, kDay)).pageviews, 150);
+  EXPECT_TRUE(calls.empty()) << "100 new events are no backlog";
+
+  add(static_cast<int>(stats::kLiveBacklogEvents), 5000);
+  EXPECT_EQ(totals(query(kDay, kDay)).pageviews, 150 + stats::kLiveBacklogEvents);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0], 100 + stats::kLiveBacklogEvents);
+
+  ASSERT_TRUE(aggregation::tryRefreshVisits(conn_).has_value());
+  EXPECT_EQ(totals(query(kDay, kDay)).pageviews, 150 + stats::kLiveBacklogEvents);
+  EXPECT_EQ(calls.size(), 1u) << "nothing is behind after the refresh";
 }
 
 // Days folded before page breakdowns existed (0013) are read from their visits until the visits

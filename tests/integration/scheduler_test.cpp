@@ -25,6 +25,7 @@
 #include "events/salts.hpp"
 #include "maintenance/jobs.hpp"
 #include "metrics.hpp"
+#include "stats/engine.hpp"
 #include "support/daemon.hpp"
 #include "support/env.hpp"
 #include "support/http.hpp"
@@ -154,6 +155,53 @@ TEST_F(SchedulerTest, FoldsAgainOnEveryInterval) {
   EXPECT_GE(sample(text, runs("salts", "ok")), 1) << text;
   // retention.days = 0: no such job.
   EXPECT_EQ(sample(text, runs("retention", "ok")), -1) << text;
+}
+
+// The visits job runs every refreshInterval, and sooner when a question asks (refreshSoon(),
+// through the engine's backlog hook): then at once, and not again within refreshGap.
+TEST_F(SchedulerTest, AQuestionBehindTheStoredVisitsBringsTheirRefreshForward) {
+  insertEventsNow(20);
+  auto options = fast();
+  options.aggregationInterval = 1h;
+  options.refreshInterval = 1h;
+  options.refreshGap = 1500ms;
+  auto scheduler = make(options);
+  scheduler->start();
+  ASSERT_TRUE(eventually([&] { return foldedEvents() == 20; })) << foldedEvents();
+  const auto seen = [&] {
+    return std::string(
+        conn_
+            .execArgs("SELECT string_agg(seen::text, ',' ORDER BY date) FROM aggregation_runs"
+                      " WHERE website_id = $1",
+                      site_)
+            .get(0, 0));
+  };
+  const std::string folded = seen();
+  insertEventsNow(5);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(seen(), folded) << "the next refresh is an hour away";
+  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), 0);
+
+  // What the engine calls when a question finds the stored visits far behind.
+  const auto hook = scheduler->refreshHook();
+  const auto asked = std::chrono::steady_clock::now();
+  hook(stats::kLiveBacklogEvents);
+  ASSERT_TRUE(eventually([&] { return sample(metricsText(), runs("visits", "ok")) == 1; }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s) << "at once, not in an hour";
+  EXPECT_NE(seen(), folded) << "the refresh recorded its snapshot";
+
+  // Asked again at once: one more run, refreshGap after the first.
+  hook(stats::kLiveBacklogEvents);
+  hook(stats::kLiveBacklogEvents);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), 1) << "not within refreshGap";
+  ASSERT_TRUE(eventually([&] { return sample(metricsText(), runs("visits", "ok")) == 2; }, 10s));
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), 2) << "two requests, one run";
+  scheduler->stop();
+  // The hook outlives the scheduler harmlessly.
+  scheduler.reset();
+  hook(stats::kLiveBacklogEvents);
 }
 
 TEST_F(SchedulerTest, SkipsWhileAnotherRunHoldsTheFoldLock) {
