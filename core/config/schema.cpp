@@ -171,7 +171,9 @@ constexpr KeyDef kKeys[] = {
     {"aggregation", "refresh_interval", kDuration, kMinute, range(1, kHour),
      member<&C::aggregation, &AggregationConfig::refreshInterval>(),
      "How often the in-daemon aggregation brings the stored visits of days that are not final "
-     "up to date between runs (the stats are exact either way; it keeps them fast)."},
+     "up to date between runs (the stats are exact either way; it keeps them fast). A question "
+     "that finds 2000 or more events written since has them brought up to date at once, at "
+     "most every 2 seconds."},
     // [cache]
     {"cache", "ttl_seconds", kInt, 30, range(0, 86400),
      member<&C::cache, &CacheConfig::ttlSeconds>(),
