@@ -38,6 +38,11 @@ struct HeaderIndex {
 /// `text` escaped for COPY's text format.
 std::string copyText(std::string_view text);
 
+/// A referrer's host as tracking stores it (events.referrer_host, breakdowns by referrer): from
+/// a URL or a bare "host/path", in lower case, without user, port or a leading "www."; empty
+/// when it is `siteDomain` or below it (internal navigation), if one is given.
+std::string referrerHost(std::string_view value, std::string_view siteDomain = {});
+
 struct DayVerdicts {
   std::set<std::chrono::sys_days> kept;
   std::map<std::chrono::sys_days, std::string> skipped;  ///< day → why

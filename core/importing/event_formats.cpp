@@ -128,14 +128,6 @@ std::optional<std::string> nonEmpty(std::string value) {
   return value;
 }
 
-std::string hostOf(std::string value) {
-  if (const auto scheme = value.find("://"); scheme != std::string::npos) {
-    value = value.substr(scheme + 3);
-  }
-  value = value.substr(0, value.find_first_of("/?#:"));
-  return util::toLower(value);
-}
-
 std::optional<std::string> countryOf(const std::string& column, std::string value) {
   value = util::toUpper(util::trim(value));
   if (value.empty()) return std::nullopt;
@@ -270,7 +262,7 @@ Staged umamiEvent(const Row& row, const sites::Website& website,
   }
   if (e.page) e.url = "https://" + *e.hostname + *e.page + (query.empty() ? "" : "?" + query);
   if (const auto domain = nonEmpty(row.text("referrer_domain"))) {
-    e.referrerHost = hostOf(*domain);
+    e.referrerHost = nonEmpty(detail::referrerHost(*domain, website.domain));
     std::string ref = "https://" + *domain + util::trim(row.text("referrer_path"));
     if (const auto q = nonEmpty(row.text("referrer_query"))) ref += "?" + *q;
     e.referrer = ref;
@@ -317,7 +309,7 @@ std::optional<Staged> goatCounterEvent(const Row& row, const sites::Website& web
     } else if (scheme == "g" || scheme == "o") {
       query = "utm_source=" + percentEncode(referrer);  // "Hacker News", an app: a source name
     } else {
-      e.referrerHost = hostOf(referrer);
+      e.referrerHost = nonEmpty(detail::referrerHost(referrer, website.domain));
       e.referrer = referrer.find("://") == std::string::npos ? "https://" + referrer : referrer;
     }
   }

@@ -19,6 +19,7 @@
 #include "importing/detail.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
+#include "util/url.hpp"
 #include "util/utf8.hpp"
 #include "util/uuid.hpp"
 
@@ -56,6 +57,25 @@ namespace detail {
 void Problems::add(const std::string& file, std::int64_t line, std::string message) {
   ++total;
   if (list.size() < kMaxProblems) list.push_back({file, line, std::move(message)});
+}
+
+std::string referrerHost(std::string_view text, std::string_view siteDomain) {
+  const std::string trimmed = util::trim(text);
+  std::string_view value = trimmed;
+  if (const auto scheme = value.find("://"); scheme != std::string_view::npos) {
+    value.remove_prefix(scheme + 3);
+  }
+  value = value.substr(0, value.find_first_of("/?#"));
+  if (const auto at = value.rfind('@'); at != std::string_view::npos) value.remove_prefix(at + 1);
+  if (!value.empty() && value.front() == '[') {
+    value = value.substr(0, value.find(']') + 1);  // an IPv6 address, its port cut off
+  } else {
+    value = value.substr(0, value.find(':'));
+  }
+  std::string host = util::toLower(std::string(value));
+  if (host.rfind("www.", 0) == 0) host.erase(0, 4);
+  if (!siteDomain.empty() && util::hostMatchesDomain(host, siteDomain)) return {};
+  return host;
 }
 
 std::string copyText(std::string_view text) {
@@ -207,15 +227,6 @@ Sums sessionSums(const PlausibleRow& row, const char* visitsColumn = "visits") {
   return s;
 }
 
-// The host of a referrer as Plausible stores it ("news.ycombinator.com/item?id=1", or a URL).
-std::string referrerHost(std::string value) {
-  if (const auto scheme = value.find("://"); scheme != std::string::npos) {
-    value = value.substr(scheme + 3);
-  }
-  value = value.substr(0, value.find_first_of("/?#"));
-  return util::toLower(value);
-}
-
 const std::vector<PlausibleTable>& plausibleTables() {
   static const std::vector<PlausibleTable> kTables = {
       {"imported_visitors",
@@ -230,7 +241,8 @@ const std::vector<PlausibleTable>& plausibleTables() {
        [](const PlausibleRow& row, const EmitFn& emit) {
          const Sums s = sessionSums(row);
          emit("source", row.text("source"), s);
-         emit("referrer", referrerHost(row.text("referrer")), s);
+         // Plausible stores a host, or a URL ("news.ycombinator.com/item?id=1").
+         emit("referrer", detail::referrerHost(row.text("referrer")), s);
          for (const char* utm :
               {"utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"}) {
            // A visit without the tag is in no breakdown of it (docs/metrics.md).

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "importing/csv.hpp"
+#include "importing/detail.hpp"
 #include "util/error.hpp"
 
 namespace mp::importing {
@@ -55,6 +56,28 @@ TEST(ImportCsv, AQuoteLeftOpenOrTextAfterAQuoteIsAnErrorWithItsLine) {
     EXPECT_STREQ(e.what(), "line 3: a quoted field is not closed before the end of the file");
   }
   EXPECT_THROW(read("\"x\"y,1\n"), InvalidInput);
+}
+
+}  // namespace
+}  // namespace mp::importing
+
+namespace mp::importing {
+namespace {
+
+// Imported referrers are stored as tracking stores them, so that imported and tracked days fall
+// into the same breakdown rows.
+TEST(ImportReferrerHost, IsTheHostAsTrackingStoresIt) {
+  using detail::referrerHost;
+  EXPECT_EQ(referrerHost("news.ycombinator.com/item?id=1"), "news.ycombinator.com");
+  EXPECT_EQ(referrerHost("https://www.Google.com/search?q=x"), "google.com");
+  EXPECT_EQ(referrerHost("http://user@blog.example:8080/post#top"), "blog.example");
+  EXPECT_EQ(referrerHost("https://[2001:db8::1]:8443/x"), "[2001:db8::1]");
+  EXPECT_EQ(referrerHost("  t.co  "), "t.co");
+  EXPECT_EQ(referrerHost(""), "");
+  // The website's own pages are internal navigation, not a referrer.
+  EXPECT_EQ(referrerHost("https://www.example.com/pricing", "example.com"), "");
+  EXPECT_EQ(referrerHost("docs.example.com", "example.com"), "");
+  EXPECT_EQ(referrerHost("https://notexample.com/", "example.com"), "notexample.com");
 }
 
 }  // namespace
