@@ -19,6 +19,7 @@ struct HttpConfig {
 
 struct WebSocketConfig {
   std::string listen;
+  int threads = 0;  ///< event loops the connections are spread over; 0: one per core, at most 4
   std::vector<std::string> allowedOrigins;  ///< empty: any Origin
   int maxClients = 0;
   int maxHandshakes = 0;         ///< connections still in their upgrade request

@@ -65,6 +65,11 @@ constexpr KeyDef kKeys[] = {
     {"websocket", "listen", kString, "127.0.0.1:8081", kAny,
      member<&C::websocket, &WebSocketConfig::listen>(),
      "Address and port of the WebSocket live feed (path /ws).", "MP_WS_LISTEN"},
+    {"websocket", "threads", kInt, 0, range(0, 64),
+     member<&C::websocket, &WebSocketConfig::threads>(),
+     "Event loops (threads) the live feed's connections are spread over, each with its own "
+     "Redis subscription to the websites its dashboards follow; 0 gives one per CPU core, at "
+     "most 4."},
     {"websocket", "allowed_origins", kStringList, kEmptyList, kAny,
      member<&C::websocket, &WebSocketConfig::allowedOrigins>(),
      "Origins (scheme://host[:port]) allowed to connect; empty allows any."},

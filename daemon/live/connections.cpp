@@ -56,9 +56,17 @@ void LiveServer::Impl::accept(evutil_socket_t fd, const sockaddr* peer) {
   c->serial = ++nextSerial;
   c->since = c->lastHeard = c->lastPing = Clock::now();
   c->address = addressKey(peer);
-  const bool full = clients.size() >= static_cast<std::size_t>(cfg.maxClients);
-  const bool crowded = handshaking >= static_cast<std::size_t>(cfg.maxHandshakes);
-  const int fromAddress = c->address.empty() ? 0 : perAddress[c->address]++;
+  bool full = false;
+  bool crowded = false;
+  int fromAddress = 0;
+  {
+    std::lock_guard lock(shared.mutex);
+    full = shared.connections >= static_cast<std::size_t>(cfg.maxClients);
+    crowded = shared.handshaking >= static_cast<std::size_t>(cfg.maxHandshakes);
+    if (!c->address.empty()) fromAddress = shared.perAddress[c->address]++;
+    ++shared.connections;
+    ++shared.handshaking;
+  }
   clients.emplace(c, std::move(client));
   ++handshaking;
   bufferevent_setcb(bev, &Impl::onRead, &Impl::onWrite, &Impl::onEvent, c);
@@ -82,7 +90,11 @@ void LiveServer::Impl::accept(evutil_socket_t fd, const sockaddr* peer) {
 }
 
 void LiveServer::Impl::setState(Client& c, State next) {
-  if (c.state == State::Handshake && next != State::Handshake) --handshaking;
+  if (c.state == State::Handshake && next != State::Handshake) {
+    --handshaking;
+    std::lock_guard lock(shared.mutex);
+    --shared.handshaking;
+  }
   c.state = next;
 }
 
@@ -491,9 +503,16 @@ void LiveServer::Impl::destroy(Client* c) {
   if (it == clients.end()) return;
   if (c->state == State::Open) --services.wsMetrics.clients;
   if (c->state == State::Handshake) --handshaking;
-  if (!c->address.empty()) {
-    auto counted = perAddress.find(c->address);
-    if (counted != perAddress.end() && --counted->second <= 0) perAddress.erase(counted);
+  {
+    std::lock_guard lock(shared.mutex);
+    --shared.connections;
+    if (c->state == State::Handshake) --shared.handshaking;
+    if (!c->address.empty()) {
+      auto counted = shared.perAddress.find(c->address);
+      if (counted != shared.perAddress.end() && --counted->second <= 0) {
+        shared.perAddress.erase(counted);
+      }
+    }
   }
   leaveAll(*c);
   if (c->dirty) {

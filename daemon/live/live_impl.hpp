@@ -1,7 +1,8 @@
-// The live server's one state, shared by its parts: live_server.cpp (set-up and shutdown),
-// connections.cpp (accept, handshake, per-connection I/O, limits and keep-alive) and rooms.cpp
-// (subscriptions per website, the Redis subscriber, fan-out and realtime pushes). Everything
-// runs on the one libevent loop thread but what post() hands over.
+// The state of one of the live server's loops (a shard), shared by its parts: live_server.cpp
+// (set-up and shutdown), connections.cpp (accept, handshake, per-connection I/O, limits and
+// keep-alive) and rooms.cpp (subscriptions per website, the Redis subscriber, fan-out and
+// realtime pushes). Everything of a shard runs on its libevent loop thread but what post()
+// hands over; the shards share only SharedCounts.
 #pragma once
 
 #include <event2/buffer.h>
@@ -141,6 +142,16 @@ class StringList {
   std::vector<std::string> items_;
 };
 
+// What the shards count together: websocket.max_clients, max_handshakes and
+// max_clients_per_address are limits of the daemon, not of one loop. Taken once per connection
+// and state change, never per message.
+struct SharedCounts {
+  std::mutex mutex;
+  std::size_t connections = 0;
+  std::size_t handshaking = 0;
+  std::unordered_map<std::string, int> perAddress;
+};
+
 }  // namespace live_detail
 
 using namespace live_detail;
@@ -182,10 +193,18 @@ struct LiveServer::Impl {
     std::string websiteId;
   };
 
-  explicit Impl(daemon::Services& s) : services(s), cfg(s.config.websocket) {}
+  Impl(daemon::Services& s, SharedCounts& counts, int index, int count)
+      : services(s),
+        cfg(s.config.websocket),
+        shared(counts),
+        shardIndex(index),
+        shardCount(count) {}
 
   daemon::Services& services;
   const config::WebSocketConfig& cfg;
+  SharedCounts& shared;
+  int shardIndex = 0;
+  int shardCount = 1;
   event_base* base = nullptr;
   evconnlistener* listener = nullptr;
   event* stopEvent = nullptr;
@@ -200,12 +219,10 @@ struct LiveServer::Impl {
   // SUBSCRIBE and UNSUBSCRIBE commands per website still waiting for their reply on the current
   // subscriber connection; a room is confirmed when its count falls to 0.
   std::unordered_map<std::string, int> inflight;
-  // Connections still in State::Handshake, and connections per client address: the caps that
-  // keep clients who never log in from crowding out dashboards.
+  // This loop's connections still in State::Handshake (the shared counts hold the daemon's).
   std::size_t handshaking = 0;
   // Connections upgraded since the heap was last trimmed (sweep()).
   std::size_t upgradedSinceTrim = 0;
-  std::unordered_map<std::string, int> perAddress;
   Frame pingFrame;
   std::uint64_t nextSerial = 0;
   // Work handed back to the loop by other threads (answers of the website and account caches).
@@ -219,7 +236,6 @@ struct LiveServer::Impl {
   event* flushEvent = nullptr;
   bool inboxClosed = true;
   std::thread thread;
-  std::mutex lifecycle;  // start() and stop() from other threads
   int boundPort = 0;
   // When the loop last ran onTick (steady clock, in its own ticks), for the watchdog; 0 before
   // start().
@@ -229,9 +245,13 @@ struct LiveServer::Impl {
 
   // ---- set-up and shutdown --------------------------------------------------------------
 
-  void start();
+  // Binds websocket.listen, or its host and `portOverride` when that is not -1 (the port the
+  // first shard bound), shared with the other shards when there are some.
+  void start(int portOverride);
 
-  void stop() noexcept;
+  // Asks the loop to close its clients and end (from another thread); join() waits for it.
+  void requestStop() noexcept;
+  void join() noexcept;
 
   // After the loop ended, on the stopping thread.
   void release() noexcept;
@@ -360,6 +380,14 @@ struct LiveServer::Impl {
   static void onTick(evutil_socket_t, short, void* arg);
 
   void sweep();
+};
+
+struct LiveServer::Shared {
+  explicit Shared(daemon::Services& s) : services(s) {}
+  daemon::Services& services;
+  std::mutex lifecycle;  // start() and stop() from other threads
+  SharedCounts counts;
+  std::vector<std::unique_ptr<Impl>> shards;
 };
 
 }  // namespace mp::ws

@@ -6,12 +6,13 @@
 
 namespace mp::ws {
 
-void LiveServer::Impl::start() {
+void LiveServer::Impl::start(int portOverride) {
   std::string host;
   int port = 0;
   if (!config::splitHostPort(cfg.listen, host, port)) {
     throw ConfigError("websocket.listen: not host:port: " + cfg.listen);
   }
+  if (portOverride >= 0) port = portOverride;
   static std::once_flag threadsOnce;
   std::call_once(threadsOnce, [] { evthread_use_pthreads(); });
   base = event_base_new();
@@ -27,9 +28,11 @@ void LiveServer::Impl::start() {
       rc != 0) {
     throw ConfigError("websocket.listen: cannot resolve " + cfg.listen + ": " + gai_strerror(rc));
   }
-  listener = evconnlistener_new_bind(base, &Impl::onAccept, this,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-                                     found->ai_addr, static_cast<int>(found->ai_addrlen));
+  // Every shard listens on the port itself: the kernel spreads the connections over them.
+  const unsigned flags =
+      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | (shardCount > 1 ? LEV_OPT_REUSEABLE_PORT : 0U);
+  listener = evconnlistener_new_bind(base, &Impl::onAccept, this, flags, 1024, found->ai_addr,
+                                     static_cast<int>(found->ai_addrlen));
   freeaddrinfo(found);
   if (!listener) throw Error("cannot listen on " + cfg.listen + " (websocket)");
   evconnlistener_set_error_cb(listener, &Impl::onAcceptError);
@@ -67,24 +70,19 @@ void LiveServer::Impl::start() {
   commands->connect();
 
   thread = std::thread([this] {
-    util::nameThread("mp-live");
+    util::nameThread(shardCount == 1 ? "mp-live"
+                                     : ("mp-live-" + std::to_string(shardIndex)).c_str());
     event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
   });
-  log::get("ws")->info("live feed listening on ws://{}/ws", cfg.listen);
 }
 
-void LiveServer::Impl::stop() noexcept {
-  if (!thread.joinable()) {
-    release();
-    return;
-  }
-  event_active(stopEvent, 0, 0);  // thread-safe: the base was made with pthreads locking
-  thread.join();
+void LiveServer::Impl::requestStop() noexcept {
+  if (thread.joinable()) event_active(stopEvent, 0, 0);  // thread-safe: pthreads locking
+}
+
+void LiveServer::Impl::join() noexcept {
+  if (thread.joinable()) thread.join();
   release();
-  try {
-    log::get("ws")->info("live feed stopped");
-  } catch (...) {
-  }
 }
 
 void LiveServer::Impl::release() noexcept {
@@ -98,7 +96,6 @@ void LiveServer::Impl::release() noexcept {
   }
   clients.clear();
   handshaking = 0;
-  perAddress.clear();
   rooms.clear();
   subscriber.reset();
   commands.reset();
@@ -110,7 +107,6 @@ void LiveServer::Impl::release() noexcept {
   listener = nullptr;
   if (base) event_base_free(base);
   base = nullptr;
-  services.wsMetrics.clients = 0;
 }
 
 void LiveServer::Impl::onStop(evutil_socket_t, short, void* arg) {
@@ -180,35 +176,79 @@ void LiveServer::Impl::finish() noexcept {
   event_base_loopbreak(base);
 }
 
-LiveServer::LiveServer(daemon::Services& services) : impl_(std::make_unique<Impl>(services)) {}
+int LiveServer::loopsFor(int threads) noexcept {
+  if (threads > 0) return threads;
+  const unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cores, 1U, 4U));
+}
+
+LiveServer::LiveServer(daemon::Services& services) : shared_(std::make_unique<Shared>(services)) {}
 
 LiveServer::~LiveServer() {
   stop();
 }
 
 void LiveServer::start() {
-  std::lock_guard lock(impl_->lifecycle);
-  if (impl_->thread.joinable()) return;
+  std::lock_guard lock(shared_->lifecycle);
+  if (!shared_->shards.empty()) return;
+  auto& services = shared_->services;
+  const int loops = loopsFor(services.config.websocket.threads);
   try {
-    impl_->start();
+    for (int i = 0; i < loops; ++i) {
+      auto shard = std::make_unique<Impl>(services, shared_->counts, i, loops);
+      Impl& started = *shard;
+      shared_->shards.push_back(std::move(shard));
+      try {
+        // The first shard binds websocket.listen (port 0: any free one); the others its port.
+        started.start(i == 0 ? -1 : shared_->shards.front()->boundPort);
+      } catch (...) {
+        started.release();
+        throw;
+      }
+    }
   } catch (...) {
-    impl_->release();
+    for (auto& shard : shared_->shards) shard->requestStop();
+    for (auto& shard : shared_->shards) shard->join();
+    shared_->shards.clear();
     throw;
   }
+  log::get("ws")->info("live feed listening on ws://{}/ws ({} event loop{})",
+                       services.config.websocket.listen, loops, loops == 1 ? "" : "s");
 }
 
 void LiveServer::stop() noexcept {
-  std::lock_guard lock(impl_->lifecycle);
-  impl_->stop();
+  std::lock_guard lock(shared_->lifecycle);
+  if (shared_->shards.empty()) return;
+  // Every loop says goodbye to its clients at once; then each is waited for.
+  for (auto& shard : shared_->shards) shard->requestStop();
+  for (auto& shard : shared_->shards) shard->join();
+  shared_->shards.clear();
+  {
+    std::lock_guard counts(shared_->counts.mutex);
+    shared_->counts.connections = 0;
+    shared_->counts.handshaking = 0;
+    shared_->counts.perAddress.clear();
+  }
+  shared_->services.wsMetrics.clients = 0;
+  try {
+    log::get("ws")->info("live feed stopped");
+  } catch (...) {
+  }
 }
 
 int LiveServer::port() const noexcept {
-  return impl_->boundPort;
+  std::lock_guard lock(shared_->lifecycle);
+  return shared_->shards.empty() ? 0 : shared_->shards.front()->boundPort;
 }
 
 std::chrono::steady_clock::duration LiveServer::sinceLastSweep() const noexcept {
-  const auto last = impl_->lastTick.load();
-  if (last == 0) return {};
-  return Clock::now() - Clock::time_point(Clock::duration(last));
+  std::lock_guard lock(shared_->lifecycle);
+  Clock::duration stalest{};
+  for (const auto& shard : shared_->shards) {
+    const auto last = shard->lastTick.load();
+    if (last == 0) continue;
+    stalest = std::max(stalest, Clock::now() - Clock::time_point(Clock::duration(last)));
+  }
+  return stalest;
 }
 }  // namespace mp::ws

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -539,6 +541,55 @@ TEST_F(LiveFeedTwoPerAddress, OneAddressCannotHoldMoreThanItsShare) {
   EXPECT_EQ(status, 101);
   EXPECT_THAT(metrics(*daemon_),
               HasSubstr("mp_ws_connections_limited_total{limit=\"max_clients_per_address\"} "));
+}
+
+// websocket.threads = 4: the connections are spread over four event loops, each subscribed to
+// Redis for the websites its own dashboards follow; every dashboard gets every event, and the
+// limits are the daemon's, not each loop's.
+class LiveFeedFourLoops : public LiveFeed {
+  std::string wsToml() override { return "threads = 4\nmax_clients_per_address = 30\n"; }
+};
+
+TEST_F(LiveFeedFourLoops, EveryDashboardOfEveryLoopGetsTheEventAndLimitsAreShared) {
+  // The loops are threads of their own, named for top -H.
+  std::vector<std::string> names;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(daemon_->pid()) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("mp-live", 0) == 0) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"mp-live-0", "mp-live-1", "mp-live-2", "mp-live-3"}));
+
+  std::vector<std::unique_ptr<WsClient>> dashboards;
+  for (int i = 0; i < 30; ++i) {
+    dashboards.push_back(open(*daemon_));
+    subscribe(*dashboards.back(), site_);
+  }
+  // Thirty connections from one address over four loops: the thirty-first is over the
+  // daemon's limit, whichever loop the kernel hands it to.
+  {
+    WsClient extra;
+    EXPECT_EQ(connect(extra, *daemon_, "/ws?token=" + token(owner_)), 429);
+  }
+  // The kernel spread them: more than one loop holds a subscription to the website (with 30
+  // connections over 4 loops, all on one would be a 1 in 4^29 chance).
+  redis::Client redis(redis::Url::parse(redis_.url()), std::chrono::seconds(5));
+  const auto numsub = redis.command({"PUBSUB", "NUMSUB", redis::eventsChannel(site_)});
+  ASSERT_TRUE(numsub.isArray()) << numsub.debugString();
+  ASSERT_EQ(numsub.elements().size(), 2u);
+  EXPECT_GE(numsub.elements()[1].integer(), 2) << "subscribers of the website's channel";
+  EXPECT_LE(numsub.elements()[1].integer(), 4);
+
+  ASSERT_EQ(track(*daemon_, "/four-loops").status, 202);
+  int received = 0;
+  for (auto& dashboard : dashboards) {
+    if (eventFor(*dashboard, "/four-loops", 10s)) ++received;
+  }
+  EXPECT_EQ(received, 30);
+  EXPECT_THAT(metrics(*daemon_), HasSubstr("mp_ws_clients 30\n"));
 }
 
 // Behind a reverse proxy every client has the proxy's address: trusted proxies are not limited.
