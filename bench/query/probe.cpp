@@ -6,6 +6,7 @@
 //   mp_bench_query_probe http BASE_URL TOKEN WEBSITE FROM TO LABEL [--requests N (50)]
 //                        [--warmup N (3)] [--max-seconds S (20)] [--extended] [--funnel ID]
 //                        [--only NAME,… (these questions only: overview, top-pages…)]
+//                        [--keep-going (count answers other than 200 and ask on)]
 //   mp_bench_query_probe sql DATABASE_URL WEBSITE FROM TO LABEL [--runs N (3)] [--warmup N (1)]
 //                        [--max-seconds S (60)] [--check BASE_URL TOKEN] [--extended]
 //                        [--funnel ID]
@@ -534,6 +535,7 @@ struct Args {
   bool extended = false;          ///< --extended: the filtered questions, goals and the funnel too
   std::string funnelId;           ///< --funnel ID: the funnel of `goals`
   std::vector<std::string> only;  ///< --only NAME,…: ask only these questions (http)
+  bool keepGoing = false;  ///< --keep-going: an answer other than 200 is counted, not the end
 };
 
 int daysBetween(const std::string& from, const std::string& to) {
@@ -581,6 +583,7 @@ int runHttp(const Args& args) {
     long connects = 0;
     std::size_t bytes = 0;
     std::string error;
+    std::map<long, int> failed;  // --keep-going: answers other than 200, by status (0: none)
     const auto started = Clock::now();
     for (int i = 0; i < args.warmup + args.count; ++i) {
       if (!timings.micros.empty() && microsSince(started) > args.maxSeconds * 1e6) break;
@@ -588,8 +591,12 @@ int runHttp(const Args& args) {
       if (i < args.warmup && microsSince(started) > args.maxSeconds * 1e6) i = args.warmup;
       const auto a = client.get(path);
       if (!a.error.empty() || a.status != 200) {
+        if (error.empty()) error = a.error.empty() ? a.body.substr(0, 200) : a.error;
+        if (args.keepGoing) {
+          ++failed[a.error.empty() ? a.status : 0];
+          continue;
+        }
         status = a.status;
-        error = a.error.empty() ? a.body.substr(0, 200) : a.error;
         break;
       }
       if (i < args.warmup) continue;
@@ -602,10 +609,16 @@ int runHttp(const Args& args) {
     for (const auto& [name, n] : caches) {
       cacheText += (cacheText.empty() ? "" : ",") + fmt::format("{}:{}", name, n);
     }
+    std::string failedText;
+    for (const auto& [code, n] : failed) {
+      failedText += (failedText.empty() ? "" : ",") + fmt::format("{}:{}", code, n);
+    }
     std::printf(
-        "BENCH kind=http label=%s endpoint=%s status=%ld %s cache=%s connects=%ld bytes=%zu\n",
+        "BENCH kind=http label=%s endpoint=%s status=%ld %s cache=%s connects=%ld bytes=%zu "
+        "failed=%s\n",
         p[5].c_str(), q.name.c_str(), status, timings.summary().c_str(),
-        cacheText.empty() ? "-" : cacheText.c_str(), connects, bytes);
+        cacheText.empty() ? "-" : cacheText.c_str(), connects, bytes,
+        failedText.empty() ? "-" : failedText.c_str());
     if (!error.empty()) {
       for (char& c : error) {
         if (c == '\n' || c == '\r') c = ' ';
@@ -1057,6 +1070,8 @@ bool parseArgs(int argc, char** argv, int first, std::size_t positional, Args& a
     } else if (a == "--funnel") {
       if (i + 1 >= argc) return false;
       args.funnelId = argv[++i];
+    } else if (a == "--keep-going") {
+      args.keepGoing = true;
     } else if (a == "--only") {
       if (i + 1 >= argc) return false;
       std::string_view names = argv[++i];
@@ -1090,7 +1105,7 @@ int main(int argc, char** argv) {
   if (!ok) {
     std::fprintf(stderr,
                  "usage: %s http BASE_URL TOKEN WEBSITE FROM TO LABEL [--requests N] [--warmup N]"
-                 " [--max-seconds S] [--extended] [--funnel ID] [--only NAME,...]\n"
+                 " [--max-seconds S] [--extended] [--funnel ID] [--only NAME,...] [--keep-going]\n"
                  "       %s sql DATABASE_URL WEBSITE FROM TO LABEL [--runs N] [--warmup N]"
                  " [--max-seconds S] [--check BASE_URL TOKEN] [--extended] [--funnel ID]\n"
                  "       %s goals BASE_URL TOKEN WEBSITE\n",
