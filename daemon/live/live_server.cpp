@@ -1,5 +1,9 @@
 // LiveServer: the listener's set-up, the loop thread, shutdown and hand-over to the loop;
 // connections.cpp and rooms.cpp hold the rest of the Impl.
+#include <unistd.h>
+
+#include <cstring>
+
 #include "live/live_impl.hpp"
 #include "redis/sentinel.hpp"
 #include "util/sched.hpp"
@@ -28,7 +32,22 @@ void LiveServer::Impl::start(int portOverride) {
       rc != 0) {
     throw ConfigError("websocket.listen: cannot resolve " + cfg.listen + ": " + gai_strerror(rc));
   }
-  // Every shard listens on the port itself: the kernel spreads the connections over them.
+  // Every shard listens on the port itself: the kernel spreads the connections over them. A
+  // port that shares itself so would also share with another process of this user already
+  // listening there (a second daemon): the first shard makes sure nobody holds it.
+  if (shardCount > 1 && portOverride < 0 && port != 0) {
+    const int probe = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    const bool taken =
+        probe >= 0 && (setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                       bind(probe, found->ai_addr, found->ai_addrlen) != 0);
+    const int error = errno;
+    if (probe >= 0) close(probe);
+    if (taken) {
+      freeaddrinfo(found);
+      throw Error("cannot listen on " + cfg.listen + " (websocket): " + std::strerror(error));
+    }
+  }
   const unsigned flags =
       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | (shardCount > 1 ? LEV_OPT_REUSEABLE_PORT : 0U);
   listener = evconnlistener_new_bind(base, &Impl::onAccept, this, flags, 1024, found->ai_addr,

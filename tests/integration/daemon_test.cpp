@@ -157,5 +157,26 @@ TEST(Daemon, RefusesAPortAlreadyInUse) {
   EXPECT_THAT(second.output(), HasSubstr("cannot listen on"));
 }
 
+// The live feed's loops share their port with each other (SO_REUSEPORT), never with another
+// process that holds it already: a second daemon on the same websocket.listen fails to start
+// rather than quietly taking half of the first one's dashboards.
+TEST(Daemon, RefusesALiveFeedPortAlreadyInUse) {
+  TempDatabase db;
+  migrate(db);
+  DaemonOptions firstOptions{db.url()};
+  firstOptions.wsToml = "threads = 2\n";
+  DaemonProcess first(firstOptions);
+  ASSERT_TRUE(first.start()) << first.output();
+  DaemonOptions options{db.url()};
+  options.wsToml = "threads = 2\n";
+  options.env["MP_WS_LISTEN"] = "127.0.0.1:" + std::to_string(first.wsPort());
+  DaemonProcess second(options);
+  EXPECT_FALSE(second.start(std::chrono::seconds(10)));
+  EXPECT_EQ(second.exitCode(), 1) << second.output();
+  EXPECT_THAT(
+      second.output(),
+      HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(first.wsPort()) + " (websocket)"));
+}
+
 }  // namespace
 }  // namespace mp::test
