@@ -44,15 +44,14 @@ void LiveServer::Impl::accept(evutil_socket_t fd, const sockaddr* peer) {
   }
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  bufferevent* bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-  if (!bev) {
+  if (evutil_make_socket_nonblocking(fd) != 0) {
     evutil_closesocket(fd);
     return;
   }
   auto client = std::make_unique<Client>();
   Client* c = client.get();
   c->server = this;
-  c->bev = bev;
+  c->fd = fd;
   c->serial = ++nextSerial;
   c->since = c->lastHeard = c->lastPing = Clock::now();
   c->address = addressKey(peer);
@@ -69,8 +68,7 @@ void LiveServer::Impl::accept(evutil_socket_t fd, const sockaddr* peer) {
   }
   clients.emplace(c, std::move(client));
   ++handshaking;
-  bufferevent_setcb(bev, &Impl::onRead, &Impl::onWrite, &Impl::onEvent, c);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  watch(*c, EV_READ);
   // Answered before the request is read: the limits protect the loop, not the request.
   if (full) {
     refuse(*c, errorResponse(503, "unavailable", "too many live-feed clients; try again later",
@@ -98,61 +96,70 @@ void LiveServer::Impl::setState(Client& c, State next) {
   c.state = next;
 }
 
-void LiveServer::Impl::onRead(bufferevent*, void* arg) {
+void LiveServer::Impl::onSocket(evutil_socket_t, short what, void* arg) {
   auto* c = static_cast<Client*>(arg);
   Impl* self = c->server;
+  const std::uint64_t serial = c->serial;
   try {
-    self->read(*c);
+    if (what & EV_WRITE) {
+      self->writable(*c);
+      if (!self->alive(c, serial)) return;
+    }
+    if (what & EV_READ) self->read(*c);
   } catch (const std::exception& e) {
-    log::get("ws")->error("client read: {}", e.what());
+    log::get("ws")->error("client i/o: {}", e.what());
     self->destroy(c);
   } catch (...) {
     self->destroy(c);
   }
 }
 
-void LiveServer::Impl::onWrite(bufferevent*, void* arg) {
-  auto* c = static_cast<Client*>(arg);
-  Impl* self = c->server;
-  try {
-    // Called once the output has drained: a closing connection may now hang up; an open one
-    // goes back to being written by flush().
-    if (c->state == State::Closing) self->drain(*c);
-    if (c->state == State::Open) bufferevent_disable(c->bev, EV_WRITE);
-  } catch (...) {
-    self->destroy(c);
-  }
-}
-
-void LiveServer::Impl::onEvent(bufferevent*, short what, void* arg) {
-  auto* c = static_cast<Client*>(arg);
-  Impl* self = c->server;
-  try {
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) self->destroy(c);
-  } catch (...) {
-  }
+void LiveServer::Impl::watch(Client& c, short what) {
+  if (what == c.interest) return;
+  if (c.interest != 0) event_del(&c.ev);
+  c.interest = 0;
+  if (what == 0) return;
+  event_assign(&c.ev, base, c.fd, static_cast<short>(what | EV_PERSIST), &Impl::onSocket, &c);
+  if (event_add(&c.ev, nullptr) == 0) c.interest = what;
 }
 
 void LiveServer::Impl::read(Client& c) {
-  evbuffer* in = bufferevent_get_input(c.bev);
-  std::array<char, kReadChunk> chunk{};
-  while (clients.count(&c) && !c.authenticating && evbuffer_get_length(in) > 0) {
-    const int n = evbuffer_remove(in, chunk.data(), chunk.size());
-    if (n <= 0) break;
-    c.lastHeard = Clock::now();
-    const std::string_view data(chunk.data(), static_cast<std::size_t>(n));
-    switch (c.state) {
-      case State::Handshake:
-        handshake(c, data);
-        break;
-      case State::Open:
-        frames(c, data);
-        break;
-      case State::Closing:
-      case State::Draining:
-        break;  // what a closing client still sends is of no interest
-    }
+  // Not initialised: recv fills what it returns.
+  std::array<char, kReadChunk> chunk;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+  const ssize_t n = recv(c.fd, chunk.data(), chunk.size(), 0);
+  if (n == 0) {
+    destroy(&c);  // the client hung up
+    return;
   }
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) destroy(&c);
+    return;
+  }
+  c.lastHeard = Clock::now();
+  const std::string_view data(chunk.data(), static_cast<std::size_t>(n));
+  switch (c.state) {
+    case State::Handshake:
+      handshake(c, data);
+      break;
+    case State::Open:
+      frames(c, data);
+      break;
+    case State::Closing:
+    case State::Draining:
+      break;  // what a closing client still sends is of no interest
+  }
+}
+
+void LiveServer::Impl::writable(Client& c) {
+  if (!writeOut(c)) {
+    destroy(&c);  // reset by the peer
+    return;
+  }
+  if (c.out) return;  // the socket is full again
+  // All written: a closing connection may now hang up; an open one goes back to being written
+  // by flush().
+  if (c.state == State::Closing) drain(c);
+  watch(c, static_cast<short>(c.interest & ~EV_WRITE));
 }
 
 void LiveServer::Impl::handshake(Client& c, std::string_view data) {
@@ -229,6 +236,7 @@ void LiveServer::Impl::handshake(Client& c, std::string_view data) {
   // Not cached: the account is looked up on the cache's thread, and the upgrade goes on here
   // afterwards; until then nothing more is read from this client.
   c.authenticating = true;
+  watch(c, static_cast<short>(c.interest & ~EV_READ));
   Client* client = &c;
   const std::uint64_t serial = c.serial;
   const bool queued = services.accounts.resolveAsync(
@@ -239,8 +247,9 @@ void LiveServer::Impl::handshake(Client& c, std::string_view data) {
           if (!waiting) return;
           waiting->authenticating = false;
           admit(*waiting, claims, key, users::standing(account, claims.ver), rest);
-          // What arrived meanwhile waits in the input buffer.
-          if (clients.count(waiting) && waiting->state == State::Open) read(*waiting);
+          // What arrived meanwhile waits in the socket.
+          if (alive(waiting, serial))
+            watch(*waiting, static_cast<short>(waiting->interest | EV_READ));
         });
       });
   if (!queued) {
@@ -267,8 +276,7 @@ void LiveServer::Impl::admit(Client& c, const auth::Claims& claims, const std::s
   const std::string answer = acceptResponse(key);
   // From now on the output is written by flush(), at the end of each loop turn; the write
   // event only finishes what a full socket did not take.
-  bufferevent_disable(c.bev, EV_WRITE);
-  bufferevent_write(c.bev, answer.data(), answer.size());
+  queue(c, std::make_shared<const std::string>(answer));
   setState(c, State::Open);
   c.dirty = true;
   unflushed.push_back(&c);
@@ -282,9 +290,11 @@ void LiveServer::Impl::admit(Client& c, const auth::Claims& claims, const std::s
 
 void LiveServer::Impl::refuse(Client& c, const std::string& response) {
   ++services.wsMetrics.refused;
-  bufferevent_write(c.bev, response.data(), response.size());
+  queue(c, std::make_shared<const std::string>(response));
   setState(c, State::Closing);
   c.since = Clock::now();
+  // The write event sends the answer, then drain() hangs up.
+  watch(c, static_cast<short>((c.authenticating ? 0 : EV_READ) | EV_WRITE));
 }
 
 void LiveServer::Impl::frames(Client& c, std::string_view data) {
@@ -409,21 +419,55 @@ void LiveServer::Impl::subscribeChecked(Client& c, const std::string& id, const 
   join(c, id);
 }
 
+void LiveServer::Impl::queue(Client& c, Frame frame) {
+  if (!c.out) c.out = std::make_unique<Output>();
+  c.out->push(std::move(frame));
+}
+
+bool LiveServer::Impl::writeOut(Client& c) {
+  while (c.out) {
+    Output& o = *c.out;
+    std::array<iovec, kMaxIovecs> iov;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+    std::size_t count = 0;
+    std::size_t asked = 0;
+    std::size_t skip = o.offset;
+    for (std::size_t i = o.head; i < o.frames.size() && count < iov.size(); ++i) {
+      const std::string& f = *o.frames[i];
+      iov[count].iov_base = const_cast<char*>(f.data() + skip);  // NOLINT: sendmsg only reads
+      iov[count].iov_len = f.size() - skip;
+      asked += iov[count].iov_len;
+      skip = 0;
+      ++count;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = count;
+    const ssize_t n = sendmsg(c.fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    o.consume(static_cast<std::size_t>(n));
+    if (o.bytes == 0) {
+      c.out.reset();  // an idle connection holds no output buffer
+      return true;
+    }
+    if (static_cast<std::size_t>(n) < asked) return true;  // the socket is full
+  }
+  return true;
+}
+
 bool LiveServer::Impl::enqueue(Client& c, const Frame& frame) {
   if (c.state != State::Open) return true;
-  evbuffer* out = bufferevent_get_output(c.bev);
-  if (evbuffer_get_length(out) + frame->size() > static_cast<std::size_t>(cfg.maxOutputBytes)) {
+  const std::size_t pending = c.out ? c.out->bytes : 0;
+  if (pending + frame->size() > static_cast<std::size_t>(cfg.maxOutputBytes)) {
     ++services.wsMetrics.framesDropped;
     ++services.wsMetrics.slowClients;
     log::get("ws")->info("dropping a client with {} unsent bytes (websocket.max_output_bytes)",
-                         evbuffer_get_length(out));
+                         pending);
     return false;
   }
-  auto* holder = new Frame(frame);
-  if (evbuffer_add_reference(out, frame->data(), frame->size(), &releaseFrame, holder) != 0) {
-    delete holder;
-    return false;
-  }
+  queue(c, frame);
   ++services.wsMetrics.framesSent;
   if (!c.dirty) {
     c.dirty = true;
@@ -450,19 +494,14 @@ void LiveServer::Impl::flush() {
   for (Client* c : batch) {
     if (!c) continue;  // destroyed since
     c->dirty = false;
-    if (c->state != State::Open) continue;  // a closing client's bufferevent writes for it
-    evbuffer* out = bufferevent_get_output(c->bev);
-    if (evbuffer_get_length(out) == 0) continue;
-    // A socket bufferevent keeps the front of its output frozen but while it writes itself.
-    evbuffer_unfreeze(out, 1);
-    const int n = evbuffer_write(out, bufferevent_getfd(c->bev));
-    const int error = errno;
-    evbuffer_freeze(out, 1);
-    if (n < 0 && error != EAGAIN && error != EWOULDBLOCK && error != EINTR) {
+    // A closing client's write event writes for it, as does an open one's whose socket was
+    // full.
+    if (c->state != State::Open || !c->out || (c->interest & EV_WRITE) != 0) continue;
+    if (!writeOut(*c)) {
       broken.push_back(c);  // reset by the peer: its read side will say so too
       continue;
     }
-    if (evbuffer_get_length(out) > 0) bufferevent_enable(c->bev, EV_WRITE);
+    if (c->out) watch(*c, static_cast<short>(c->interest | EV_WRITE));
   }
   for (Client* c : broken) destroy(c);
 }
@@ -483,9 +522,9 @@ void LiveServer::Impl::closeWith(Client& c, std::uint16_t code, std::string_view
 
 void LiveServer::Impl::sendClose(Client& c, std::string frame) {
   if (c.state != State::Open) return;
-  // The bufferevent writes the rest itself, and says when it has drained (onWrite).
-  bufferevent_enable(c.bev, EV_WRITE);
-  bufferevent_write(c.bev, frame.data(), frame.size());
+  // The write event writes the rest, then drain() hangs up (writable()).
+  queue(c, std::make_shared<const std::string>(std::move(frame)));
+  watch(c, static_cast<short>(c.interest | EV_WRITE));
   setState(c, State::Closing);
   c.since = Clock::now();
   --services.wsMetrics.clients;
@@ -495,7 +534,7 @@ void LiveServer::Impl::sendClose(Client& c, std::string frame) {
 void LiveServer::Impl::drain(Client& c) {
   setState(c, State::Draining);
   c.since = Clock::now();
-  shutdown(bufferevent_getfd(c.bev), SHUT_WR);
+  shutdown(c.fd, SHUT_WR);
 }
 
 void LiveServer::Impl::destroy(Client* c) {
@@ -519,8 +558,9 @@ void LiveServer::Impl::destroy(Client* c) {
     // Rare (a client dropped with output of this turn): flush() must not see it.
     std::replace(unflushed.begin(), unflushed.end(), c, static_cast<Client*>(nullptr));
   }
-  bufferevent_free(c->bev);
-  c->bev = nullptr;
+  watch(*c, 0);
+  evutil_closesocket(c->fd);
+  c->fd = -1;
   clients.erase(it);
   if (stopping && clients.empty()) finish();
 }

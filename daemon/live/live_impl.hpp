@@ -5,9 +5,8 @@
 // hands over; the shards share only SharedCounts.
 #pragma once
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <hiredis/async.h>
@@ -16,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <array>
@@ -106,10 +106,44 @@ inline Frame textFrame(const json& message) {
   return makeFrame(Opcode::Text, message.dump());
 }
 
-// evbuffer_add_reference's cleanup: the socket has sent (or dropped) its share of a frame.
-inline void releaseFrame(const void* /*data*/, size_t /*len*/, void* holder) {
-  delete static_cast<Frame*>(holder);
-}
+// A connection's unsent frames, allocated only while there are some: an idle dashboard holds
+// no output buffer at all. Frames are shared (one encoding per room), never copied.
+struct Output {
+  std::vector<Frame> frames;
+  std::size_t head = 0;    // the first frame not wholly written
+  std::size_t offset = 0;  // bytes of frames[head] already written
+  std::size_t bytes = 0;   // unsent bytes in all
+
+  void push(Frame frame) {
+    bytes += frame->size();
+    frames.push_back(std::move(frame));
+  }
+
+  // Forgets the `n` bytes the socket took from the front.
+  void consume(std::size_t n) {
+    bytes -= n;
+    while (n > 0) {
+      const std::size_t left = frames[head]->size() - offset;
+      if (n < left) {
+        offset += n;
+        return;
+      }
+      n -= left;
+      frames[head++].reset();
+      offset = 0;
+    }
+    if (head == frames.size()) {
+      frames.clear();
+      head = 0;
+    } else if (head >= 64 && head * 2 >= frames.size()) {
+      frames.erase(frames.begin(), frames.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
+};
+
+// Frames given to one writev at most.
+constexpr int kMaxIovecs = 64;
 
 // A few strings (a client's rooms, its websites being looked up): a vector, searched linearly,
 // whose storage is given back when it empties. An unordered_set would keep its bucket array,
@@ -161,8 +195,14 @@ struct LiveServer::Impl {
 
   struct Client {
     Impl* server = nullptr;
-    bufferevent* bev = nullptr;
-    std::uint64_t serial = 0;  // tells a client from a later one at the same address
+    evutil_socket_t fd = -1;
+    // The socket's one event: readable, and writable while output waits for room in the socket
+    // (`interest` holds what it is added for; 0 when not added). Held here rather than in a
+    // bufferevent: the connection's lasting state is this struct alone.
+    event ev{};
+    short interest = 0;
+    std::unique_ptr<Output> out;  // only while output is unsent
+    std::uint64_t serial = 0;     // tells a client from a later one at the same address
     State state = State::Handshake;
     std::string address;          // the per-address limit's key; empty for trusted proxies
     bool authenticating = false;  // its account is being looked up; reading waits
@@ -288,13 +328,20 @@ struct LiveServer::Impl {
   // Moves a client to `next`, keeping the count of connections in their handshake.
   void setState(Client& c, State next);
 
-  static void onRead(bufferevent*, void* arg);
+  // The socket's event: writes what waits (when writable), then reads (when readable).
+  static void onSocket(evutil_socket_t, short what, void* arg);
 
-  static void onWrite(bufferevent*, void* arg);
+  // (Re)adds the client's event for `what` (EV_READ, EV_WRITE, both or 0).
+  void watch(Client& c, short what);
 
-  static void onEvent(bufferevent*, short what, void* arg);
+  // What the client's event should wait for in its state.
+  short wanted(const Client& c) const;
 
+  // One read of at most kReadChunk bytes, handed to the handshake or the frame parser.
   void read(Client& c);
+
+  // The socket has room: write, and when all is written let a closing client hang up.
+  void writable(Client& c);
 
   void handshake(Client& c, std::string_view data);
 
@@ -313,6 +360,14 @@ struct LiveServer::Impl {
 
   // ---- output -------------------------------------------------------------------------
 
+  // Queues bytes for the socket whatever the state and bound (answers to the handshake, the
+  // Close frame).
+  void queue(Client& c, Frame frame);
+
+  // Writes the client's output until it is all written or the socket is full; false when the
+  // socket is broken.
+  bool writeOut(Client& c);
+
   // Queues a shared frame on the client's socket; a client whose unsent output would pass
   // websocket.max_output_bytes is disconnected instead (returns false: the caller must then
   // destroy it, outside any loop over a room).
@@ -323,7 +378,7 @@ struct LiveServer::Impl {
   static void onFlush(evutil_socket_t, short, void* arg);
 
   // Writes every unflushed client's output straight to its socket; what the socket does not
-  // take is left to the bufferevent's write event.
+  // take waits for the socket's write event.
   void flush();
 
   void fanout(const std::string& websiteId, const Frame& frame);

@@ -111,7 +111,8 @@ void LiveServer::Impl::release() noexcept {
     inbox.clear();
   }
   for (auto& [ptr, client] : clients) {
-    if (client->bev) bufferevent_free(client->bev);
+    if (client->interest != 0) event_del(&client->ev);
+    if (client->fd >= 0) evutil_closesocket(client->fd);
   }
   clients.clear();
   handshaking = 0;

@@ -351,6 +351,36 @@ TEST_F(LiveFeedSmallOutput, AClientThatNeverReadsIsDroppedAndMemoryStaysBounded)
   EXPECT_TRUE(eventFor(*fresh, "/still-serving", 10s).has_value());
 }
 
+class LiveFeedLargeOutput : public LiveFeed {
+  std::string wsToml() override { return "max_output_bytes = 67108864\n"; }
+};
+
+TEST_F(LiveFeedLargeOutput, AClientThatReadsLateGetsEveryFrameInOrder) {
+  // 8 MB of frames while the client reads nothing: what the sockets do not take waits in the
+  // daemon (within the 64 MiB bound) and goes out, in order, once the client reads again.
+  auto late = open(*daemon_, 4096);
+  subscribe(*late, site_);
+  redis::Client publisher(redis::Url::parse(redis_.url()), std::chrono::seconds(5));
+  constexpr int kFrames = 500;
+  for (int i = 0; i < kFrames; ++i) {
+    const std::string page = "/late-" + std::to_string(i) + "-" + std::string(16000, 'p');
+    publisher.command({"PUBLISH", redis::eventsChannel(site_),
+                       json({{"type", "event"}, {"websiteId", site_}, {"page", page}}).dump()});
+  }
+  std::this_thread::sleep_for(1s);  // the client reads nothing meanwhile
+  for (int i = 0; i < kFrames; ++i) {
+    auto event = late->nextOfType("event", 10s);
+    ASSERT_TRUE(event.has_value()) << "frame " << i << " of " << kFrames << " never came";
+    if ((*event)["page"].get<std::string>().rfind("/late-" + std::to_string(i) + "-", 0) != 0) {
+      FAIL() << "frame " << i
+             << " out of order: " << (*event)["page"].get<std::string>().substr(0, 12);
+    }
+  }
+  EXPECT_FALSE(late->closed());
+  EXPECT_EQ(metrics(*daemon_).find("mp_ws_clients_dropped_total{reason=\"slow\"} 1"),
+            std::string::npos);
+}
+
 TEST_F(LiveFeed, BadFramesCloseWithTheRfcCodesAndOthersAreStillServed) {
   auto bystander = open(*daemon_);
   subscribe(*bystander, site_);
