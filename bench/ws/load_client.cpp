@@ -268,8 +268,13 @@ class Bench {
       const double cpu0 = procCpuSeconds(o_.daemonPid);
       const double self0 = selfCpuSeconds();
       const auto start = Clock::now();
+      trackStart_ = start;
       trackPhase(start, rssMax);
       phaseSeconds = secondsSince(start, Clock::now());
+      // When the slow deliveries happened: the worst latency of the events sent in each second.
+      std::fprintf(stderr, "    worst delivery (ms) of the events sent in each second:");
+      for (const double worst : worstBySecond_) std::fprintf(stderr, " %.0f", worst);
+      std::fprintf(stderr, "\n");
       daemonCpu = procCpuSeconds(o_.daemonPid) - cpu0;
       clientCpu = selfCpuSeconds() - self0;
     } else {
@@ -579,7 +584,11 @@ class Bench {
       ++duplicates_;
       return;
     }
-    latencies_.push_back(std::chrono::duration<double, std::milli>(now - s.at).count());
+    const double ms = std::chrono::duration<double, std::milli>(now - s.at).count();
+    latencies_.push_back(ms);
+    const auto second = static_cast<std::size_t>(std::max(0.0, secondsSince(trackStart_, s.at)));
+    if (second >= worstBySecond_.size()) worstBySecond_.resize(second + 1, 0.0);
+    worstBySecond_[second] = std::max(worstBySecond_[second], ms);
   }
 
   void onTrackerReadable(Tracker& t) {
@@ -629,6 +638,8 @@ class Bench {
   int closed_ = 0;
   std::vector<Sent> sent_;
   std::vector<double> latencies_;  // ms, one per delivery
+  Clock::time_point trackStart_{};
+  std::vector<double> worstBySecond_;  // ms, by the second of the run the event was sent in
   long long accepted_ = 0;
   long long refused_ = 0;
   long long lateSends_ = 0;
