@@ -20,9 +20,19 @@
 --     127.0.0.1 as a proxy), so the stored visits are many and short. Without it, every request
 --     comes from 127.0.0.1, and the 12 user agents make 12 visitors per website whose visits
 --     last as long as the run.
+--   * MP_TRACK_DELAY_MS in the environment (a whole number of milliseconds) makes each connection
+--     wait that long before each of its requests (wrk's delay()): -c64 with 64 ms is about 1,000
+--     requests/s in all. Unset, requests go as fast as the daemon answers.
 -- Bodies average about 250 bytes. done() prints one "BENCH key=value ..." line for bench/ingest/run.
 
 local POOL = 16384 -- pre-built requests per thread
+
+-- A fixed pace instead of full speed: defined only when asked for, since wrk then sends every
+-- request through a timer.
+local delay_ms = tonumber(os.getenv("MP_TRACK_DELAY_MS") or "")
+if delay_ms and delay_ms > 0 then
+  function delay() return delay_ms end
+end
 
 local user_agents = {
   -- Chrome, Windows
