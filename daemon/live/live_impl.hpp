@@ -142,7 +142,7 @@ struct Output {
   }
 };
 
-// Frames given to one writev at most.
+// Frames given to one sendmsg at most.
 constexpr int kMaxIovecs = 64;
 
 // A few strings (a client's rooms, its websites being looked up): a vector, searched linearly,
@@ -333,9 +333,6 @@ struct LiveServer::Impl {
 
   // (Re)adds the client's event for `what` (EV_READ, EV_WRITE, both or 0).
   void watch(Client& c, short what);
-
-  // What the client's event should wait for in its state.
-  short wanted(const Client& c) const;
 
   // One read of at most kReadChunk bytes, handed to the handshake or the frame parser.
   void read(Client& c);
