@@ -16,11 +16,23 @@ bool preferThroughput() noexcept {
 #endif
 }
 
-void nameThread(const char* name) noexcept {
+namespace {
+
+void nameHandle(pthread_t handle, const char* name) noexcept {
   // The kernel keeps 15 bytes and refuses a longer name outright.
   char shortName[16] = {};
   std::strncpy(shortName, name, sizeof shortName - 1);
-  pthread_setname_np(pthread_self(), shortName);
+  pthread_setname_np(handle, shortName);
+}
+
+}  // namespace
+
+void nameThread(const char* name) noexcept {
+  nameHandle(pthread_self(), name);
+}
+
+void nameThread(std::thread& thread, const char* name) noexcept {
+  if (thread.joinable()) nameHandle(thread.native_handle(), name);
 }
 
 }  // namespace mp::util

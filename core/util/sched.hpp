@@ -1,6 +1,8 @@
 // Scheduling hints for the daemon's own threads.
 #pragma once
 
+#include <thread>
+
 namespace mp::util {
 
 /// Marks the calling thread as throughput work (Linux SCHED_BATCH): it keeps its fair share of
@@ -14,5 +16,9 @@ bool preferThroughput() noexcept;
 /// Names the calling thread (at most 15 characters are kept) as `top -H`, `ps -L` and perf show
 /// it: "mp-tracker", "mp-writer-0", "mp-live"…
 void nameThread(const char* name) noexcept;
+
+/// Names `thread` from the thread that started it: the name is there as soon as this returns,
+/// before the thread itself has run (a daemon that reports ready has its threads named).
+void nameThread(std::thread& thread, const char* name) noexcept;
 
 }  // namespace mp::util

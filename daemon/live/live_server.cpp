@@ -88,11 +88,9 @@ void LiveServer::Impl::start(int portOverride) {
   subscriber->connect();
   commands->connect();
 
-  thread = std::thread([this] {
-    util::nameThread(shardCount == 1 ? "mp-live"
-                                     : ("mp-live-" + std::to_string(shardIndex)).c_str());
-    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
-  });
+  thread = std::thread([this] { event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY); });
+  util::nameThread(thread,
+                   shardCount == 1 ? "mp-live" : ("mp-live-" + std::to_string(shardIndex)).c_str());
 }
 
 void LiveServer::Impl::requestStop() noexcept {

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -99,6 +101,29 @@ TEST(Sched, NameThreadNamesTheCallingThreadAndKeepsFifteenCharacters) {
   worker.join();
   EXPECT_STREQ(shortName, "mp-writer-0");
   EXPECT_STREQ(longName, "mp-a-very-long-");
+}
+
+TEST(Sched, NameThreadNamesAThreadFromItsStarterBeforeItRuns) {
+  std::mutex mutex;
+  std::condition_variable go;
+  bool started = false;
+  char seen[32] = {};
+  std::thread worker([&] {
+    std::unique_lock lock(mutex);
+    go.wait(lock, [&] { return started; });
+    pthread_getname_np(pthread_self(), seen, sizeof seen);
+  });
+  util::nameThread(worker, "mp-live-3");
+  char outside[32] = {};
+  pthread_getname_np(worker.native_handle(), outside, sizeof outside);
+  {
+    std::lock_guard lock(mutex);
+    started = true;
+  }
+  go.notify_one();
+  worker.join();
+  EXPECT_STREQ(outside, "mp-live-3") << "named before the thread ran";
+  EXPECT_STREQ(seen, "mp-live-3");
 }
 
 TEST(Utf8, AcceptsValidAndRejectsMalformed) {
