@@ -13,13 +13,13 @@
 #include "http/accounts.hpp"
 #include "http/common.hpp"
 #include "http/compat.hpp"
+#include "http/export.hpp"
 #include "http/goals.hpp"
 #include "http/health.hpp"
 #include "http/metrics_route.hpp"
 #include "http/openapi.hpp"
 #include "http/query.hpp"
 #include "http/response.hpp"
-#include "http/export.hpp"
 #include "http/shares.hpp"
 #include "http/stats.hpp"
 #include "http/track.hpp"
@@ -322,18 +322,16 @@ Pistache::Address addressOf(const std::string& key, const std::string& listen) {
 
 void Server::start() {
   const auto& cfg = services_->config.http;
-  endpoint_ = std::make_unique<Http::Endpoint>(addressOf("http.listen", cfg.listen));
-  auto opts =
-      Http::Endpoint::options()
-          .threads(cfg.threads)
-          .threadsName("mp-http")
-          .flags(Pistache::Tcp::Options::ReuseAddr)
-          .backlog(1024)
-          // Past what Handler::onInput lets through, so it answers (as JSON) first.
-          .maxRequestSize(Handler::rawLimit(static_cast<std::size_t>(cfg.maxBodyBytes)) + 4096)
-          .maxResponseSize(4 * 1024 * 1024);
-  endpoint_->init(opts);
-  endpoint_->setHandler(Http::make_handler<Handler>(router_, services_));
+  endpoint_ = std::make_unique<HttpListener>(addressOf("http.listen", cfg.listen));
+  HttpListenerOptions opts;
+  opts.threads = cfg.threads;
+  opts.threadsName = "mp-http";
+  opts.flags = Pistache::Flags<Pistache::Tcp::Options>(Pistache::Tcp::Options::ReuseAddr);
+  opts.backlog = 1024;
+  // Past what Handler::onInput lets through, so it answers (as JSON) first.
+  opts.maxRequestSize = Handler::rawLimit(static_cast<std::size_t>(cfg.maxBodyBytes)) + 4096;
+  opts.maxResponseSize = 4 * 1024 * 1024;
+  endpoint_->init(opts, Http::make_handler<Handler>(router_, services_));
   try {
     endpoint_->serveThreaded();
   } catch (const std::exception& e) {
@@ -356,16 +354,15 @@ void Server::start() {
 void Server::startMetrics() {
   const std::string& listen = services_->config.metrics.listen;
   if (listen.empty()) return;
-  metricsEndpoint_ = std::make_unique<Http::Endpoint>(addressOf("metrics.listen", listen));
-  metricsEndpoint_->init(Http::Endpoint::options()
-                             .threads(1)
-                             .threadsName("mp-metrics")
-                             .flags(Pistache::Tcp::Options::ReuseAddr)
-                             .maxRequestSize(Handler::rawLimit(static_cast<std::size_t>(
-                                                 services_->config.http.maxBodyBytes)) +
-                                             4096)
-                             .maxResponseSize(4 * 1024 * 1024));
-  metricsEndpoint_->setHandler(Http::make_handler<Handler>(metricsRouter_, services_));
+  metricsEndpoint_ = std::make_unique<HttpListener>(addressOf("metrics.listen", listen));
+  HttpListenerOptions opts;
+  opts.threads = 1;
+  opts.threadsName = "mp-metrics";
+  opts.flags = Pistache::Flags<Pistache::Tcp::Options>(Pistache::Tcp::Options::ReuseAddr);
+  opts.maxRequestSize =
+      Handler::rawLimit(static_cast<std::size_t>(services_->config.http.maxBodyBytes)) + 4096;
+  opts.maxResponseSize = 4 * 1024 * 1024;
+  metricsEndpoint_->init(opts, Http::make_handler<Handler>(metricsRouter_, services_));
   try {
     metricsEndpoint_->serveThreaded();
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 
 #include "http/router.hpp"
 #include "services.hpp"
+#include "transport.hpp"
 
 namespace mp::ws {
 class LiveServer;
@@ -55,8 +56,8 @@ class Server {
   std::unique_ptr<ws::LiveServer> live_;
   std::shared_ptr<http::Router> router_;
   std::shared_ptr<http::Router> metricsRouter_;
-  std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
-  std::unique_ptr<Pistache::Http::Endpoint> metricsEndpoint_;
+  std::unique_ptr<HttpListener> endpoint_;
+  std::unique_ptr<HttpListener> metricsEndpoint_;
 };
 
 }  // namespace mp::daemon

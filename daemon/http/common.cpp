@@ -161,50 +161,64 @@ std::optional<std::string> bearerToken(const Http::Request& request) {
   return token;
 }
 
-void sendException(Http::ResponseWriter& response, std::exception_ptr error,
-                   const std::string& context) {
+ErrorAnswer describeException(std::exception_ptr error, const std::string& context) {
+  using Code = Http::Code;
   try {
     std::rethrow_exception(error);
   } catch (const InvalidInput& e) {
-    sendError(response, Http::Code::Bad_Request, "invalid_request", e.what());
+    return {Code::Bad_Request, "invalid_request", e.what(), {}};
   } catch (const UnsupportedMediaType& e) {
-    sendError(response, Http::Code::Unsupported_Media_Type, "unsupported_media_type", e.what());
+    return {Code::Unsupported_Media_Type, "unsupported_media_type", e.what(), {}};
   } catch (const Unauthorized& e) {
-    addHeader(response, "WWW-Authenticate", "Bearer realm=\"metricpulse\"");
-    sendError(response, Http::Code::Unauthorized, "unauthorized", e.what());
+    return {Code::Unauthorized,
+            "unauthorized",
+            e.what(),
+            {{"WWW-Authenticate", "Bearer realm=\"metricpulse\""}}};
   } catch (const Forbidden& e) {
-    sendError(response, Http::Code::Forbidden, e.code(), e.what());
+    return {Code::Forbidden, e.code(), e.what(), {}};
   } catch (const NotFound& e) {
-    sendError(response, Http::Code::Not_Found, "not_found", e.what());
+    return {Code::Not_Found, "not_found", e.what(), {}};
   } catch (const Conflict& e) {
-    sendError(response, Http::Code::Conflict, e.code(), e.what());
+    return {Code::Conflict, e.code(), e.what(), {}};
   } catch (const Rejected& e) {
-    if (e.retryAfter() > 0) addHeader(response, "Retry-After", std::to_string(e.retryAfter()));
-    sendError(response, static_cast<Http::Code>(e.status()), e.code(), e.what());
+    ErrorAnswer answer{static_cast<Code>(e.status()), e.code(), e.what(), {}};
+    if (e.retryAfter() > 0)
+      answer.headers.emplace_back("Retry-After", std::to_string(e.retryAfter()));
+    return answer;
   } catch (const RateLimited& e) {
-    addHeader(response, "Retry-After", std::to_string(e.retryAfter()));
-    sendError(response, Http::Code::Too_Many_Requests, "rate_limited", e.what());
+    return {Code::Too_Many_Requests,
+            "rate_limited",
+            e.what(),
+            {{"Retry-After", std::to_string(e.retryAfter())}}};
   } catch (const DbError& e) {
     if (db::isUnavailable(e)) {
       log::get("db")->warn("{}: database unavailable: {}", context, e.what());
-      addHeader(response, "Retry-After", "5");
-      sendError(response, Http::Code::Service_Unavailable, "unavailable",
-                "the database is unavailable; try again shortly");
-    } else {
-      log::get("db")->error("{}: {}", context, e.what());
-      sendError(response, Http::Code::Internal_Server_Error, "internal",
-                "the server failed to handle this request; see its log");
+      return {Code::Service_Unavailable,
+              "unavailable",
+              "the database is unavailable; try again shortly",
+              {{"Retry-After", "5"}}};
     }
+    log::get("db")->error("{}: {}", context, e.what());
   } catch (const RedisError& e) {
     log::get("redis")->warn("{}: redis unavailable: {}", context, e.what());
-    addHeader(response, "Retry-After", "5");
-    sendError(response, Http::Code::Service_Unavailable, "unavailable",
-              "a backing service is unavailable; try again shortly");
+    return {Code::Service_Unavailable,
+            "unavailable",
+            "a backing service is unavailable; try again shortly",
+            {{"Retry-After", "5"}}};
   } catch (const std::exception& e) {
     log::get("http")->error("{}: {}", context, e.what());
-    sendError(response, Http::Code::Internal_Server_Error, "internal",
-              "the server failed to handle this request; see its log");
   }
+  return {Code::Internal_Server_Error,
+          "internal",
+          "the server failed to handle this request; see its log",
+          {}};
+}
+
+void sendException(Http::ResponseWriter& response, std::exception_ptr error,
+                   const std::string& context) {
+  const ErrorAnswer answer = describeException(std::move(error), context);
+  for (const auto& [name, value] : answer.headers) addHeader(response, name, value);
+  sendError(response, answer.status, answer.code, answer.message);
 }
 
 std::optional<std::string> sessionToken(const Http::Request& request) {

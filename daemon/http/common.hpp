@@ -13,6 +13,7 @@
 
 #include "auth/jwt.hpp"
 #include "config/config.hpp"
+#include "http/response.hpp"
 
 namespace mp::daemon {
 struct Services;
@@ -104,8 +105,18 @@ void announce(daemon::Services& services, const std::function<void(redis::Client
 void offload(daemon::Services& services, Pistache::Http::ResponseWriter& response,
              std::string context, std::function<void(Pistache::Http::ResponseWriter&)> work);
 
-/// Answers an exception in the API's error shape (InvalidInput 400, NotFound 404, Conflict 409,
-/// PostgreSQL/Redis out of reach 503, anything else 500 with a log line).
+/// The answer to an exception in the API's error shape (InvalidInput 400, NotFound 404,
+/// Conflict 409, PostgreSQL/Redis out of reach 503, anything else 500 with a log line naming
+/// `context`).
+struct ErrorAnswer {
+  Pistache::Http::Code status = Pistache::Http::Code::Internal_Server_Error;
+  std::string code;
+  std::string message;
+  HeaderList headers;  ///< Retry-After, WWW-Authenticate
+};
+ErrorAnswer describeException(std::exception_ptr error, const std::string& context);
+
+/// Answers an exception as describeException() describes it.
 void sendException(Pistache::Http::ResponseWriter& response, std::exception_ptr error,
                    const std::string& context);
 

@@ -43,15 +43,44 @@ void sendJsonText(Pistache::Http::ResponseWriter& response, Pistache::Http::Code
   response.send(code, body, jsonType());
 }
 
+std::string errorBody(std::string_view code, std::string_view message) {
+  const nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void sendError(Pistache::Http::ResponseWriter& response, Pistache::Http::Code status,
                std::string_view code, std::string_view message) {
-  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  sendJson(response, status, body);
+  response.send(status, errorBody(code, message), jsonType());
 }
 
 void addHeader(Pistache::Http::ResponseWriter& response, const std::string& name,
                const std::string& value) {
   response.headers().add(std::make_shared<NamedHeader>(name, value));
+}
+
+std::string jsonResponseBytes(Pistache::Http::Version version, bool keepAlive,
+                              Pistache::Http::Code status, const HeaderList& headers, bool cors,
+                              std::string_view body) {
+  std::string out;
+  out.reserve(160 + body.size());
+  out += version == Pistache::Http::Version::Http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(static_cast<int>(status));
+  out += ' ';
+  out += Pistache::Http::codeString(status);
+  out += "\r\nContent-Type: application/json; charset=utf-8\r\n";
+  for (const auto& [name, value] : headers) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (cors) out += "Access-Control-Allow-Origin: *\r\n";
+  out += keepAlive ? "Connection: Keep-Alive\r\n" : "Connection: Close\r\n";
+  out += "Content-Length: ";
+  out += std::to_string(body.size());
+  out += "\r\n\r\n";
+  out += body;
+  return out;
 }
 
 }  // namespace mp::http

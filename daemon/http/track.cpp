@@ -8,6 +8,7 @@
 
 #include "auth/jwt.hpp"
 #include "http/common.hpp"
+#include "http/outbox.hpp"
 #include "http/response.hpp"
 #include "ingest/tracker.hpp"
 #include "services.hpp"
@@ -113,23 +114,36 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
           track.tokenUserId = claims->sub;
         }
         // Answered from the tracker's thread once the event cannot be lost; this worker goes
-        // on to the next request meanwhile.
-        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        // on to the next request meanwhile. The answer, written out here as bytes, goes
+        // through this worker's outbox: the worker sends it itself (see http::Outbox).
+        std::shared_ptr<Outbox> outbox = currentOutbox();
+        if (!outbox) throw Error("POST /track: this HTTP worker has no outbox");
+        const auto connection = response.headers().tryGet<Http::Header::Connection>();
+        const bool keepAlive =
+            connection && connection->control() == Http::ConnectionControl::KeepAlive;
         // The router's own pattern string, which lives as long as the server.
         const std::string* route = &Router::currentRoute();
         const auto started = std::chrono::steady_clock::now();
-        auto answer = [services, writer, route, started](ingest::TrackOutcome outcome,
-                                                         std::exception_ptr error) {
+        auto answer = [services, outbox, peer = std::weak_ptr(response.peer()),
+                       version = request.version(), keepAlive, route,
+                       started](ingest::TrackOutcome outcome, std::exception_ptr error) {
+          Http::Code status = Http::Code::Accepted;
+          std::string bytes;
           if (error) {
-            sendException(*writer, error, "POST /track");
+            const ErrorAnswer e = describeException(error, "POST /track");
+            status = e.status;
+            bytes = jsonResponseBytes(version, keepAlive, status, e.headers, true,
+                                      errorBody(e.code, e.message));
           } else {
+            HeaderList headers;
             if (auto reason = droppedReason(outcome); !reason.empty()) {
-              addHeader(*writer, "X-MetricPulse-Dropped", reason);
+              headers.emplace_back("X-MetricPulse-Dropped", std::move(reason));
             }
-            sendJsonText(*writer, Http::Code::Accepted, kAcceptedBody);
+            bytes = jsonResponseBytes(version, keepAlive, status, headers, true, kAcceptedBody);
           }
+          outbox->post(peer, std::move(bytes));
           services->httpMetrics.record(
-              *route, static_cast<int>(writer->getResponseCode()),
+              *route, static_cast<int>(status),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         };
         markDeferred();  // answered (and counted) by `answer`, here or on another thread

@@ -1,0 +1,224 @@
+// The HTTP listener's own transport: answers finished on other threads reach their connection,
+// and only theirs; connections past their timeouts are answered 408 or closed, as Pistache's
+// endpoint does it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/outbox.hpp"
+#include "http/response.hpp"
+#include "transport.hpp"
+
+namespace mp::daemon {
+namespace {
+
+namespace Http = Pistache::Http;
+using namespace std::chrono_literals;
+
+std::string okResponse(const std::string& body) {
+  return "HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// GET /later/<id>: answered "later <id>" 100 ms afterwards from another thread, through the
+// worker's outbox (the peer kept alive meanwhile, as an answer in flight may keep it).
+// GET /now: answered "now" at once by Pistache's own writer.
+class DeferringHandler : public Http::Handler {
+ public:
+  HTTP_PROTOTYPE(DeferringHandler)
+
+  void onRequest(const Http::Request& request, Http::ResponseWriter response) override {
+    const std::string path = request.resource();
+    if (path.rfind("/later/", 0) == 0) {
+      std::shared_ptr<http::Outbox> outbox = http::currentOutbox();
+      ASSERT_NE(outbox, nullptr);
+      std::shared_ptr<Pistache::Tcp::Peer> peer = response.peer();
+      std::thread([outbox, peer, id = path.substr(7)] {
+        std::this_thread::sleep_for(100ms);
+        outbox->post(peer, okResponse("later " + id));
+      }).detach();
+      return;
+    }
+    response.send(Http::Code::Ok, "now");
+  }
+};
+
+class HttpTransportTest : public ::testing::Test {
+ protected:
+  void start(HttpTimeouts timeouts = {}) {
+    listener_ = std::make_unique<HttpListener>(
+        Pistache::Address("127.0.0.1", Pistache::Port(static_cast<std::uint16_t>(0))));
+    HttpListenerOptions options;
+    options.threads = 2;
+    options.timeouts = timeouts;
+    listener_->init(options, Http::make_handler<DeferringHandler>());
+    listener_->serveThreaded();
+    port_ = static_cast<std::uint16_t>(listener_->getPort());
+  }
+  void TearDown() override {
+    if (listener_) listener_->shutdown();
+    // Answers still in flight hold only their outbox, never the listener.
+    std::this_thread::sleep_for(150ms);
+  }
+
+  int connectToServer() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  }
+
+  static void sendAll(int fd, const std::string& bytes) {
+    ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+
+  static std::string get(const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+  }
+
+  // One whole response (head and Content-Length body), or what came of it within `wait`.
+  static std::string readResponse(int fd, std::chrono::milliseconds wait) {
+    std::string got;
+    const auto until = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const std::size_t head = got.find("\r\n\r\n");
+      if (head != std::string::npos) {
+        const std::size_t at = got.find("Content-Length: ");
+        const std::size_t length = at == std::string::npos ? 0 : std::stoul(got.substr(at + 16));
+        if (got.size() >= head + 4 + length) return got;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return got;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return got + "<closed>";
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Everything that arrives within `wait` (until the peer closes); "<closed>" is appended when
+  // it did.
+  static std::string readFor(int fd, std::chrono::milliseconds wait) {
+    std::string got;
+    const auto until = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return got;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return got;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return got + "<closed>";
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  std::unique_ptr<HttpListener> listener_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(HttpTransportTest, AnAnswerPostedFromAnotherThreadReachesItsConnection) {
+  start();
+  const int fd = connectToServer();
+  sendAll(fd, get("/later/1"));
+  EXPECT_EQ(readResponse(fd, 2s), okResponse("later 1"));
+  // The connection goes on serving after it.
+  sendAll(fd, get("/now"));
+  const std::string now = readResponse(fd, 2s);
+  EXPECT_NE(now.find("\r\n\r\nnow"), std::string::npos) << now;
+  ::close(fd);
+}
+
+TEST_F(HttpTransportTest, ManyConnectionsEachGetTheirOwnAnswer) {
+  start();
+  std::vector<int> fds;
+  for (int i = 0; i < 200; ++i) {
+    fds.push_back(connectToServer());
+    sendAll(fds.back(), get("/later/" + std::to_string(i)));
+  }
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(readResponse(fds[i], 2s), okResponse("later " + std::to_string(i)))
+        << "connection " << i;
+    ::close(fds[i]);
+  }
+}
+
+TEST_F(HttpTransportTest, AnAnswerForAClosedConnectionReachesNoOther) {
+  start();
+  for (int round = 0; round < 15; ++round) {
+    // The client leaves before its answer: reset, so the server frees the descriptor at once,
+    // and the next connection is likely to be given the same number.
+    const int gone = connectToServer();
+    sendAll(gone, get("/later/gone"));
+    std::this_thread::sleep_for(10ms);
+    linger reset{1, 0};
+    ::setsockopt(gone, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(gone);
+    std::this_thread::sleep_for(10ms);
+    const int next = connectToServer();
+    sendAll(next, get("/now"));
+    const std::string now = readResponse(next, 2s);
+    EXPECT_NE(now.find("\r\n\r\nnow"), std::string::npos) << now;
+    // The closed connection's answer is posted 100 ms after its request.
+    const std::string more = readFor(next, 150ms);
+    EXPECT_EQ(more, "") << "round " << round << ": another connection's answer arrived";
+    ::close(next);
+  }
+}
+
+TEST_F(HttpTransportTest, AHalfSentRequestIsAnswered408AndClosed) {
+  HttpTimeouts timeouts;
+  timeouts.header = 300ms;
+  timeouts.body = 300ms;
+  start(timeouts);
+  const int fd = connectToServer();
+  sendAll(fd, "GET /now HTTP/1.1\r\nHost: x\r\n");
+  const std::string got = readFor(fd, 3s);
+  EXPECT_EQ(got.rfind("HTTP/1.1 408", 0), 0u) << got;
+  EXPECT_NE(got.find("<closed>"), std::string::npos) << got;
+  ::close(fd);
+}
+
+TEST_F(HttpTransportTest, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
+  HttpTimeouts timeouts;
+  timeouts.keepalive = 300ms;
+  start(timeouts);
+  const int fd = connectToServer();
+  sendAll(fd, get("/now"));
+  const std::string got = readFor(fd, 3s);
+  EXPECT_NE(got.find("\r\n\r\nnow"), std::string::npos) << got;
+  EXPECT_NE(got.find("<closed>"), std::string::npos) << "closed once idle: " << got;
+  ::close(fd);
+}
+
+TEST(JsonResponseBytes, AreWhatPistachesWriterSends) {
+  EXPECT_EQ(http::jsonResponseBytes(Http::Version::Http11, true, Http::Code::Accepted, {}, true,
+                                    R"({"ok":true})"),
+            "HTTP/1.1 202 Accepted\r\nContent-Type: application/json; charset=utf-8\r\n"
+            "Access-Control-Allow-Origin: *\r\nConnection: Keep-Alive\r\nContent-Length: 11\r\n"
+            "\r\n{\"ok\":true}");
+  EXPECT_EQ(http::jsonResponseBytes(Http::Version::Http10, false, Http::Code::Too_Many_Requests,
+                                    {{"Retry-After", "7"}}, false, "{}"),
+            "HTTP/1.0 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\n"
+            "Retry-After: 7\r\nConnection: Close\r\nContent-Length: 2\r\n\r\n{}");
+}
+
+}  // namespace
+}  // namespace mp::daemon
