@@ -79,21 +79,42 @@ class FlatReader {
   }
 
  private:
+  // By length and letter rather than a chain of string comparisons: this runs for every field
+  // of every queued event.
   static std::string* stringField(Event& e, const std::string& key) {
-    if (key == "i") return &e.id;
-    if (key == "w") return &e.websiteId;
-    if (key == "y") return &e.eventType;
-    if (key == "p") return &e.page;
-    if (key == "u") return &e.url;
-    if (key == "h") return &e.hostname;
-    if (key == "r") return &e.referrer;
+    if (key.size() == 1) {
+      switch (key[0]) {
+        case 'i':
+          return &e.id;
+        case 'w':
+          return &e.websiteId;
+        case 'y':
+          return &e.eventType;
+        case 'p':
+          return &e.page;
+        case 'u':
+          return &e.url;
+        case 'h':
+          return &e.hostname;
+        case 'r':
+          return &e.referrer;
+        case 's':
+          return &e.sessionId;
+        case 'b':
+          return &e.browser;
+        case 'o':
+          return &e.os;
+        case 'd':
+          return &e.device;
+        case 'c':
+          return &e.country;
+        default:
+          return nullptr;
+      }
+    }
+    if (key.size() != 2) return nullptr;
     if (key == "rh") return &e.referrerHost;
-    if (key == "s") return &e.sessionId;
     if (key == "ua") return &e.userAgent;
-    if (key == "b") return &e.browser;
-    if (key == "o") return &e.os;
-    if (key == "d") return &e.device;
-    if (key == "c") return &e.country;
     if (key == "ip") return &e.ip;
     if (key == "pr") return &e.props;
     return nullptr;

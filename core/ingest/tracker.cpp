@@ -415,17 +415,18 @@ std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCal
     return TrackOutcome::kIgnored;
   }
   // Serialised here, on the HTTP worker, so the one sending thread only concatenates.
-  std::string queued = events::toQueueJson(event);
-  std::string publish;
-  redis::appendCommand(
-      publish, {"PUBLISH", redis::eventsChannel(event.websiteId), events::liveFeedFrame(event)});
-  Pending pending{std::move(queued),
-                  std::move(publish),
-                  std::move(event.websiteId),
-                  std::move(event.sessionId),
-                  deps_.config.ingest.rateLimitPerMinute > 0 ? request.clientIp : std::string(),
-                  request.nowMillis,
-                  std::move(done)};
+  Pending pending;
+  pending.text = events::toQueueJson(event);
+  pending.publishAt = static_cast<std::uint32_t>(pending.text.size());
+  redis::appendCommand(pending.text, {"PUBLISH", redis::eventsChannel(event.websiteId),
+                                      events::liveFeedFrame(event)});
+  pending.websiteAt = static_cast<std::uint32_t>(pending.text.size());
+  pending.text += event.websiteId;
+  pending.sessionAt = static_cast<std::uint32_t>(pending.text.size());
+  pending.text += event.sessionId;
+  if (deps_.config.ingest.rateLimitPerMinute > 0) pending.clientIp = request.clientIp;
+  pending.nowMillis = request.nowMillis;
+  pending.done = std::move(done);
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || waiting_.size() >= maxWaiting_) {
@@ -504,13 +505,13 @@ void Tracker::sendBatch(std::vector<Pending>& batch) {
     allowed = admit(*lease, batch);
     std::string resp;
     std::size_t bytes = 0;
-    for (const auto& p : batch) bytes += 2 * p.queued.size() + p.publish.size() + 1;
+    for (const auto& p : batch) bytes += 2 * p.queued().size() + p.publish().size() + 1;
     resp.reserve(bytes + 1024);
     // The XADDs lead, so the reply to XADD n is replies[n].
     std::size_t commands = appendQueueEntries(resp, batch, allowed, entryOf);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!allowed[i]) continue;
-      resp.append(batch[i].publish);
+      resp.append(batch[i].publish());
       ++commands;
     }
     commands += appendRealtime(resp, batch, allowed);
@@ -552,7 +553,7 @@ std::size_t Tracker::appendQueueEntries(std::string& resp, const std::vector<Pen
                                         std::vector<std::size_t>& entryOf) {
   QueueEntryEncoder entries(resp);
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (allowed[i]) entryOf[i] = entries.add(batch[i].queued);
+    if (allowed[i]) entryOf[i] = entries.add(batch[i].queued());
   }
   return entries.finish();
 }
@@ -565,7 +566,7 @@ std::size_t Tracker::appendRealtime(std::string& resp, const std::vector<Pending
   std::vector<std::string_view> sites;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!allowed[i]) continue;
-    auto [it, inserted] = sessions.try_emplace(batch[i].websiteId);
+    auto [it, inserted] = sessions.try_emplace(batch[i].websiteId());
     if (inserted) sites.push_back(it->first);
     it->second.push_back(&batch[i]);
   }
@@ -577,7 +578,7 @@ std::size_t Tracker::appendRealtime(std::string& resp, const std::vector<Pending
 // One website's ZADD of the sessions of `members` (events of that website), scored by the time of
 // their event in seconds, and its trim when due. Returns the number of commands.
 std::size_t Tracker::appendSessions(std::string& resp, const std::vector<const Pending*>& members) {
-  const std::string& websiteId = members.front()->websiteId;
+  const std::string websiteId(members.front()->websiteId());
   const std::string key = redis::realtimeKey(websiteId);
   std::vector<std::string> scores;
   scores.reserve(members.size());
@@ -589,7 +590,7 @@ std::size_t Tracker::appendSessions(std::string& resp, const std::vector<const P
   std::vector<std::string_view> zadd{"ZADD", key};
   for (std::size_t m = 0; m < members.size(); ++m) {
     zadd.push_back(scores[m]);
-    zadd.push_back(members[m]->sessionId);
+    zadd.push_back(members[m]->sessionId());
   }
   redis::appendCommand(resp, zadd);
   auto last = trimmed_.find(websiteId);
@@ -667,7 +668,7 @@ void Tracker::fallBack(Pending& pending) {
   auto done = std::move(pending.done);
   events::Event event;
   try {
-    event = events::fromQueueJson(pending.queued);  // written by toQueueJson above: cannot fail
+    event = events::fromQueueJson(pending.queued());  // written by toQueueJson above: cannot fail
   } catch (const std::exception& e) {
     log::get("ingest")->error("an event's own queue JSON did not read back: {}", e.what());
     ++stats_.rejectedUnavailable;

@@ -3,6 +3,7 @@
 #include "http/track.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <optional>
 
@@ -23,6 +24,20 @@ namespace {
 
 // The body of every 202, written once.
 const std::string kAcceptedBody = R"({"ok":true})";
+
+// The usual answer, written out once per HTTP version and Connection choice.
+const std::string& acceptedBytes(Http::Version version, bool keepAlive) {
+  static const std::array<std::string, 4> kBytes = [] {
+    std::array<std::string, 4> bytes;
+    for (int i = 0; i < 4; ++i) {
+      bytes[static_cast<std::size_t>(i)] =
+          jsonResponseBytes(i < 2 ? Http::Version::Http11 : Http::Version::Http10, i % 2 == 1,
+                            Http::Code::Accepted, {}, true, kAcceptedBody);
+    }
+    return bytes;
+  }();
+  return kBytes[(version == Http::Version::Http10 ? 2 : 0) + (keepAlive ? 1 : 0)];
+}
 
 std::string lowerMediaType(const std::string& contentType) {
   std::string media = contentType.substr(0, contentType.find(';'));
@@ -103,28 +118,35 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
   router.add(
       Http::Method::Post, "/track",
       [services](const Http::Request& request, const RouteParams&, Http::ResponseWriter& response) {
-        // CORS first, so a browser can read even the error answers.
-        addTrackingCors(response);
-        checkTrackingBody(request, *services);
-        ingest::TrackRequest track = trackRequest(request, *services);
-        track.body = request.body();
+        ingest::TrackRequest track;
         std::optional<auth::Claims> claims;
-        if (bearerToken(request)) {
-          claims = requireToken(request, *services);
-          track.tokenUserId = claims->sub;
+        try {
+          checkTrackingBody(request, *services);
+          track = trackRequest(request, *services);
+          track.body = request.body();
+          if (bearerToken(request)) {
+            claims = requireToken(request, *services);
+            track.tokenUserId = claims->sub;
+          }
+          if (!currentOutbox()) throw Error("POST /track: this HTTP worker has no outbox");
+        } catch (...) {
+          // So a browser can read the error answer too (the answers below carry it).
+          addTrackingCors(response);
+          throw;
         }
         // Answered from the tracker's thread once the event cannot be lost; this worker goes
         // on to the next request meanwhile. The answer, written out here as bytes, goes
         // through this worker's outbox: the worker sends it itself (see http::Outbox).
         std::shared_ptr<Outbox> outbox = currentOutbox();
-        if (!outbox) throw Error("POST /track: this HTTP worker has no outbox");
         const auto connection = response.headers().tryGet<Http::Header::Connection>();
         const bool keepAlive =
             connection && connection->control() == Http::ConnectionControl::KeepAlive;
         // The router's own pattern string, which lives as long as the server.
         const std::string* route = &Router::currentRoute();
         const auto started = std::chrono::steady_clock::now();
-        auto answer = [services, outbox, peer = std::weak_ptr(response.peer()),
+        // The services outlive every answer: the tracker, the website cache and the blocking
+        // pool that call it are stopped before they go.
+        auto answer = [services = services.get(), outbox, peer = std::weak_ptr(response.peer()),
                        version = request.version(), keepAlive, route,
                        started](ingest::TrackOutcome outcome, std::exception_ptr error) {
           Http::Code status = Http::Code::Accepted;
@@ -134,12 +156,12 @@ void addTrackRoutes(Router& router, std::shared_ptr<daemon::Services> services) 
             status = e.status;
             bytes = jsonResponseBytes(version, keepAlive, status, e.headers, true,
                                       errorBody(e.code, e.message));
+          } else if (auto reason = droppedReason(outcome); !reason.empty()) {
+            bytes = jsonResponseBytes(version, keepAlive, status,
+                                      {{"X-MetricPulse-Dropped", std::move(reason)}}, true,
+                                      kAcceptedBody);
           } else {
-            HeaderList headers;
-            if (auto reason = droppedReason(outcome); !reason.empty()) {
-              headers.emplace_back("X-MetricPulse-Dropped", std::move(reason));
-            }
-            bytes = jsonResponseBytes(version, keepAlive, status, headers, true, kAcceptedBody);
+            bytes = acceptedBytes(version, keepAlive);
           }
           outbox->post(peer, std::move(bytes));
           services->httpMetrics.record(
