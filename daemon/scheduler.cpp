@@ -93,6 +93,8 @@ void Scheduler::start() {
     job.next = now + job.firstDelay;
     metrics_.declare(job.name);
   }
+  // The refresh of every website is first due when the visits job's first run is.
+  lastFullRefresh_ = now;
   log::get("main")->info(
       "scheduler: aggregation {}, partitions {} months ahead daily, retention {}, salts every {}",
       options_.aggregation ? fmt::format("every {} (first in {}), visits refreshed every {}",
@@ -139,19 +141,20 @@ void Scheduler::cancelRunning() {
   }
 }
 
-void Scheduler::refreshSoon() {
+void Scheduler::refreshSoon(const std::string& websiteId) {
   if (!options_.aggregation) return;
   {
     std::lock_guard lock(mutex_);
     refreshWanted_ = true;
+    refreshSites_.insert(websiteId);
   }
   wake_.notify_all();
 }
 
-std::function<void(std::int64_t)> Scheduler::refreshHook() {
-  return [nudge = nudge_](std::int64_t) {
+std::function<void(const std::string&, std::int64_t)> Scheduler::refreshHook() {
+  return [nudge = nudge_](const std::string& websiteId, std::int64_t) {
     std::lock_guard lock(nudge->mutex);
-    if (nudge->target != nullptr) nudge->target->refreshSoon();
+    if (nudge->target != nullptr) nudge->target->refreshSoon(websiteId);
   };
 }
 
@@ -244,14 +247,34 @@ Scheduler::JobResult Scheduler::foldJob(db::Connection& conn) {
 Scheduler::JobResult Scheduler::refreshJob(db::Connection& conn) {
   auto logger = log::get("agg");
   const auto started = steady_clock::now();
-  const auto done = aggregation::tryRefreshVisits(conn);
+  std::vector<std::string> sites;
+  {
+    std::lock_guard lock(mutex_);
+    sites.assign(refreshSites_.begin(), refreshSites_.end());
+    refreshSites_.clear();
+  }
+  // Asked for by questions, and the refresh of every website not due yet: those websites only.
+  const bool full = sites.empty() || started - lastFullRefresh_ >= options_.refreshInterval;
+  if (full) sites.clear();
+  std::optional<aggregation::RefreshResult> done;
+  try {
+    done = aggregation::tryRefreshVisits(conn, false, sites);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    refreshSites_.insert(sites.begin(), sites.end());  // still wanted at the retry
+    throw;
+  }
   if (!done) {
+    std::lock_guard lock(mutex_);
+    refreshSites_.insert(sites.begin(), sites.end());
     logger->debug("visits refresh skipped: a fold holds the fold lock");
     return JobResult::kSkipped;
   }
+  if (full) lastFullRefresh_ = started;
   // Every minute: quiet unless something changed.
   if (done->days > 0 || done->conversionDays > 0) {
-    logger->debug("visits refreshed days={} conversion_days={} ms={}", done->days,
+    logger->debug("visits refreshed websites={} days={} conversion_days={} ms={}",
+                  full ? std::string("all") : std::to_string(sites.size()), done->days,
                   done->conversionDays, msSince(started));
   }
   return JobResult::kDone;

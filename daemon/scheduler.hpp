@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,7 +29,7 @@ struct ScheduleOptions {
   /// With aggregation: bring the stored visits of days not final up to date this often.
   std::chrono::milliseconds refreshInterval{std::chrono::minutes(1)};
   /// And when a question asks for it (refreshSoon()), no sooner than this after the last run.
-  std::chrono::milliseconds refreshGap{std::chrono::seconds(2)};
+  std::chrono::milliseconds refreshGap{std::chrono::milliseconds(250)};
   /// Prune events older than this many days, daily; 0 never prunes (retention.days).
   int retentionDays = 0;
   /// The events partitions of this month and this many ahead, ensured at start and daily.
@@ -67,14 +68,16 @@ class Scheduler {
   /// Wakes the thread, cancels the statement of a job in progress (the job's transaction rolls
   /// back; the next run redoes its work) and joins. Never throws; safe to call twice.
   void stop() noexcept;
-  /// Brings the refresh of the stored visits forward (with aggregation): a question found many
-  /// events written since they were last refreshed (stats::kLiveBacklogEvents), which every
-  /// question until the next refresh would sessionise again. It runs now, or refreshGap after
-  /// the last run; requests meanwhile are one. Thread-safe and quick.
-  void refreshSoon();
+  /// Brings the refresh of `websiteId`'s stored visits forward (with aggregation): a question
+  /// found many events written since they were last refreshed (stats::kLiveBacklogEvents), which
+  /// every question until the next refresh would sessionise again. It runs now, or refreshGap
+  /// after the last run, for the websites asked for meanwhile only (quicker than every website's
+  /// under a heavy load); the refresh of every website stays due every refreshInterval.
+  /// Thread-safe and quick.
+  void refreshSoon(const std::string& websiteId);
   /// refreshSoon() as a callable for stats::setLiveBacklogHook(): it may outlive this scheduler,
   /// and then does nothing.
-  std::function<void(std::int64_t)> refreshHook();
+  std::function<void(const std::string&, std::int64_t)> refreshHook();
 
  private:
   enum class JobResult { kDone, kSkipped };
@@ -115,9 +118,13 @@ class Scheduler {
   };
   std::shared_ptr<Nudge> nudge_;
 
-  std::mutex mutex_;  // guards the wait on wake_ and refreshWanted_
+  std::mutex mutex_;  // guards the wait on wake_, refreshWanted_ and refreshSites_
   std::condition_variable wake_;
   bool refreshWanted_ = false;
+  std::set<std::string> refreshSites_;  // asked for by questions since the last visits run
+  // Scheduler thread only (once started): when the visits job last refreshed every website, or
+  // was started.
+  std::chrono::steady_clock::time_point lastFullRefresh_{};
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 

@@ -459,7 +459,8 @@ int backfillConversions(db::Connection& conn) {
 
 }  // namespace
 
-std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait) {
+std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait,
+                                              const std::vector<std::string>& asked) {
   if (wait) {
     conn.execArgs("SELECT pg_advisory_lock($1)", kFoldLockKey);
   } else if (!conn.execArgs("SELECT pg_try_advisory_lock($1)", kFoldLockKey).getBool(0, 0)) {
@@ -475,10 +476,23 @@ std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait) {
       " FROM aggregation_runs r JOIN websites w ON w.id = r.website_id"
       " WHERE r.seen IS NOT NULL AND NOT ({}) ORDER BY r.website_id, r.date",
       kFinal);
+  static const std::string kLiveOf = fmt::format(
+      "SELECT r.website_id::text, r.date::text, w.time_zone, r.seen::text"
+      " FROM aggregation_runs r JOIN websites w ON w.id = r.website_id"
+      " WHERE r.website_id = ANY($2::uuid[]) AND r.seen IS NOT NULL AND NOT ({})"
+      " ORDER BY r.website_id, r.date",
+      kFinal);
+  // Only UUIDs go into the array literal (nothing in them needs quoting).
+  std::vector<std::string> only;
+  for (const auto& id : asked) {
+    if (util::isUuid(id)) only.push_back(id);
+  }
+  if (!asked.empty() && only.empty()) return result;
   for (int attempt = 1;; ++attempt) {
     try {
       db::Transaction tx(conn, db::Isolation::kRepeatableRead);
-      auto live = conn.execArgs(kLive, settleSeconds());
+      auto live = only.empty() ? conn.execArgs(kLive, settleSeconds())
+                               : conn.execArgs(kLiveOf, settleSeconds(), db::arrayLiteral(only));
       int changed = 0;
       std::vector<std::string> websites;
       std::vector<std::string> dates;
@@ -525,7 +539,7 @@ std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait) {
       if (attempt >= kDayAttempts || !isRetryable(e)) throw;
     }
   }
-  result.conversionDays = backfillConversions(conn);
+  if (asked.empty()) result.conversionDays = backfillConversions(conn);
   return result;
 }
 

@@ -104,8 +104,10 @@ struct RefreshResult {
 /// replaces the visits that events written since each such day's snapshot touched and records
 /// the new snapshot; then gives up to kConversionBackfillDays final days folded before a goal or
 /// funnel existed its rows. The stats are exact without it; it keeps what they sessionise
-/// again or walk per question small. Throws DbError.
-std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait = false);
+/// again or walk per question small. With `websites` (ids), only their days, and no backfill:
+/// what a question far behind asks for, quicker than a refresh of every website. Throws DbError.
+std::optional<RefreshResult> tryRefreshVisits(db::Connection& conn, bool wait = false,
+                                              const std::vector<std::string>& websites = {});
 
 /// The first gap-free run of final days of `websiteId` (see FoldedSpan), std::nullopt when no
 /// day is final. Throws DbError.

@@ -177,8 +177,8 @@ constexpr KeyDef kKeys[] = {
      member<&C::aggregation, &AggregationConfig::refreshInterval>(),
      "How often the in-daemon aggregation brings the stored visits of days that are not final "
      "up to date between runs (the stats are exact either way; it keeps them fast). A question "
-     "that finds 2000 or more events written since has them brought up to date at once, at "
-     "most every 2 seconds."},
+     "that finds 1000 or more events written since has its website's brought up to date at "
+     "once, at most every quarter of a second."},
     // [cache]
     {"cache", "ttl_seconds", kInt, 30, range(0, 86400),
      member<&C::cache, &CacheConfig::ttlSeconds>(),

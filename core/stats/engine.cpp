@@ -130,7 +130,7 @@ struct DaySplit {
   bool imported = false;         // some day of the range was imported as aggregates (0017)
 };
 
-using BacklogHook = std::function<void(std::int64_t)>;
+using BacklogHook = std::function<void(const std::string&, std::int64_t)>;
 // Read and replaced with the atomic operations of shared_ptr only.
 std::shared_ptr<const BacklogHook>& backlogHookSlot() {
   static std::shared_ptr<const BacklogHook> slot;
@@ -165,7 +165,7 @@ DaySplit splitDays(db::Connection& conn, const Query& q) {
     }
   }
   if (backlog >= kLiveBacklogEvents) {
-    if (const auto hook = std::atomic_load(&backlogHookSlot())) (*hook)(backlog);
+    if (const auto hook = std::atomic_load(&backlogHookSlot())) (*hook)(q.websiteId, backlog);
   }
   return split;
 }
@@ -950,7 +950,8 @@ std::optional<ImportedDays> importedDays(db::Connection& conn, const Query& quer
   return out;
 }
 
-void setLiveBacklogHook(std::function<void(std::int64_t events)> hook) {
+void setLiveBacklogHook(
+    std::function<void(const std::string& websiteId, std::int64_t events)> hook) {
   std::atomic_store(&backlogHookSlot(), hook ? std::make_shared<const BacklogHook>(std::move(hook))
                                              : std::shared_ptr<const BacklogHook>());
 }

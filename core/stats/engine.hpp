@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "db/connection.hpp"
 #include "stats/query.hpp"
@@ -12,14 +13,15 @@ namespace mp::stats {
 
 /// A question that finds at least this many events written since a day's stored visits were
 /// last brought up to date sessionises them all again, and so would every question after it:
-/// it calls the backlog hook, which asks for a refresh of the stored visits now (the daemon's
-/// scheduler) rather than at the next refresh_interval.
-inline constexpr std::int64_t kLiveBacklogEvents = 2000;
+/// it calls the backlog hook, which asks for a refresh of that website's stored visits now (the
+/// daemon's scheduler) rather than at the next refresh_interval.
+inline constexpr std::int64_t kLiveBacklogEvents = 1000;
 
-/// Called on the questioning thread with the events of the live days it found at least
-/// kLiveBacklogEvents of; must be quick and must not throw. An empty function clears it.
-/// Thread-safe: a question sees the hook before or after the change.
-void setLiveBacklogHook(std::function<void(std::int64_t events)> hook);
+/// Called on the questioning thread with the website asked about and the events of its live
+/// days the question found (at least kLiveBacklogEvents); must be quick and must not throw. An
+/// empty function clears it. Thread-safe: a question sees the hook before or after the change.
+void setLiveBacklogHook(
+    std::function<void(const std::string& websiteId, std::int64_t events)> hook);
 
 /// Answers `query` (website, range, metrics, dimensions, filters, order, paging, compare) in one
 /// read-only REPEATABLE READ snapshot on `conn`, which must not be in a transaction. The website

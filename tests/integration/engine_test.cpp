@@ -500,8 +500,9 @@ TEST_F(EngineTest, ManyEventsWrittenSinceTheStoredVisitsCallTheBacklogHook) {
   conn_.exec("UPDATE aggregation_runs SET dirty = true");
   std::vector<std::int64_t> calls;
   std::mutex callsMutex;
-  stats::setLiveBacklogHook([&](std::int64_t events) {
+  stats::setLiveBacklogHook([&](const std::string& websiteId, std::int64_t events) {
     std::lock_guard lock(callsMutex);
+    EXPECT_EQ(websiteId, site_) << "the website asked about";
     calls.push_back(events);
   });
   struct Clear {

@@ -158,9 +158,20 @@ TEST_F(SchedulerTest, FoldsAgainOnEveryInterval) {
 }
 
 // The visits job runs every refreshInterval, and sooner when a question asks (refreshSoon(),
-// through the engine's backlog hook): then at once, and not again within refreshGap.
+// through the engine's backlog hook): then at once, for the website asked about only, and not
+// again within refreshGap.
 TEST_F(SchedulerTest, AQuestionBehindTheStoredVisitsBringsTheirRefreshForward) {
+  const std::string other =
+      seed::website(conn_, seed::owner(conn_, "other@example.com"), "Other", "other.example.com");
+  const auto insertOther = [&](int n) {
+    conn_.execArgs(
+        "INSERT INTO events (website_id, ts, page, visitor_id, session_id)"
+        " SELECT $1, now() - i * interval '1 second', '/o', i, 'o' || i"
+        " FROM generate_series(1, $2) AS i",
+        other, n);
+  };
   insertEventsNow(20);
+  insertOther(3);
   auto options = fast();
   options.aggregationInterval = 1h;
   options.refreshInterval = 1h;
@@ -168,40 +179,48 @@ TEST_F(SchedulerTest, AQuestionBehindTheStoredVisitsBringsTheirRefreshForward) {
   auto scheduler = make(options);
   scheduler->start();
   ASSERT_TRUE(eventually([&] { return foldedEvents() == 20; })) << foldedEvents();
-  const auto seen = [&] {
+  const auto seen = [&](const std::string& site) {
     return std::string(
         conn_
             .execArgs("SELECT string_agg(seen::text, ',' ORDER BY date) FROM aggregation_runs"
                       " WHERE website_id = $1",
-                      site_)
+                      site)
             .get(0, 0));
   };
-  const std::string folded = seen();
+  ASSERT_TRUE(eventually([&] { return !seen(other).empty(); })) << "both websites folded";
+  const double before = sample(metricsText(), runs("visits", "ok"));
+  EXPECT_EQ(before, 0) << "no visits run yet: the first is an hour away";
+  const std::string folded = seen(site_);
+  const std::string otherFolded = seen(other);
   insertEventsNow(5);
+  insertOther(2);
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(seen(), folded) << "the next refresh is an hour away";
-  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), 0);
+  EXPECT_EQ(seen(site_), folded) << "the next refresh is an hour away";
+  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), before);
 
   // What the engine calls when a question finds the stored visits far behind.
   const auto hook = scheduler->refreshHook();
   const auto asked = std::chrono::steady_clock::now();
-  hook(stats::kLiveBacklogEvents);
-  ASSERT_TRUE(eventually([&] { return sample(metricsText(), runs("visits", "ok")) == 1; }, 10s));
+  hook(site_, stats::kLiveBacklogEvents);
+  ASSERT_TRUE(
+      eventually([&] { return sample(metricsText(), runs("visits", "ok")) == before + 1; }, 10s));
   EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s) << "at once, not in an hour";
-  EXPECT_NE(seen(), folded) << "the refresh recorded its snapshot";
+  EXPECT_NE(seen(site_), folded) << "the refresh recorded its snapshot";
+  EXPECT_EQ(seen(other), otherFolded) << "the website no question asked about waits its turn";
 
   // Asked again at once: one more run, refreshGap after the first.
-  hook(stats::kLiveBacklogEvents);
-  hook(stats::kLiveBacklogEvents);
+  hook(site_, stats::kLiveBacklogEvents);
+  hook(site_, stats::kLiveBacklogEvents);
   std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), 1) << "not within refreshGap";
-  ASSERT_TRUE(eventually([&] { return sample(metricsText(), runs("visits", "ok")) == 2; }, 10s));
+  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), before + 1) << "not within refreshGap";
+  ASSERT_TRUE(
+      eventually([&] { return sample(metricsText(), runs("visits", "ok")) == before + 2; }, 10s));
   std::this_thread::sleep_for(2s);
-  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), 2) << "two requests, one run";
+  EXPECT_EQ(sample(metricsText(), runs("visits", "ok")), before + 2) << "two requests, one run";
   scheduler->stop();
   // The hook outlives the scheduler harmlessly.
   scheduler.reset();
-  hook(stats::kLiveBacklogEvents);
+  hook(site_, stats::kLiveBacklogEvents);
 }
 
 TEST_F(SchedulerTest, SkipsWhileAnotherRunHoldsTheFoldLock) {
