@@ -16,6 +16,7 @@
 #include "events/user_agent.hpp"
 #include "ingest/direct_writer.hpp"
 #include "ingest/queue_entry.hpp"
+#include "ingest/track_body.hpp"
 #include "log/log.hpp"
 #include "redis/keys.hpp"
 #include "redis/pool.hpp"
@@ -42,12 +43,23 @@ using util::kDayMillis;
 constexpr std::int64_t kAheadMillis = 5LL * 60 * 1000;
 constexpr std::int64_t kServerSideBackMillis = 30 * kDayMillis;
 
-// An optional string field: absent or null gives nullopt; another type is a 400.
-std::optional<std::string> optString(const json& body, const char* field) {
-  auto it = body.find(field);
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) throw InvalidInput(field, std::string(field) + " must be a string");
-  return it->get<std::string>();
+// An optional string field, taken from the body: absent or null gives nullopt; another type is a
+// 400.
+std::optional<std::string> takeString(BodyValue& value, const char* field) {
+  if (value.absentOrNull()) return std::nullopt;
+  if (value.kind != BodyValue::Kind::kString) {
+    throw InvalidInput(field, std::string(field) + " must be a string");
+  }
+  return std::move(value.text);
+}
+
+// An optional boolean field: absent or null gives nullopt; another type is a 400.
+std::optional<bool> optBool(const BodyValue& value, const char* field) {
+  if (value.absentOrNull()) return std::nullopt;
+  if (value.kind != BodyValue::Kind::kBool) {
+    throw InvalidInput(field, std::string(field) + " must be true or false");
+  }
+  return value.flag;
 }
 
 [[noreturn]] void refuseNul(const std::string& field) {
@@ -70,62 +82,15 @@ void checkNoNul(std::string_view value, const std::string& field) {
   if (value.find('\0') != std::string_view::npos) refuseNul(field);
 }
 
-// nlohmann's DOM parser, noting the first number directly inside the top-level "props" whose
-// double would not store the decimal that was sent (1e-400 becomes 0, 123456789012345678901234
-// loses digits): jsonb would have kept it exactly, so storing the double would alter the event.
-// Only numbers with a fraction, an exponent or more than 64 bits come here, and rarely.
-class BodyParser : public nlohmann::detail::json_sax_dom_parser<json> {
-  using Base = nlohmann::detail::json_sax_dom_parser<json>;
-
- public:
-  explicit BodyParser(json& result) : Base(result, false) {}
-
-  bool start_object(std::size_t n) {
-    ++depth_;
-    return Base::start_object(n);
-  }
-  bool end_object() {
-    --depth_;
-    return Base::end_object();
-  }
-  bool start_array(std::size_t n) {
-    ++depth_;
-    return Base::start_array(n);
-  }
-  bool end_array() {
-    --depth_;
-    return Base::end_array();
-  }
-  bool key(json::string_t& k) {
-    if (depth_ == 1) inProps_ = k == "props";
-    if (depth_ == 2) key_ = k;
-    return Base::key(k);
-  }
-  bool number_float(json::number_float_t value, const json::string_t& text) {
-    if (depth_ == 2 && inProps_ && !inexact_ && !util::sameJsonNumber(text, json(value).dump())) {
-      inexact_ = key_;
-    }
-    return Base::number_float(value, text);
-  }
-
-  /// The props key of the first number a double cannot hold exactly, if any.
-  const std::optional<std::string>& inexact() const { return inexact_; }
-
- private:
-  int depth_ = 0;
-  bool inProps_ = false;
-  std::string key_;
-  std::optional<std::string> inexact_;
-};
-
-std::int64_t parseTimestamp(const json& value, std::int64_t now, std::int64_t maxBack) {
+std::int64_t parseTimestamp(const BodyValue& value, std::int64_t now, std::int64_t maxBack) {
   std::optional<std::int64_t> ms;
-  if (value.is_string()) {
-    ms = util::parseRfc3339(value.get<std::string>());
-  } else if (value.is_number_integer()) {
-    ms = value.get<std::int64_t>();
-  } else if (value.is_number_float()) {
-    const double d = value.get<double>();
+  if (value.kind == BodyValue::Kind::kString) {
+    ms = util::parseRfc3339(value.text);
+  } else if (value.kind == BodyValue::Kind::kInteger) {
+    // An unsigned integer past 2^63 becomes negative, and is then refused as out of range.
+    ms = static_cast<std::int64_t>(value.integer);
+  } else if (value.kind == BodyValue::Kind::kFloat) {
+    const double d = value.number;
     if (d > -1e15 && d < 1e15) ms = static_cast<std::int64_t>(d);
   }
   if (!ms) {
@@ -166,58 +131,41 @@ std::string referrerHostOf(const std::string& referrer, const std::string& siteD
   return host;
 }
 
-// The body as a JSON object. `inexactProp` gets the props key of the first number a double
-// cannot hold exactly, if any: refused once props are read.
-json parseBody(const std::string& text, std::optional<std::string>& inexactProp) {
-  json body;
-  BodyParser parser(body);
-  if (!json::sax_parse(text, &parser)) {
-    throw InvalidInput("body", "the body is not valid JSON (or not UTF-8)");
-  }
-  if (!body.is_object()) throw InvalidInput("body", "the body must be a JSON object");
-  inexactProp = parser.inexact();
-  return body;
-}
-
 // The website, the event type, the page and the referrer.
-void readPage(const json& body, events::Event& e) {
-  auto websiteId = optString(body, "websiteId");
+void readPage(TrackBody& body, events::Event& e) {
+  auto websiteId = takeString(body.websiteId, "websiteId");
   if (!websiteId) throw InvalidInput("websiteId", "websiteId is required");
-  if (!util::isUuid(*websiteId)) throw InvalidInput("websiteId", "websiteId must be a UUID");
-  websiteId = util::canonicalUuid(*websiteId);
-  e.websiteId = *websiteId;
+  auto canonical = util::canonicalUuid(*websiteId);
+  if (!canonical) throw InvalidInput("websiteId", "websiteId must be a UUID");
+  e.websiteId = std::move(*canonical);
 
-  e.eventType = optString(body, "eventType").value_or("pageview");
+  e.eventType = takeString(body.eventType, "eventType").value_or("pageview");
   checkText(e.eventType, "eventType", 1, kMaxEventType);
-  if (auto it = body.find("interactive"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) throw InvalidInput("interactive", "interactive must be true or false");
-    e.interactive = it->get<bool>();
-  }
+  if (auto interactive = optBool(body.interactive, "interactive")) e.interactive = *interactive;
 
-  auto url = optString(body, "url");
+  auto url = takeString(body.url, "url");
   if (!url) throw InvalidInput("url", "url is required");
   checkText(*url, "url", 1, kMaxUrl);
   auto parsedUrl = util::parseHttpUrl(*url);
   if (!parsedUrl) throw InvalidInput("url", "url must be an absolute http or https URL");
-  e.url = *url;
-  e.page = parsedUrl->path;
-  if (auto it = body.find("hashMode"); it != body.end() && !it->is_null()) {
-    if (!it->is_boolean()) throw InvalidInput("hashMode", "hashMode must be true or false");
+  e.page = std::move(parsedUrl->path);
+  if (auto hashMode = optBool(body.hashMode, "hashMode")) {
     // A single-page site that routes by fragment: "/#/about" is a page of its own.
     const auto hash = url->find('#');
-    if (it->get<bool>() && hash != std::string::npos && hash + 1 < url->size()) {
-      e.page += url->substr(hash);
+    if (*hashMode && hash != std::string::npos && hash + 1 < url->size()) {
+      e.page.append(*url, hash);
     }
   }
-  e.hostname = parsedUrl->host;
+  e.hostname = std::move(parsedUrl->host);
+  e.url = std::move(*url);
 
-  e.referrer = optString(body, "referrer").value_or("");
+  e.referrer = takeString(body.referrer, "referrer").value_or("");
   checkText(e.referrer, "referrer", 0, kMaxUrl);
 }
 
 // The client's User-Agent, and its address, which is returned: the request's, or for a
 // server-side event (sent with a token) those the body gives.
-std::string readClient(const json& body, const TrackRequest& request, events::Event& e) {
+std::string readClient(TrackBody& body, const TrackRequest& request, events::Event& e) {
   std::string ip = request.clientIp;
   e.userAgent = request.userAgent;
   // The header is not checked by the JSON parser: it could carry bytes no text column takes.
@@ -225,33 +173,35 @@ std::string readClient(const json& body, const TrackRequest& request, events::Ev
     throw InvalidInput("User-Agent", "the User-Agent header must be UTF-8 without NUL characters");
   }
   if (request.tokenUserId) {
-    if (auto bodyIp = optString(body, "ip")) {
+    if (auto bodyIp = takeString(body.ip, "ip")) {
       if (!events::parseIp(*bodyIp)) {
         throw InvalidInput("ip", "ip must be an IPv4 or IPv6 address");
       }
-      ip = *bodyIp;
+      ip = std::move(*bodyIp);
     }
-    if (auto bodyUa = optString(body, "userAgent")) {
+    if (auto bodyUa = takeString(body.userAgent, "userAgent")) {
       checkNoNul(*bodyUa, "userAgent");
-      e.userAgent = *bodyUa;
+      e.userAgent = std::move(*bodyUa);
     }
   }
   return ip;
 }
 
 // The event's time (the request's unless the body gives one) and props.
-void readTimeAndProps(const json& body, const TrackRequest& request,
-                      const std::optional<std::string>& inexactProp, events::Event& e) {
+void readTimeAndProps(const TrackBody& body, const TrackRequest& request, events::Event& e) {
   const bool serverSide = request.tokenUserId.has_value();
   e.tsMillis = request.nowMillis;
-  if (auto ts = body.find("timestamp"); ts != body.end() && !ts->is_null()) {
-    e.tsMillis =
-        parseTimestamp(*ts, request.nowMillis, serverSide ? kServerSideBackMillis : kDayMillis);
+  if (!body.timestamp.absentOrNull()) {
+    e.tsMillis = parseTimestamp(body.timestamp, request.nowMillis,
+                                serverSide ? kServerSideBackMillis : kDayMillis);
   }
-  if (auto props = body.find("props"); props != body.end() && !props->is_null()) {
-    e.props = checkedProps(*props);
-    if (inexactProp) {
-      throw InvalidInput("props", "props." + *inexactProp +
+  if (!body.props.absentOrNull()) {
+    if (body.props.kind != BodyValue::Kind::kObject) {
+      throw InvalidInput("props", "props must be an object");
+    }
+    e.props = checkedProps(body.propsValue);
+    if (body.inexactProp) {
+      throw InvalidInput("props", "props." + *body.inexactProp +
                                       " is a number a double cannot hold exactly; send at most 15 "
                                       "significant digits within 1e-307 to 1e308, or a string");
     }
@@ -266,14 +216,13 @@ struct RequestedEvent {
 };
 
 RequestedEvent readRequest(const TrackRequest& request) {
-  std::optional<std::string> inexactProp;
-  const json body = parseBody(request.body, inexactProp);
+  TrackBody body = parseTrackBody(request.body);
   RequestedEvent requested;
   readPage(body, requested.event);
-  requested.sessionId = optString(body, "sessionId");
+  requested.sessionId = takeString(body.sessionId, "sessionId");
   if (requested.sessionId) checkText(*requested.sessionId, "sessionId", 0, kMaxSessionId);
   requested.ip = readClient(body, request, requested.event);
-  readTimeAndProps(body, request, inexactProp, requested.event);
+  readTimeAndProps(body, request, requested.event);
   return requested;
 }
 
