@@ -51,20 +51,83 @@ void HttpTransport::registerPoller(Polling::Epoll& poller) {
                Polling::Tag(outbox_->fd()));
 }
 
+namespace {
+
+// Whether the peer has closed its side or hung up (EPOLLRDHUP, EPOLLHUP): its socket is then read
+// until its end. Pistache's entry hides its event's flags behind a private base; a C-style cast
+// is the one cast that may name an inaccessible base.
+bool peerClosing(const Pistache::Aio::FdSet::Entry& entry) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+  const auto& event = (const Polling::Event&)entry;
+#pragma GCC diagnostic pop
+  return event.flags.hasFlag(Polling::NotifyOn::Shutdown) ||
+         event.flags.hasFlag(Polling::NotifyOn::Hangup);
+}
+
+Polling::Event eventOf(const Pistache::Aio::FdSet::Entry& entry) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+  return (const Polling::Event&)entry;
+#pragma GCC diagnostic pop
+}
+
+}  // namespace
+
 void HttpTransport::onReady(const Pistache::Aio::FdSet& fds) {
-  // Pistache's own handling ignores these two descriptors: neither is a peer's or one of its
-  // queues'.
+  http::setCurrentOutbox(outbox_);
+  // What is not ours (Pistache's queues, sockets that can be written again) goes to Pistache.
+  std::vector<Polling::Event> rest;
   for (const auto& entry : fds) {
-    if (entry.getTag() == Polling::Tag(outbox_->fd())) {
+    const Polling::Tag tag = entry.getTag();
+    if (tag == Polling::Tag(outbox_->fd())) {
       sendPosted();
-    } else if (entry.getTag() == Polling::Tag(timerFd_)) {
+    } else if (tag == Polling::Tag(timerFd_)) {
       std::uint64_t expirations = 0;
       [[maybe_unused]] const ssize_t n = ::read(timerFd_, &expirations, sizeof expirations);
       closeTimedOut();
+    } else if (entry.isReadable() && peers.count(static_cast<Pistache::Fd>(tag.value())) != 0) {
+      const auto fd = static_cast<Pistache::Fd>(tag.value());
+      receive(peers.at(fd), peerClosing(entry));
+      // Pistache would see only the read of an event that is both: an answer waiting for the
+      // socket to take it would wait for an edge that may never come (a client that sends on
+      // while its early answer, a 413, waits). Pistache asks for writability only while it
+      // holds writes for the socket, so it has some to make.
+      if (entry.isWritable() && peers.count(fd) != 0) {
+        Polling::Event writable(tag);
+        writable.flags = Pistache::Flags<Polling::NotifyOn>(Polling::NotifyOn::Write);
+        rest.push_back(writable);
+      }
+    } else {
+      rest.push_back(eventOf(entry));
     }
   }
-  http::setCurrentOutbox(outbox_);
-  Pistache::Tcp::Transport::onReady(fds);
+  if (!rest.empty()) Pistache::Tcp::Transport::onReady(Pistache::Aio::FdSet(std::move(rest)));
+}
+
+// Pistache reads a socket until the read that finds it empty, a second system call for each
+// request. Its sockets are edge-triggered: every arrival raises a new edge, so a read that
+// returns less than it asked for has emptied the socket, and the next bytes wake this thread
+// again. A socket whose peer has closed is read to its end, as Pistache does, so the close is
+// seen now.
+void HttpTransport::receive(std::shared_ptr<Pistache::Tcp::Peer> peer, bool closing) {
+  char buffer[kReadBuffer];
+  const int fd = peer->fd();
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      handler_->onInput(buffer, static_cast<std::size_t>(n), peer);
+      if (static_cast<std::size_t>(n) < sizeof buffer && !closing) return;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    // Closed by the peer (0), or reset.
+    handler_->onDisconnection(peer);
+    const auto it = peers.find(fd);
+    if (it != peers.end() && it->second == peer) removePeer(peer);
+    return;
+  }
 }
 
 // Sends every posted answer whose connection is still this thread's. A connection closed

@@ -23,6 +23,7 @@ struct HttpTimeouts {
 };
 
 /// One worker thread's transport: Pistache's, plus
+/// - its own reads of the connections: one read per request where Pistache makes two;
 /// - an outbox (http::Outbox): answers finished on other threads are sent from this thread,
 ///   straight to the socket, once the outbox wakes it;
 /// - what Pistache's endpoint does every half second: connections past their timeouts are
@@ -39,6 +40,9 @@ class HttpTransport : public Pistache::Tcp::Transport {
   http::Outbox& outbox() { return *outbox_; }
 
  private:
+  static constexpr std::size_t kReadBuffer = 16 * 1024;
+
+  void receive(std::shared_ptr<Pistache::Tcp::Peer> peer, bool closing);
   void sendPosted();
   void closeTimedOut();
 

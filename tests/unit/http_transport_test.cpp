@@ -33,6 +33,8 @@ std::string okResponse(const std::string& body) {
 // GET /later/<id>: answered "later <id>" 100 ms afterwards from another thread, through the
 // worker's outbox (the peer kept alive meanwhile, as an answer in flight may keep it).
 // GET /now: answered "now" at once by Pistache's own writer.
+// POST /size: answered the size of the body it was given.
+// GET /block: answered "now" after holding its worker thread for 300 ms.
 class DeferringHandler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(DeferringHandler)
@@ -49,17 +51,23 @@ class DeferringHandler : public Http::Handler {
       }).detach();
       return;
     }
+    if (path == "/block") std::this_thread::sleep_for(300ms);
+    if (path == "/size") {
+      response.send(Http::Code::Ok, std::to_string(request.body().size()));
+      return;
+    }
     response.send(Http::Code::Ok, "now");
   }
 };
 
 class HttpTransportTest : public ::testing::Test {
  protected:
-  void start(HttpTimeouts timeouts = {}) {
+  void start(HttpTimeouts timeouts = {}, int threads = 2) {
     listener_ = std::make_unique<HttpListener>(
         Pistache::Address("127.0.0.1", Pistache::Port(static_cast<std::uint16_t>(0))));
     HttpListenerOptions options;
-    options.threads = 2;
+    options.threads = threads;
+    options.maxRequestSize = 1024 * 1024;
     options.timeouts = timeouts;
     listener_->init(options, Http::make_handler<DeferringHandler>());
     listener_->serveThreaded();
@@ -206,6 +214,58 @@ TEST_F(HttpTransportTest, AnIdleConnectionIsClosedAfterTheKeepAliveTimeout) {
   EXPECT_NE(got.find("\r\n\r\nnow"), std::string::npos) << got;
   EXPECT_NE(got.find("<closed>"), std::string::npos) << "closed once idle: " << got;
   ::close(fd);
+}
+
+// The transport reads a socket once per arrival (edge-triggered): what comes later must wake it
+// again, what does not fit one read must still be read whole, and a close must be seen at once.
+TEST_F(HttpTransportTest, ARequestSentInPiecesIsAnswered) {
+  start();
+  const int fd = connectToServer();
+  const std::string request = get("/now");
+  for (std::size_t at = 0; at < request.size(); at += 7) {
+    sendAll(fd, request.substr(at, 7));
+    std::this_thread::sleep_for(5ms);
+  }
+  const std::string got = readResponse(fd, 2s);
+  EXPECT_NE(got.find("\r\n\r\nnow"), std::string::npos) << got;
+  ::close(fd);
+}
+
+TEST_F(HttpTransportTest, ARequestLargerThanOneReadArrivesWhole) {
+  start();
+  const int fd = connectToServer();
+  for (std::size_t size :
+       {std::size_t{16 * 1024}, std::size_t{16 * 1024 - 1}, std::size_t{300000}}) {
+    const std::string body(size, 'x');
+    sendAll(fd, "POST /size HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: " +
+                    std::to_string(size) + "\r\n\r\n" + body);
+    const std::string got = readResponse(fd, 2s);
+    EXPECT_NE(got.find("\r\n\r\n" + std::to_string(size)), std::string::npos) << got;
+  }
+  ::close(fd);
+}
+
+TEST_F(HttpTransportTest, AClientsCloseIsSeenAtOnce) {
+  start({}, 1);  // keep-alive timeout: Pistache's default, far longer than this test waits
+  // Closed after its answer: its own edge.
+  const int fd = connectToServer();
+  sendAll(fd, get("/now"));
+  const std::string got = readResponse(fd, 2s);
+  EXPECT_NE(got.find("\r\n\r\nnow"), std::string::npos) << got;
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(readFor(fd, 1s), "<closed>");
+  ::close(fd);
+  // Closed right behind a part of a request (nothing to answer, so nothing else wakes the worker
+  // for that socket), while the one worker is busy: one edge for both.
+  const int busy = connectToServer();
+  sendAll(busy, get("/block"));
+  std::this_thread::sleep_for(50ms);
+  const int quick = connectToServer();
+  sendAll(quick, "GET /now HTTP/1.1\r\nHo");
+  ::shutdown(quick, SHUT_WR);
+  EXPECT_EQ(readFor(quick, 1500ms), "<closed>");
+  ::close(quick);
+  ::close(busy);
 }
 
 TEST(JsonResponseBytes, AreWhatPistachesWriterSends) {
