@@ -217,6 +217,7 @@ struct Dashboard {
 struct Tracker {
   int fd = -1;
   bool busy = false;
+  Clock::time_point sentAt;  // of the request in flight
   std::string in;
 };
 
@@ -225,6 +226,7 @@ struct Sent {
   Clock::time_point at;
   int site = 0;
   int received = 0;
+  double first = -1;  // ms to its first delivery, on any dashboard
 };
 
 // Tags in epoll data: dashboards by index, trackers offset past them.
@@ -298,25 +300,34 @@ class Bench {
     long long expected = 0;
     for (const auto& s : sent_) expected += subscribers_[static_cast<std::size_t>(s.site)];
     std::sort(latencies_.begin(), latencies_.end());
-    const auto pct = [this](double p) {
-      if (latencies_.empty()) return 0.0;
-      auto i = static_cast<std::size_t>(p * static_cast<double>(latencies_.size() - 1) + 0.5);
-      return latencies_[std::min(i, latencies_.size() - 1)];
+    std::sort(answers_.begin(), answers_.end());
+    std::vector<double> firsts;
+    for (const auto& s : sent_) {
+      if (s.first >= 0) firsts.push_back(s.first);
+    }
+    std::sort(firsts.begin(), firsts.end());
+    const auto pctOf = [](const std::vector<double>& sorted, double p) {
+      if (sorted.empty()) return 0.0;
+      auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+      return sorted[std::min(i, sorted.size() - 1)];
     };
+    const auto pct = [&](double p) { return pctOf(latencies_, p); };
     const double perConn =
         o_.daemonPid > 0 ? static_cast<double>(rssIdle - rssBefore) * 1024.0 / o_.clients : 0;
     std::printf(
         "BENCH label=%s clients=%d ready=%d spread=%d rate=%.0f duration_s=%.2f connect_s=%.2f "
         "sent=%zu accepted=%lld refused=%lld late_sends=%lld delivered=%zu expected=%lld "
         "unknown=%lld duplicates=%lld closed=%d delivered_in_run=%zu drain_s=%.2f p50_ms=%.3f "
-        "p99_ms=%.3f max_ms=%.3f "
+        "p99_ms=%.3f max_ms=%.3f answer_p50_ms=%.3f answer_p99_ms=%.3f first_p50_ms=%.3f "
+        "first_p99_ms=%.3f "
         "rss_before_kb=%ld rss_idle_kb=%ld rss_max_kb=%ld rss_end_kb=%ld hwm_kb=%ld "
         "rss_per_conn_b=%.0f daemon_cpu_pct=%.1f client_cpu_pct=%.1f\n",
         o_.label.c_str(), o_.clients, ready_, o_.spread, o_.rate, phaseSeconds, connectSeconds,
         sent_.size(), accepted_, refused_, lateSends_, latencies_.size(), expected, unknown_,
         duplicates_, closed_, deliveredInRun_, drainSeconds_, pct(0.50), pct(0.99),
-        latencies_.empty() ? 0.0 : latencies_.back(), rssBefore, rssIdle, rssMax, rssEnd, hwm,
-        perConn, 100.0 * daemonCpu / phaseSeconds, 100.0 * clientCpu / phaseSeconds);
+        latencies_.empty() ? 0.0 : latencies_.back(), pctOf(answers_, 0.50), pctOf(answers_, 0.99),
+        pctOf(firsts, 0.50), pctOf(firsts, 0.99), rssBefore, rssIdle, rssMax, rssEnd, hwm, perConn,
+        100.0 * daemonCpu / phaseSeconds, 100.0 * clientCpu / phaseSeconds);
     std::fflush(stdout);
     return 0;
   }
@@ -435,6 +446,7 @@ class Bench {
         std::to_string(body.size()) + "\r\n\r\n" + body;
     sent_.push_back({Clock::now(), site, 0});
     t.busy = true;
+    t.sentAt = sent_.back().at;
     if (!writeAll(t.fd, request)) throw std::runtime_error("the daemon closed a /track connection");
   }
 
@@ -586,6 +598,7 @@ class Bench {
     }
     const double ms = std::chrono::duration<double, std::milli>(now - s.at).count();
     latencies_.push_back(ms);
+    if (s.first < 0) s.first = ms;
     const auto second = static_cast<std::size_t>(std::max(0.0, secondsSince(trackStart_, s.at)));
     if (second >= worstBySecond_.size()) worstBySecond_.resize(second + 1, 0.0);
     worstBySecond_[second] = std::max(worstBySecond_[second], ms);
@@ -617,6 +630,8 @@ class Bench {
       const int status = t.in.size() > 12 ? std::atoi(t.in.c_str() + 9) : 0;
       if (status == 202) {
         ++accepted_;
+        answers_.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - t.sentAt).count());
       } else {
         ++refused_;
         std::fprintf(stderr, "    /track answered %d: %.120s\n", status,
@@ -638,6 +653,7 @@ class Bench {
   int closed_ = 0;
   std::vector<Sent> sent_;
   std::vector<double> latencies_;  // ms, one per delivery
+  std::vector<double> answers_;    // ms from a /track request to its 202
   Clock::time_point trackStart_{};
   std::vector<double> worstBySecond_;  // ms, by the second of the run the event was sent in
   long long accepted_ = 0;
