@@ -375,13 +375,16 @@ void Server::startMetrics() {
 void Server::shutdown() {
   // Live-feed clients first, so they hear "going away" rather than a dropped connection.
   live_->stop();
+  // A listener's threads stop here; its objects stay until the Server goes: an answer finished
+  // later on another thread (the blocking pool's, the tracker's for the compat routes) writes
+  // through Pistache's transport by pointer. Services::stop() waits for those first.
   if (metricsEndpoint_) {
     metricsEndpoint_->shutdown();
-    metricsEndpoint_.reset();
+    retired_.push_back(std::move(metricsEndpoint_));
   }
   if (!endpoint_) return;
   endpoint_->shutdown();
-  endpoint_.reset();
+  retired_.push_back(std::move(endpoint_));
   log::get("http")->info("HTTP server stopped");
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/router.hpp"
 #include "services.hpp"
@@ -29,7 +30,9 @@ class Server {
   /// Binds http.listen (and metrics.listen unless it is empty) and serves on background threads;
   /// throws mp::Error when it cannot bind.
   void start();
-  /// Stops accepting, lets in-flight requests finish, joins the threads.
+  /// Stops accepting, lets in-flight requests finish, joins the threads. Stop the services
+  /// (Services::stop) before destroying the Server: answers still being made on their threads
+  /// use the listeners' objects, which live until then.
   void shutdown();
   /// The port actually bound (useful when listen asked for port 0).
   int port() const;
@@ -58,6 +61,8 @@ class Server {
   std::shared_ptr<http::Router> metricsRouter_;
   std::unique_ptr<HttpListener> endpoint_;
   std::unique_ptr<HttpListener> metricsEndpoint_;
+  /// Listeners shut down, kept until the Server goes (see shutdown()).
+  std::vector<std::unique_ptr<HttpListener>> retired_;
 };
 
 }  // namespace mp::daemon

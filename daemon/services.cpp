@@ -114,6 +114,9 @@ void Services::stop() {
   stats::setLiveBacklogHook(nullptr);
   // First, so that a long fold or prune is cancelled rather than waited for.
   if (scheduler) scheduler->stop();
+  // Requests still being answered there finish now, while their listener's objects still exist
+  // (Server::shutdown keeps them): their answers go nowhere, but touch nothing freed.
+  blocking.stop();
   // The tracker hands its last events to Redis (or the direct writer) before those stop.
   if (tracker) tracker->stop();
   if (writer) writer->stop();

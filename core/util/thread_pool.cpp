@@ -17,12 +17,18 @@ ThreadPool::ThreadPool(std::size_t threads, std::size_t maxQueued, const char* n
 }
 
 ThreadPool::~ThreadPool() {
+  stop();
+}
+
+void ThreadPool::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 bool ThreadPool::submit(std::function<void()> task) {

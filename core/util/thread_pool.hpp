@@ -16,7 +16,7 @@ class ThreadPool {
   /// Starts `threads` workers, named `name` (util::nameThread); at most `maxQueued` tasks may
   /// wait.
   ThreadPool(std::size_t threads, std::size_t maxQueued, const char* name = "mp-pool");
-  /// Runs the queued tasks to the end, then joins.
+  /// As stop().
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -24,6 +24,9 @@ class ThreadPool {
   /// Queues a task; false (task not queued) when the queue is full or the pool is stopping.
   /// Tasks must not throw; an escaping exception is logged and swallowed.
   bool submit(std::function<void()> task);
+
+  /// Refuses new tasks, runs the queued ones to the end and joins the threads. Idempotent.
+  void stop();
 
  private:
   void run();

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "db/connection.hpp"
 #include "support/env.hpp"
@@ -128,6 +130,35 @@ TEST(Daemon, ReadyzNamesTheDatabaseWhenItIsDown) {
   EXPECT_EQ(down.status, 503);
   EXPECT_EQ(json::parse(down.body)["database"], "down");
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.output();
+}
+
+// Stopped while logins are still being checked on the blocking pool (bcrypt): those answers are
+// made after the HTTP threads have stopped, and the daemon still exits cleanly, with no crash.
+TEST(Daemon, StopsCleanlyWhileAnswersAreStillBeingMade) {
+  TempDatabase db;
+  migrate(db);
+  DaemonOptions options(db.url());
+  options.bcryptCost = 12;  // a quarter of a second or so per login, two at a time
+  DaemonProcess daemon(options);
+  ASSERT_TRUE(daemon.start()) << daemon.output();
+  const std::string creds = R"({"email":"stop@example.com","password":"password123"})";
+  ASSERT_EQ(httpRequest("POST", daemon.baseUrl() + "/auth/signup", creds,
+                        {"Content-Type: application/json"})
+                .status,
+            201);
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 12; ++i) {
+    clients.emplace_back([&] {
+      auto r = httpRequest("POST", daemon.baseUrl() + "/auth/login", creds,
+                           {"Content-Type: application/json"}, 10000);
+      if (r.status == 200) ++answered;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.output();
+  for (auto& t : clients) t.join();
+  EXPECT_LT(answered.load(), 12) << "the daemon stopped before every login was checked";
 }
 
 TEST(Daemon, SigintAlsoStopsCleanlyAndSighupKeepsServing) {
