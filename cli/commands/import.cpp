@@ -65,11 +65,17 @@ void printSummary(const sites::Website& site, const importing::ImportSummary& s,
   if (s.alreadyImported) {
     std::cout << "already imported: " << path << " is import " << s.importId << " of "
               << site.domain << "; nothing changed\n";
+  } else if (s.importId.empty()) {
+    std::cout << "nothing imported into " << site.domain << " from " << format << " " << path
+              << ": no day of it could be kept\n";
   } else {
     std::cout << "imported " << site.domain << " from " << format << " " << path
               << (s.resumed ? " (resumed)" : "") << "\n";
   }
-  std::cout << "  import:   " << s.importId << "\n"
+  std::cout << "  import:   "
+            << (s.importId.empty() ? "none (not recorded: import it again once its days are free)"
+                                   : s.importId)
+            << "\n"
             << "  days:     " << s.days;
   if (s.firstDay) std::cout << " (" << day(s.firstDay) << " to " << day(s.lastDay) << ")";
   std::cout << "\n  rows:     " << s.rowsRead << " read, " << s.rowsImported << " imported, "

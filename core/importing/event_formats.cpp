@@ -617,6 +617,14 @@ ImportSummary importEvents(db::Connection& conn, const sites::Website& website, 
         kept.front(), kept.back());
   }
   if (options.progress) options.progress("importing", 0, 1);
+  if (kept.empty()) {
+    // Nothing to keep: the import and its staged rows go, as for an aggregate import that keeps
+    // no day (importer.cpp), so the same file is judged again once its days are free.
+    abandon();
+    summary.importId.clear();
+    if (options.progress) options.progress("importing", 1, 1);
+    return summary;
+  }
   {
     db::Transaction tx(conn);
     conn.execArgs(

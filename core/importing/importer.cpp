@@ -17,6 +17,7 @@
 #include "db/array.hpp"
 #include "db/copy.hpp"
 #include "importing/detail.hpp"
+#include "maintenance/advisory_lock.hpp"
 #include "util/strings.hpp"
 #include "util/time.hpp"
 #include "util/url.hpp"
@@ -492,6 +493,9 @@ ImportSummary importPlausible(db::Connection& conn, const sites::Website& websit
     }
   }
   summary.days = static_cast<std::int64_t>(verdicts.kept.size());
+  // Nothing to keep (every day is taken, tracked or not over yet): not recorded, so the same
+  // file imported once its days are free is judged again rather than found "already imported".
+  if (verdicts.kept.empty()) return summary;
   std::vector<std::string> kept;
   for (auto d : verdicts.kept) kept.push_back(util::formatDate(d));
 
@@ -529,11 +533,46 @@ ImportSummary importPlausible(db::Connection& conn, const sites::Website& websit
   return summary;
 }
 
+// Held for a whole import or deletion: without it two imports of overlapping days would both
+// judge a day free and the second would fail on the first's imported_days row (an aggregate
+// import) or, worse, add its events to a day the other holds (an event import, whose days are
+// judged after its rows are staged). A second run is refused at once rather than left waiting
+// behind an import that can take minutes.
+maintenance::AdvisoryLock lockImports(db::Connection& conn, const sites::Website& website) {
+  auto lock = maintenance::AdvisoryLock::acquire(conn, importLockKey(website.id),
+                                                 maintenance::LockWait::kSkip);
+  if (!lock) {
+    throw Conflict("import_running", "another import into " + website.domain +
+                                         " is running, or one of its imports is being deleted; "
+                                         "try again once it has finished");
+  }
+  return std::move(*lock);
+}
+
 }  // namespace
+
+std::int64_t importLockKey(const std::string& websiteId) {
+  // The first 64 bits of the website's UUID, mixed with a constant so that they are not a key
+  // another job of MetricPulse uses (the fold's and retention's are fixed values).
+  std::uint64_t bits = 0;
+  int digits = 0;
+  for (const char c : websiteId) {
+    if (digits == 16) break;
+    int v = -1;
+    if (c >= '0' && c <= '9') v = c - '0';
+    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    if (v < 0) continue;
+    bits = (bits << 4) | static_cast<std::uint64_t>(v);
+    ++digits;
+  }
+  return static_cast<std::int64_t>(bits ^ 0x4D50494D504F5254ULL);  // "MPIMPORT"
+}
 
 ImportSummary runImport(db::Connection& conn, const sites::Website& website, InputFiles& input,
                         const ImportOptions& options) {
   if (input.files().empty()) throw InvalidInput("input", "the input holds no files");
+  const auto lock = lockImports(conn, website);
   const std::string digest = input.sha256();
   const std::string source(name(options.format));
   std::string fileName;
@@ -587,6 +626,7 @@ std::vector<ImportRecord> listImports(db::Connection& conn, const std::string& w
 std::int64_t deleteImport(db::Connection& conn, const sites::Website& website,
                           const std::string& importId) {
   if (!util::canonicalUuid(importId)) throw NotFound("no import " + importId);
+  const auto lock = lockImports(conn, website);
   db::Transaction tx(conn);
   auto days = conn.execArgs(
       "SELECT date::text, aggregate FROM imported_days WHERE website_id = $1::uuid"

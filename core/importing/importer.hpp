@@ -67,6 +67,7 @@ struct ImportOptions {
 
 /// What an import did (or, for a file imported before, what it did then).
 struct ImportSummary {
+  /// Empty when no day could be kept: such an import is not recorded (nothing changed).
   std::string importId;
   bool alreadyImported = false;  ///< the same input was imported before: nothing changed
   bool resumed = false;          ///< an interrupted import of the same input was finished
@@ -79,8 +80,14 @@ struct ImportSummary {
   std::vector<std::string> ignoredFiles;  ///< files of the input that are not of the format
 };
 
+/// The key of the PostgreSQL session advisory lock an import or an import's deletion holds on
+/// its website for the whole run, so that two never judge and take the same days at once.
+std::int64_t importLockKey(const std::string& websiteId);
+
 /// Imports `input` into `website`. `conn` must not be in a transaction. Throws InvalidData (bad
-/// rows; nothing written), InvalidInput (an input that is not of the format), DbError.
+/// rows; nothing written), InvalidInput (an input that is not of the format), Conflict
+/// (`import_running`: another import or deletion of the website's imports is running; nothing
+/// written), DbError.
 ImportSummary runImport(db::Connection& conn, const sites::Website& website, InputFiles& input,
                         const ImportOptions& options);
 
@@ -100,7 +107,7 @@ std::vector<ImportRecord> listImports(db::Connection& conn, const std::string& w
 
 /// Deletes an import and what it brought in (its aggregates, or the events of its days, which are
 /// folded again); returns the days it held. Throws NotFound (no such import of the website),
-/// DbError.
+/// Conflict (`import_running`, as runImport), DbError.
 std::int64_t deleteImport(db::Connection& conn, const sites::Website& website,
                           const std::string& importId);
 

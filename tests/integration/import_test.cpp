@@ -444,6 +444,82 @@ TEST_F(Import, AnInterruptedEventImportResumesWhereItStopped) {
   EXPECT_EQ(ask(empty_).rows.at(0).totals.pageviews, 4);
 }
 
+TEST_F(Import, AnImportThatKeepsNoDayIsNotRecordedAndCanBeRunAgainOnceItsDaysAreFree) {
+  // An aggregate import holds the first day; an Umami file of that day and a Plausible file of
+  // it keep nothing, and are not recorded.
+  const std::string d1 = util::formatDate(first_);
+  const auto holder = dir_.path() / "holder";
+  write(holder / "imported_visitors.csv",
+        "date,visitors,pageviews,bounces,visits,visit_duration\n" + d1 + ",7,9,2,7,300\n");
+  ASSERT_EQ(mpctl({"import", "new.example", "--from", "plausible-csv", holder.string()}).exitCode,
+            0);
+  const auto umami = dir_.path() / "umami";
+  write(umami / "website_event.csv", umamiEvents(first_));
+  const auto plausible = dir_.path() / "plausible";
+  write(plausible / "imported_visitors.csv",
+        "date,visitors,pageviews,bounces,visits,visit_duration\n" + d1 + ",3,5,1,3,120\n");
+  for (const auto& [format, input] :
+       {std::pair{"umami-csv", umami.string()}, std::pair{"plausible-csv", plausible.string()}}) {
+    const auto r = mpctl({"import", "new.example", "--from", format, input});
+    ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("nothing imported into new.example"));
+    EXPECT_THAT(r.out, HasSubstr("the day was imported before"));
+    EXPECT_THAT(r.out, Not(HasSubstr("already imported")));
+  }
+  EXPECT_EQ(count("SELECT count(*) FROM imports"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM import_staged_events"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM events WHERE website_id = '" + empty_ + "'"), 0);
+  EXPECT_EQ(ask(empty_).rows.at(0).totals.visitors, 7);
+
+  // Once the holder is deleted, the Umami file is imported after all.
+  const auto listed = json::parse(mpctl({"import", "list", "new.example", "--format", "json"}).out);
+  ASSERT_EQ(listed.size(), 1U);
+  ASSERT_EQ(mpctl({"import", "delete", "new.example", listed[0]["id"].get<std::string>()}).exitCode,
+            0);
+  const auto again = mpctl({"import", "new.example", "--from", "umami-csv", umami.string()});
+  ASSERT_EQ(again.exitCode, 0) << again.out << again.err;
+  EXPECT_THAT(again.out, HasSubstr("imported new.example from umami-csv"));
+  EXPECT_THAT(again.out, HasSubstr("5 imported"));
+  EXPECT_EQ(count("SELECT count(*) FROM events WHERE website_id = '" + empty_ + "'"), 5);
+}
+
+TEST_F(Import, WhileAnImportOfTheWebsiteRunsASecondImportOrADeletionIsRefused) {
+  const auto zip = exportTracked();
+  ASSERT_EQ(mpctl({"import", "new.example", "--from", "plausible-csv", zip}).exitCode, 0);
+  const auto id = json::parse(mpctl({"import", "list", "new.example", "--format", "json"}).out)
+                      .at(0)["id"]
+                      .get<std::string>();
+  const auto umami = dir_.path() / "umami";
+  write(umami / "website_event.csv", umamiEvents(first_ - days{1}));
+  const auto rows = count("SELECT count(*) FROM imported_daily");
+  {
+    // Another session holds the website's import lock, as a running import does.
+    db::Connection running(db_.url(), 5s);
+    ASSERT_TRUE(
+        running
+            .execArgs("SELECT pg_try_advisory_lock($1::bigint)", importing::importLockKey(empty_))
+            .getBool(0, 0));
+    const auto second = mpctl({"import", "new.example", "--from", "umami-csv", umami.string()});
+    EXPECT_EQ(second.exitCode, 7) << second.out << second.err;
+    EXPECT_THAT(second.err, HasSubstr("another import into new.example is running"));
+    const auto del = mpctl({"import", "delete", "new.example", id});
+    EXPECT_EQ(del.exitCode, 7) << del.out << del.err;
+    EXPECT_THAT(del.err, HasSubstr("try again once it has finished"));
+    EXPECT_EQ(count("SELECT count(*) FROM imports"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM imported_daily"), rows);
+    EXPECT_EQ(count("SELECT count(*) FROM events WHERE website_id = '" + empty_ + "'"), 0);
+    // Another website's imports go on.
+    const auto other = mpctl({"import", "shop.example", "--from", "umami-csv", umami.string()});
+    EXPECT_EQ(other.exitCode, 0) << other.out << other.err;
+  }
+  // Once it is released (the session ended), both go through.
+  const auto second = mpctl({"import", "new.example", "--from", "umami-csv", umami.string()});
+  EXPECT_EQ(second.exitCode, 0) << second.out << second.err;
+  EXPECT_EQ(count("SELECT count(*) FROM events WHERE website_id = '" + empty_ + "'"), 5);
+  EXPECT_EQ(mpctl({"import", "delete", "new.example", id}).exitCode, 0);
+  EXPECT_EQ(count("SELECT count(*) FROM imported_daily"), 0);
+}
+
 TEST_F(Import, GoatCountersExportSkipsBotsAndKeepsEvents) {
   const std::string day = util::formatDate(first_);
   const auto file = dir_.path() / "goatcounter-export.csv";
