@@ -86,9 +86,9 @@ void HttpTransport::onReady(const Pistache::Aio::FdSet& fds) {
       std::uint64_t expirations = 0;
       [[maybe_unused]] const ssize_t n = ::read(timerFd_, &expirations, sizeof expirations);
       closeTimedOut();
-    } else if (entry.isReadable() && peers.count(static_cast<Pistache::Fd>(tag.value())) != 0) {
-      const auto fd = static_cast<Pistache::Fd>(tag.value());
-      receive(peers.at(fd), peerClosing(entry));
+    } else if (const auto peer = entry.isReadable() ? peerOf(tag) : nullptr) {
+      const auto fd = peer->fd();
+      receive(peer, peerClosing(entry));
       // Pistache would see only the read of an event that is both: an answer waiting for the
       // socket to take it would wait for an edge that may never come (a client that sends on
       // while its early answer, a 413, waits). Pistache asks for writability only while it
@@ -103,6 +103,11 @@ void HttpTransport::onReady(const Pistache::Aio::FdSet& fds) {
     }
   }
   if (!rest.empty()) Pistache::Tcp::Transport::onReady(Pistache::Aio::FdSet(std::move(rest)));
+}
+
+std::shared_ptr<Pistache::Tcp::Peer> HttpTransport::peerOf(Polling::Tag tag) const {
+  const auto it = peers.find(static_cast<Pistache::Fd>(tag.value()));
+  return it == peers.end() ? nullptr : it->second;
 }
 
 // Pistache reads a socket until the read that finds it empty, a second system call for each

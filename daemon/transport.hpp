@@ -42,6 +42,8 @@ class HttpTransport : public Pistache::Tcp::Transport {
  private:
   static constexpr std::size_t kReadBuffer = 16 * 1024;
 
+  /// The connection of an event's tag; null for another descriptor (Pistache's own).
+  std::shared_ptr<Pistache::Tcp::Peer> peerOf(Pistache::Polling::Tag tag) const;
   void receive(std::shared_ptr<Pistache::Tcp::Peer> peer, bool closing);
   void sendPosted();
   void closeTimedOut();

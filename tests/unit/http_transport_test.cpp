@@ -30,8 +30,18 @@ std::string okResponse(const std::string& body) {
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+// n bytes that tell their places apart: a lost, repeated or reordered piece shows.
+std::string bigBody(std::size_t size) {
+  std::string body;
+  body.reserve(size + 16);
+  for (std::size_t i = 0; body.size() < size; ++i) body += std::to_string(i) + ",";
+  body.resize(size);
+  return body;
+}
+
 // GET /later/<id>: answered "later <id>" 100 ms afterwards from another thread, through the
 // worker's outbox (the peer kept alive meanwhile, as an answer in flight may keep it).
+// GET /big/<n>: answered a body of n bytes the same way (more than a socket takes at once).
 // GET /now: answered "now" at once by Pistache's own writer.
 // POST /size: answered the size of the body it was given.
 // GET /block: answered "now" after holding its worker thread for 300 ms.
@@ -48,6 +58,16 @@ class DeferringHandler : public Http::Handler {
       std::thread([outbox, peer, id = path.substr(7)] {
         std::this_thread::sleep_for(100ms);
         outbox->post(peer, okResponse("later " + id));
+      }).detach();
+      return;
+    }
+    if (path.rfind("/big/", 0) == 0) {
+      std::shared_ptr<http::Outbox> outbox = http::currentOutbox();
+      ASSERT_NE(outbox, nullptr);
+      std::shared_ptr<Pistache::Tcp::Peer> peer = response.peer();
+      std::thread([outbox, peer, size = std::stoul(path.substr(5))] {
+        std::this_thread::sleep_for(100ms);
+        outbox->post(peer, okResponse(bigBody(size)));
       }).detach();
       return;
     }
@@ -266,6 +286,43 @@ TEST_F(HttpTransportTest, AClientsCloseIsSeenAtOnce) {
   EXPECT_EQ(readFor(quick, 1500ms), "<closed>");
   ::close(quick);
   ::close(busy);
+}
+
+// An answer posted for a client that is not reading fills the socket: what the socket does not
+// take goes to Pistache's own queue, and arrives whole and in order once the client reads.
+TEST_F(HttpTransportTest, AnAnswerLargerThanTheSocketTakesArrivesWholeOnceTheClientReads) {
+  start();
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port_);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::size_t size = 8 * 1024 * 1024;
+  sendAll(fd, get("/big/" + std::to_string(size)));
+  // Posted after 100 ms; not read before 400 ms.
+  std::this_thread::sleep_for(400ms);
+  const std::string expected = okResponse(bigBody(size));
+  std::string got;
+  got.reserve(expected.size());
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  std::vector<char> buf(64 * 1024);
+  while (got.size() < expected.size() && std::chrono::steady_clock::now() < until) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) break;
+    got.append(buf.data(), static_cast<std::size_t>(n));
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected) << "the answer arrived whole but not as sent";
+  // The connection goes on serving after it.
+  sendAll(fd, get("/now"));
+  const std::string now = readResponse(fd, 2s);
+  EXPECT_NE(now.find("\r\n\r\nnow"), std::string::npos) << now;
+  ::close(fd);
 }
 
 TEST(JsonResponseBytes, AreWhatPistachesWriterSends) {
