@@ -86,6 +86,13 @@ void printSummary(const sites::Website& site, const importing::ImportSummary& s,
   for (const auto& f : s.ignoredFiles) {
     std::cout << "  ignored:  " << f << " (not a file of " << format << ")\n";
   }
+  if (s.alreadyImported && s.rowsSkipped > 0) {
+    // Its skipped days are not judged again: a day freed since (another import deleted) stays
+    // out until this import is deleted and run again.
+    std::cout << "  again:    its skipped rows stay skipped; to judge their days again: mpctl "
+                 "import delete "
+              << site.domain << " " << s.importId << ", then import it again\n";
+  }
 }
 
 }  // namespace

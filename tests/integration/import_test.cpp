@@ -481,6 +481,20 @@ TEST_F(Import, AnImportThatKeepsNoDayIsNotRecordedAndCanBeRunAgainOnceItsDaysAre
   EXPECT_THAT(again.out, HasSubstr("imported new.example from umami-csv"));
   EXPECT_THAT(again.out, HasSubstr("5 imported"));
   EXPECT_EQ(count("SELECT count(*) FROM events WHERE website_id = '" + empty_ + "'"), 5);
+
+  // A file that kept some of its days is recorded; run again, it says how to judge the skipped
+  // ones again.
+  const auto partial = dir_.path() / "partial";
+  write(partial / "imported_visitors.csv",
+        "date,visitors,pageviews,bounces,visits,visit_duration\n" + d1 + ",3,5,1,3,120\n" +
+            util::formatDate(first_ - days{1}) + ",2,2,1,2,60\n");
+  const auto kept = mpctl({"import", "new.example", "--from", "plausible-csv", partial.string()});
+  ASSERT_EQ(kept.exitCode, 0) << kept.out << kept.err;
+  EXPECT_THAT(kept.out, HasSubstr("1 imported, 1 skipped"));
+  const auto rerun = mpctl({"import", "new.example", "--from", "plausible-csv", partial.string()});
+  ASSERT_EQ(rerun.exitCode, 0) << rerun.out << rerun.err;
+  EXPECT_THAT(rerun.out, HasSubstr("already imported"));
+  EXPECT_THAT(rerun.out, HasSubstr("to judge their days again: mpctl import delete new.example "));
 }
 
 TEST_F(Import, WhileAnImportOfTheWebsiteRunsASecondImportOrADeletionIsRefused) {
