@@ -375,6 +375,7 @@ std::optional<TrackOutcome> Tracker::track(const TrackRequest& request, TrackCal
   pending.text += event.sessionId;
   if (deps_.config.ingest.rateLimitPerMinute > 0) pending.clientIp = request.clientIp;
   pending.nowMillis = request.nowMillis;
+  pending.tsMillis = event.tsMillis;
   pending.done = std::move(done);
   {
     std::lock_guard lock(mutex_);
@@ -526,30 +527,40 @@ std::size_t Tracker::appendRealtime(std::string& resp, const std::vector<Pending
 
 // One website's ZADD of the sessions of `members` (events of that website), scored by the time of
 // their event in seconds, and its trim when due. Returns the number of commands.
+//
+// An event's time is its own: one sent with a timestamp hours old (server-side tracking,
+// a backfill) does not make its session active now, and is left out when it lies before the
+// realtime window (its score could only lower the session's, whose newer events put it there).
+// A time ahead of the arrival counts as the arrival, so no session stays active for longer.
 std::size_t Tracker::appendSessions(std::string& resp, const std::vector<const Pending*>& members) {
   const std::string websiteId(members.front()->websiteId());
   const std::string key = redis::realtimeKey(websiteId);
   std::vector<std::string> scores;
-  scores.reserve(members.size());
+  scores.reserve(members.size());  // never reallocated: zadd views its strings
+  std::vector<std::string_view> zadd{"ZADD", key};
   std::int64_t newest = 0;
   for (const Pending* p : members) {
-    scores.push_back(std::to_string(p->nowMillis / 1000));
-    newest = std::max(newest, p->nowMillis / 1000);
+    const std::int64_t arrived = p->nowMillis / 1000;
+    newest = std::max(newest, arrived);
+    const std::int64_t at = std::min(p->tsMillis, p->nowMillis) / 1000;
+    if (at < arrived - redis::kRealtimeWindow.count()) continue;
+    scores.push_back(std::to_string(at));
+    zadd.push_back(scores.back());
+    zadd.push_back(p->sessionId());
   }
-  std::vector<std::string_view> zadd{"ZADD", key};
-  for (std::size_t m = 0; m < members.size(); ++m) {
-    zadd.push_back(scores[m]);
-    zadd.push_back(members[m]->sessionId());
+  std::size_t commands = 0;
+  if (zadd.size() > 2) {
+    redis::appendCommand(resp, zadd);
+    commands = 1;
   }
-  redis::appendCommand(resp, zadd);
   auto last = trimmed_.find(websiteId);
   if (last == trimmed_.end()) last = trimmed_.emplace(websiteId, 0).first;
-  if (newest - last->second < redis::kRealtimeTrimInterval.count()) return 1;
+  if (newest - last->second < redis::kRealtimeTrimInterval.count()) return commands;
   redis::appendCommand(resp, {"ZREMRANGEBYSCORE", key, "-inf",
                               std::to_string(newest - redis::kSessionTimeout.count())});
   redis::appendCommand(resp, {"EXPIRE", key, std::to_string(redis::kSessionTimeout.count())});
   last->second = newest;
-  return 3;
+  return commands + 2;
 }
 
 // The pipeline's answers: each event is queued when the XADD of its entry was, stored directly

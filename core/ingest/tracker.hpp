@@ -138,6 +138,7 @@ class Tracker {
     std::uint32_t sessionAt = 0;
     std::string clientIp;  ///< for the rate limit (empty when it is off)
     std::int64_t nowMillis = 0;
+    std::int64_t tsMillis = 0;  ///< the event's own time (its timestamp, or nowMillis)
     TrackCallback done;
 
     std::string_view queued() const { return std::string_view(text).substr(0, publishAt); }

@@ -885,5 +885,31 @@ TEST_F(StatsHttp, ALateServerSideEventShowsAtOnce) {
   EXPECT_EQ(after, topPages(conn, scopeOf(site_, {old, old}), 20));
 }
 
+TEST_F(StatsHttp, RealtimeCountsSessionsByTheTimeOfTheirEvents) {
+  // A backfilled event of two hours ago, one of four minutes ago, one now and one stamped a
+  // minute ahead: three sessions had an event in the last five minutes.
+  const std::int64_t now = util::nowMillis();
+  const std::vector<std::pair<std::string, std::optional<std::int64_t>>> sessions = {
+      {"backfilled", now - 2 * 3'600'000},
+      {"recent", now - 4 * 60'000},
+      {"live", std::nullopt},
+      {"ahead", now + 60'000}};
+  for (const auto& [session, timestamp] : sessions) {
+    json body = {{"websiteId", site_}, {"url", "https://example.com/"}, {"sessionId", session}};
+    if (timestamp) body["timestamp"] = *timestamp;
+    const auto r = track(body);
+    ASSERT_EQ(r.status, 202) << session << ": " << r.body;
+  }
+  redis::Client redis(redis::Url::parse(redis_.url()), std::chrono::seconds(2));
+  EXPECT_EQ(realtime(redis, site_, util::nowMillis())["activeSessions"], 3);
+  const auto rt = get("/stats/" + site_ + "/realtime");
+  ASSERT_EQ(rt.status, 200) << rt.body;
+  EXPECT_EQ(json::parse(rt.body)["activeSessions"], 3);
+  // The session four minutes old leaves the window a minute from now, not five: its score is
+  // its event's time. (The one stamped ahead counts from its arrival.)
+  EXPECT_EQ(realtime(redis, site_, now + 90'000)["activeSessions"], 2);
+  EXPECT_EQ(realtime(redis, site_, now + 301'000 + 5'000)["activeSessions"], 0);
+}
+
 }  // namespace
 }  // namespace mp::stats
