@@ -319,6 +319,7 @@ test('the dashboard: log in, numbers, filters, live feed, share links, screensho
     // seeded visits were tracked with their own, older times: this session is the only one of
     // the last five minutes.
     await waitFor(async () => Number(await page.locator('.live-count').getAttribute('data-value')) === 1, 12000, 'exactly one active session');
+    assert.equal(await page.locator('.live-label').textContent(), 'current visitor');
   }));
 
   await t.test('screenshots: desktop and phone, light and dark', guard(async () => {

@@ -516,18 +516,20 @@ export function createDashboard(app) {
 
   // ---- live ----------------------------------------------------------------------------
   const liveCount = h('span', { class: 'live-count', dataset: { value: '' } }, '—');
+  const liveLabel = h('span', { class: 'live-label' }, 'current visitors');
   const liveStatus = h('span', { class: 'live-status muted' });
   const liveList = h('ol', { class: 'live-list', 'aria-label': 'Latest events, newest first' });
   const liveEmpty = h('p', { class: 'empty live-empty' }, owner ? 'Waiting for events… New page views and events appear here the moment they are tracked.' : 'The current visitors are updated every 30 seconds.');
   const livePanel = h('section', { class: 'panel panel-live', id: 'live', dataset: { panel: 'live' }, 'aria-labelledby': 'live-title' },
     h('header', { class: 'panel-head' }, h('h2', { class: 'panel-title', id: 'live-title' }, h('span', { class: 'pulse', 'aria-hidden': 'true' }), 'Live'), liveStatus),
-    h('div', { class: 'live-now' }, liveCount, h('span', { class: 'muted' }, 'current visitors', h('br'), h('small', {}, 'sessions active in the last 5 minutes'))),
+    h('div', { class: 'live-now' }, liveCount, h('span', { class: 'muted' }, liveLabel, h('br'), h('small', {}, 'sessions active in the last 5 minutes'))),
     owner ? liveList : null, liveEmpty);
 
   function setRealtime(n) {
     if (typeof n !== 'number') return;
     liveCount.textContent = fmtInt(n);
     liveCount.dataset.value = String(n);
+    liveLabel.textContent = n === 1 ? 'current visitor' : 'current visitors';
     app.setRealtime(n);
   }
   function addLiveEvent(ev) {
