@@ -16,6 +16,29 @@ bool preferThroughput() noexcept {
 #endif
 }
 
+bool preferLatency() noexcept {
+  sched_param param{};
+  return pthread_setschedparam(pthread_self(), SCHED_OTHER, &param) == 0;
+}
+
+BatchSizePolicy::Change BatchSizePolicy::observe(std::size_t batchSize) noexcept {
+  if (batchSize >= busy_) {
+    quietRun_ = 0;
+    if (throughput_) return Change::None;
+    throughput_ = true;
+    return Change::ToThroughput;
+  }
+  if (!throughput_) return Change::None;
+  if (batchSize > quiet_) {
+    quietRun_ = 0;
+    return Change::None;
+  }
+  if (++quietRun_ < quietRounds_) return Change::None;
+  quietRun_ = 0;
+  throughput_ = false;
+  return Change::ToLatency;
+}
+
 namespace {
 
 void nameHandle(pthread_t handle, const char* name) noexcept {

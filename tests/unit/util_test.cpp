@@ -88,6 +88,56 @@ TEST(Sched, PreferThroughputMakesOnlyTheCallingThreadABatchThread) {
   EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER) << "the caller's other threads are unchanged";
 }
 
+TEST(Sched, PreferLatencyReturnsABatchThreadToTheNormalPolicy) {
+  int batch = -1;
+  int after = -1;
+  bool applied = false;
+  std::thread worker([&] {
+    util::preferThroughput();
+    batch = sched_getscheduler(0);
+    applied = util::preferLatency();
+    after = sched_getscheduler(0);
+  });
+  worker.join();
+  EXPECT_EQ(batch, SCHED_BATCH);
+  EXPECT_TRUE(applied);
+  EXPECT_EQ(after, SCHED_OTHER);
+}
+
+TEST(Sched, BatchSizePolicyTurnsToThroughputOnALargeBatchAndBackAfterALongQuietRun) {
+  using Change = util::BatchSizePolicy::Change;
+  util::BatchSizePolicy policy(8, 2, 4);
+  // A light load: batches of one to seven change nothing.
+  for (int size : {1, 2, 7, 1, 3}) {
+    EXPECT_EQ(policy.observe(static_cast<std::size_t>(size)), Change::None) << size;
+  }
+  EXPECT_FALSE(policy.throughput());
+  // The first batch of eight switches, once.
+  EXPECT_EQ(policy.observe(8), Change::ToThroughput);
+  EXPECT_TRUE(policy.throughput());
+  EXPECT_EQ(policy.observe(40), Change::None);
+  // Three quiet batches, then a middling one (3: neither busy nor quiet) starts the count again.
+  EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(2), Change::None);
+  EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(3), Change::None);
+  EXPECT_TRUE(policy.throughput());
+  // Four quiet batches in a row switch back, once.
+  EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(2), Change::None);
+  EXPECT_EQ(policy.observe(1), Change::ToLatency);
+  EXPECT_FALSE(policy.throughput());
+  EXPECT_EQ(policy.observe(1), Change::None);
+  // A busy batch in a quiet run resets it: four more quiet ones are needed after it.
+  EXPECT_EQ(policy.observe(9), Change::ToThroughput);
+  EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(8), Change::None);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(policy.observe(1), Change::None);
+  EXPECT_EQ(policy.observe(1), Change::ToLatency);
+}
+
 TEST(Sched, NameThreadNamesTheCallingThreadAndKeepsFifteenCharacters) {
   char shortName[32] = {};
   char longName[32] = {};
