@@ -98,8 +98,12 @@ test("plausible-tracker's page view and custom event reach /api/event and land",
   assert.match(byType.pageview.referrer || '', /^https:\/\/news\.example\.org\//);
   assert.equal(byType.pageview.props, null);
   assert.deepEqual(byType.Signup.props, { plan: 'pro' });
-  assert.equal(tab.answers.length, 2);
-  for (const answer of tab.answers) {
+  // Playwright reports each answer (and reads its body) on its own schedule, which can come
+  // after the events are already stored: wait for both rather than race them.
+  const answers = await waitFor(() => tab.answers.length >= 2 && tab.answers, 5000,
+    'the answers to both requests');
+  assert.equal(answers.length, 2);
+  for (const answer of answers) {
     assert.equal(answer.url, `${stack.origin}/api/event`);
     assert.equal(answer.status, 202);
     assert.equal(answer.body, 'ok');
